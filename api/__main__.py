@@ -1,0 +1,170 @@
+"""Command line: python -m api serve | migrate [--rollback [TARGET]] | seed | psql
+
+Without DATABASE_URL / REDIS_URL, each command starts the embedded PostgreSQL and Redis whose data
+lives in .data/ (the same ones every time), and stops what it started when it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.settings import Settings, get_settings
+
+DATABASE_NAME = "thinkrealty_leads"
+DEFAULT_PG_PORT = 54329
+DEFAULT_REDIS_PORT = 63799
+
+
+@dataclass
+class Environment:
+    owner_url: str  # owns the schema: migrations and seed
+    app_url: str  # the API's login
+    redis_url: str
+    psql: str  # psql binary
+
+
+def _ports(data_dir: Path) -> dict[str, int]:
+    """The ports of the local servers, chosen once and kept in .data/ports.json."""
+    from db.embedded import free_port, port_is_free
+
+    path = data_dir / "ports.json"
+    if path.exists():
+        ports: dict[str, int] = json.loads(path.read_text())
+        return ports
+    ports = {
+        "postgres": DEFAULT_PG_PORT if port_is_free(DEFAULT_PG_PORT) else free_port(),
+        "redis": DEFAULT_REDIS_PORT if port_is_free(DEFAULT_REDIS_PORT) else free_port(),
+    }
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(ports))
+    return ports
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _psql_binary() -> str:
+    try:
+        from db.embedded import pg_bin_dir
+
+        return str(pg_bin_dir() / "psql")
+    except ImportError:
+        return "psql"
+
+
+@contextmanager
+def environment(settings: Settings, *, need_redis: bool = True) -> Iterator[Environment]:
+    """The servers named by the environment, or local embedded ones (started if needed)."""
+    started: list[object] = []
+    data_dir = Path(settings.data_dir).resolve()
+    owner_url = settings.owner_url
+    app_url = settings.database_url
+    redis_url = settings.redis_url
+    try:
+        if not owner_url:
+            from db.embedded import EmbeddedPostgres
+
+            pg = EmbeddedPostgres(data_dir / "postgres", port=_ports(data_dir)["postgres"])
+            if not pg.running():
+                pg.start()
+                started.append(pg)
+            _ensure_database(pg.url(), DATABASE_NAME)
+            owner_url = pg.url(DATABASE_NAME)
+            app_url = pg.url(DATABASE_NAME, user="thinkrealty_app")
+        if not redis_url and need_redis:
+            from db.embedded import EmbeddedRedis
+
+            rd = EmbeddedRedis(data_dir / "redis", port=_ports(data_dir)["redis"]).start()
+            started.append(rd)
+            redis_url = rd.url()
+        yield Environment(owner_url=owner_url, app_url=app_url or owner_url, redis_url=redis_url or "",
+                          psql=_psql_binary())
+    finally:
+        for server in reversed(started):
+            server.stop()  # type: ignore[attr-defined]
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from db import apply
+
+    with environment(settings, need_redis=False) as env:
+        if args.rollback is not None:
+            done = apply.rollback(env.owner_url, None if args.rollback == "latest" else args.rollback)
+            print("rolled back:", ", ".join(done) or "nothing")
+        else:
+            done = apply.migrate(env.owner_url)
+            print("applied:", ", ".join(done) or "nothing new", "+ functions")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from db import apply
+
+    with environment(settings, need_redis=False) as env:
+        apply.seed(env.owner_url)
+        print("demo data loaded")
+    return 0
+
+
+def cmd_psql(args: argparse.Namespace, settings: Settings) -> int:
+    with environment(settings, need_redis=False) as env:
+        return subprocess.call([env.psql, "-X", env.owner_url, *args.psql_args])
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from db import apply
+
+    with environment(settings) as env:
+        apply.migrate(env.owner_url)
+        if apply.seed(env.owner_url, only_if_empty=True):
+            print("demo data loaded (first run)")
+        os.environ["DATABASE_URL"] = env.app_url
+        os.environ["REDIS_URL"] = env.redis_url
+        get_settings.cache_clear()
+        host, port = args.host or settings.host, args.port or settings.port
+        print(f"API on http://{host}:{port}  docs: http://{host}:{port}/docs", flush=True)
+        uvicorn.run("api.main:create_app", factory=True, host=host, port=port,
+                    log_level=settings.log_level.lower(), workers=1)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m api")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="migrate, load demo data once, serve the API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    migrate = sub.add_parser("migrate", help="apply migrations and functions (or roll back)")
+    migrate.add_argument(
+        "--rollback", nargs="?", const="latest", metavar="TARGET",
+        help="roll back the latest migration; TARGET 0 rolls back all, TARGET 0004 back until 0004 is the latest",
+    )
+    sub.add_parser("seed", help="load the demo data (idempotent)")
+    psql = sub.add_parser("psql", help="psql on the database (reads SQL from standard input too)")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    handler = {"serve": cmd_serve, "migrate": cmd_migrate, "seed": cmd_seed, "psql": cmd_psql}[args.command]
+    return handler(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Request-scoped access to the database pool and Redis, and the one way routes call SQL."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+from fastapi import Request
+
+from api.errors import RETRYABLE_SQLSTATES, from_postgres, is_connection_error, unavailable
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int, max_size: int, statement_timeout_ms: int,
+                      command_timeout: float) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
+        init=_init_connection,
+        server_settings={
+            "application_name": "thinkrealty-api",
+            "statement_timeout": str(statement_timeout_ms),
+            "timezone": "UTC",
+        },
+    )
+    assert pool is not None
+    return pool
+
+
+async def get_pool(request: Request) -> asyncpg.Pool:
+    """The app's pool; created on first use when the database was down at start-up."""
+    state = request.app.state
+    if state.pool is None:
+        async with state.pool_lock:
+            if state.pool is None:
+                settings = state.settings
+                try:
+                    state.pool = await create_pool(
+                        settings.database_url,
+                        min_size=settings.db_pool_min_size,
+                        max_size=settings.db_pool_max_size,
+                        statement_timeout_ms=settings.db_statement_timeout_ms,
+                        command_timeout=settings.db_command_timeout_s,
+                    )
+                except Exception as exc:
+                    if is_connection_error(exc):
+                        raise unavailable() from exc
+                    raise
+    pool: asyncpg.Pool = state.pool
+    return pool
+
+
+def get_redis(request: Request) -> aioredis.Redis:
+    client: aioredis.Redis = request.app.state.redis
+    return client
+
+
+async def call_api(pool: asyncpg.Pool, query: str, *args: Any, actor: str = "api") -> Any:
+    """Run one `api.*` function in one transaction and return its single value.
+
+    The actor is recorded by the audit triggers (crm.actor). A serialization failure or deadlock is
+    retried once; database errors become Problems (problem+json) with their SQLSTATE's mapping.
+    """
+    for attempt in (1, 2):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT set_config('crm.actor', $1, true)", actor)
+                return await conn.fetchval(query, *args)
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate in RETRYABLE_SQLSTATES and attempt == 1:
+                continue
+            raise from_postgres(exc) from exc
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise unavailable() from exc
+            raise
+    raise AssertionError("unreachable")

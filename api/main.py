@@ -1,0 +1,91 @@
+"""The FastAPI application: factory and lifespan (database pool, Redis client, clean shutdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import errors
+from api.cache import create_redis
+from api.deps import create_pool
+from api.errors import is_connection_error
+from api.routes import health
+from api.settings import Settings, get_settings
+
+log = logging.getLogger("api")
+
+DESCRIPTION = """
+Lead management for a Dubai real-estate brokerage. Leads arrive from Bayut, PropertyFinder, Dubizzle,
+the website, walk-ins and referrals; PostgreSQL scores, routes and tracks them, and every business rule
+lives in the database. Errors are RFC 9457 `application/problem+json` bodies whose `code` is stable.
+"""
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (the caller's X-Request-ID, or a new one) and echoes it back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if 0 < len(incoming) <= 100 else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode("latin-1")))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.database_url or not settings.redis_url:
+            raise RuntimeError("DATABASE_URL and REDIS_URL must be set (python -m api serve sets them for you)")
+        app.state.settings = settings
+        app.state.pool = None
+        app.state.pool_lock = asyncio.Lock()
+        try:
+            app.state.pool = await create_pool(
+                settings.database_url,
+                min_size=settings.db_pool_min_size,
+                max_size=settings.db_pool_max_size,
+                statement_timeout_ms=settings.db_statement_timeout_ms,
+                command_timeout=settings.db_command_timeout_s,
+            )
+        except Exception as exc:  # start anyway: the pool is retried on first use, /ready says why
+            if not is_connection_error(exc):
+                raise
+            log.error("database not reachable at start-up: %s", exc)
+        app.state.redis = create_redis(settings.redis_url, settings.redis_timeout_s)
+        try:
+            yield
+        finally:
+            if app.state.pool is not None:
+                await app.state.pool.close()
+            await app.state.redis.aclose()
+
+    app = FastAPI(
+        title="ThinkRealty Lead Management API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health.router)
+    return app

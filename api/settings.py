@@ -1,0 +1,42 @@
+"""Configuration from the environment (and an optional .env file). No secret has a default."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL the API connects with. Unset: `make run` starts an embedded server.",
+    )
+    migration_database_url: str | None = Field(
+        default=None,
+        description="URL that owns the schema and runs migrations; defaults to DATABASE_URL.",
+    )
+    redis_url: str | None = Field(default=None, description="Redis URL (dashboard cache). Unset: embedded Redis.")
+    app_env: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_pool_min_size: int = 1
+    db_pool_max_size: int = 20
+    db_statement_timeout_ms: int = 5000
+    db_command_timeout_s: float = 10.0
+    redis_timeout_s: float = 0.5
+    log_level: str = "INFO"
+    data_dir: str = ".data"
+
+    @property
+    def owner_url(self) -> str | None:
+        return self.migration_database_url or self.database_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

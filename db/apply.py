@@ -1,0 +1,147 @@
+"""Apply the database: roles, yoyo migrations, then every file of db/functions/ in order.
+
+    python -m api migrate                  # roles + pending migrations + functions (idempotent)
+    python -m api migrate --rollback       # roll back the latest migration
+    python -m api migrate --rollback 0     # roll back every migration (to an empty database)
+    python -m api migrate --rollback 0004  # roll back until 0004_... is the latest applied
+    python -m api seed                     # demo data (db/seed/*.sql), idempotent
+
+Everything runs under one advisory lock, so several app processes or deploy jobs starting at once
+apply the database exactly once. The functions files are applied in one transaction: either all
+of them are in place or none changed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+DB_DIR = Path(__file__).resolve().parent
+MIGRATIONS_DIR = DB_DIR / "migrations"
+FUNCTIONS_DIR = DB_DIR / "functions"
+SEED_DIR = DB_DIR / "seed"
+
+APP_ROLE = "thinkrealty_app"
+REPORTING_ROLE = "thinkrealty_reporting"
+APPLY_LOCK_KEY = 7_312_046_501  # pg_advisory_lock key shared by every apply/seed run
+
+
+def _yoyo_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql+psycopg", parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def function_files() -> list[Path]:
+    return sorted(FUNCTIONS_DIR.glob("*.sql"))
+
+
+def seed_files() -> list[Path]:
+    return sorted(SEED_DIR.glob("*.sql"))
+
+
+def ensure_roles(conn: psycopg.Connection) -> None:
+    """Create the app and reporting logins if missing (cluster-wide, so not in a migration).
+
+    Passwords come from APP_DB_PASSWORD / REPORTING_DB_PASSWORD when set (docker compose);
+    the embedded server uses trust authentication and needs none.
+    """
+    for role, env in ((APP_ROLE, "APP_DB_PASSWORD"), (REPORTING_ROLE, "REPORTING_DB_PASSWORD")):
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        if not exists:
+            try:
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            except psycopg.errors.DuplicateObject:  # created by a concurrent apply in another database
+                pass
+        password = os.environ.get(env)
+        if password:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
+            )
+
+
+def _migrations() -> Any:
+    from yoyo import read_migrations
+
+    return read_migrations(str(MIGRATIONS_DIR))
+
+
+def apply_functions(conn: psycopg.Connection) -> None:
+    with conn.transaction():
+        for path in function_files():
+            conn.execute(path.read_text().encode())
+
+
+def migrate(url: str, *, with_functions: bool = True) -> list[str]:
+    """Apply pending migrations and (re)apply every function file. Returns the ids applied."""
+    from yoyo import get_backend
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (APPLY_LOCK_KEY,))
+        try:
+            ensure_roles(conn)
+            backend = get_backend(_yoyo_url(url))
+            try:
+                migrations = _migrations()
+                with backend.lock():
+                    pending = backend.to_apply(migrations)
+                    backend.apply_migrations(pending)
+            finally:
+                backend.connection.close()
+            if with_functions:
+                apply_functions(conn)
+            return [m.id for m in pending]
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (APPLY_LOCK_KEY,))
+
+
+def rollback(url: str, target: str | None = None) -> list[str]:
+    """Roll back the latest migration, or every migration after `target` ("0" rolls back all)."""
+    from yoyo import get_backend
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (APPLY_LOCK_KEY,))
+        try:
+            backend = get_backend(_yoyo_url(url))
+            try:
+                migrations = _migrations()
+                with backend.lock():
+                    applied = backend.to_rollback(migrations)  # newest first
+                    if target is None:
+                        chosen = applied[:1]
+                    elif target in ("0", "zero", "all"):
+                        chosen = list(applied)
+                    else:
+                        ids = [m.id for m in applied]
+                        keep = next((i for i, mid in enumerate(ids) if mid.startswith(target)), None)
+                        if keep is None:
+                            raise SystemExit(f"no applied migration matches {target!r}")
+                        chosen = applied[:keep]
+                    backend.rollback_migrations(chosen)
+            finally:
+                backend.connection.close()
+            return [m.id for m in chosen]
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (APPLY_LOCK_KEY,))
+
+
+def seed(url: str, *, only_if_empty: bool = False) -> bool:
+    """Load the demo data. Every seed file is idempotent; returns False when skipped."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (APPLY_LOCK_KEY,))
+        try:
+            if only_if_empty:
+                row = conn.execute("SELECT count(*) FROM crm.agents").fetchone()
+                if row and row[0] > 0:
+                    return False
+            with conn.transaction():
+                conn.execute("SELECT set_config('crm.actor', 'seed', true)")
+                for path in seed_files():
+                    conn.execute(path.read_text().encode())
+            return True
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (APPLY_LOCK_KEY,))

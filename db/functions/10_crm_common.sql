@@ -1,0 +1,119 @@
+-- Shared helpers: the actor of a change, settings lookup, updated_at and append-only triggers.
+
+-- crm.actor(): who is making the change. The API sets crm.actor per transaction
+-- (set_config('crm.actor', ..., true)); a psql session is recorded as its login.
+CREATE OR REPLACE FUNCTION crm.actor()
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT coalesce(nullif(current_setting('crm.actor', true), ''), session_user::text)
+$$;
+COMMENT ON FUNCTION crm.actor() IS 'Actor of the current change: the crm.actor setting of the transaction, else the session login.';
+
+-- crm.setting(key): the jsonb value of a row of crm.settings; raises PT500 setting_missing when absent.
+CREATE OR REPLACE FUNCTION crm.setting(p_key text)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_value jsonb;
+BEGIN
+    SELECT s.value INTO v_value FROM crm.settings AS s WHERE s.setting_key = p_key;
+    IF v_value IS NULL THEN
+        RAISE EXCEPTION 'setting % is missing from crm.settings', p_key
+            USING ERRCODE = 'PT500', CONSTRAINT = 'setting_missing';
+    END IF;
+    RETURN v_value;
+END
+$$;
+COMMENT ON FUNCTION crm.setting(text) IS 'Value of a policy setting (crm.settings). Errors: PT500 setting_missing.';
+
+CREATE OR REPLACE FUNCTION crm.setting_interval(p_key text)
+RETURNS interval
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT (crm.setting(p_key) #>> '{}')::interval
+$$;
+COMMENT ON FUNCTION crm.setting_interval(text) IS 'A duration setting (e.g. duplicate_window) as an interval.';
+
+CREATE OR REPLACE FUNCTION crm.touch_updated_at()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.touch_updated_at() IS 'BEFORE UPDATE trigger: stamps updated_at.';
+
+-- crm.refuse_change(): append-only tables. Raises PT409 <table>_append_only.
+CREATE OR REPLACE FUNCTION crm.refuse_change()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'PT409', CONSTRAINT = TG_TABLE_NAME || '_append_only',
+              HINT = 'Record a correction as a new row instead.';
+END
+$$;
+COMMENT ON FUNCTION crm.refuse_change() IS 'BEFORE UPDATE/DELETE/TRUNCATE trigger of append-only tables. Errors: PT409 <table>_append_only.';
+
+CREATE OR REPLACE TRIGGER agents_10_touch BEFORE UPDATE ON crm.agents
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+CREATE OR REPLACE TRIGGER leads_10_touch BEFORE UPDATE ON crm.leads
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+CREATE OR REPLACE TRIGGER properties_10_touch BEFORE UPDATE ON crm.properties
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+CREATE OR REPLACE TRIGGER follow_up_tasks_10_touch BEFORE UPDATE ON crm.follow_up_tasks
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+CREATE OR REPLACE TRIGGER lead_property_interests_10_touch BEFORE UPDATE ON crm.lead_property_interests
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+CREATE OR REPLACE TRIGGER lead_sources_10_touch BEFORE UPDATE ON crm.lead_sources
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+
+CREATE OR REPLACE FUNCTION crm.touch_policy_row()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    NEW.updated_at := now();
+    NEW.updated_by := crm.actor();
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.touch_policy_row() IS 'BEFORE UPDATE trigger of policy tables: stamps updated_at and updated_by.';
+
+CREATE OR REPLACE TRIGGER settings_10_touch BEFORE UPDATE ON crm.settings
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_policy_row();
+CREATE OR REPLACE TRIGGER lead_scoring_rules_10_touch BEFORE UPDATE ON crm.lead_scoring_rules
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_policy_row();
+
+CREATE OR REPLACE TRIGGER lead_activities_05_append_only BEFORE UPDATE OR DELETE ON crm.lead_activities
+    FOR EACH ROW EXECUTE FUNCTION crm.refuse_change();
+CREATE OR REPLACE TRIGGER lead_activities_06_no_truncate BEFORE TRUNCATE ON crm.lead_activities
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.refuse_change();
+CREATE OR REPLACE TRIGGER lead_conversion_history_05_append_only BEFORE UPDATE OR DELETE ON crm.lead_conversion_history
+    FOR EACH ROW EXECUTE FUNCTION crm.refuse_change();
+CREATE OR REPLACE TRIGGER lead_conversion_history_06_no_truncate BEFORE TRUNCATE ON crm.lead_conversion_history
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.refuse_change();
+CREATE OR REPLACE TRIGGER lead_audit_05_append_only BEFORE UPDATE OR DELETE ON crm.lead_audit
+    FOR EACH ROW EXECUTE FUNCTION crm.refuse_change();
+CREATE OR REPLACE TRIGGER lead_audit_06_no_truncate BEFORE TRUNCATE ON crm.lead_audit
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.refuse_change();
+CREATE OR REPLACE TRIGGER follow_up_escalations_05_append_only BEFORE UPDATE OR DELETE ON crm.follow_up_escalations
+    FOR EACH ROW EXECUTE FUNCTION crm.refuse_change();
+CREATE OR REPLACE TRIGGER lead_assignments_05_no_delete BEFORE DELETE ON crm.lead_assignments
+    FOR EACH ROW EXECUTE FUNCTION crm.refuse_change();
+CREATE OR REPLACE TRIGGER leads_05_no_delete BEFORE DELETE ON crm.leads
+    FOR EACH ROW EXECUTE FUNCTION crm.refuse_change();

@@ -1,0 +1,105 @@
+-- Lead pipeline rules: initial status, allowed transitions (crm.lead_status_transitions),
+-- closed_at bookkeeping, the status history and the audit trail.
+
+-- BEFORE INSERT OR UPDATE OF status ON crm.leads.
+-- Errors: PT422 lead_initial_status (a lead must start as new),
+--         PT409 lead_status_transition (the move is not in crm.lead_status_transitions).
+CREATE OR REPLACE FUNCTION crm.leads_check_status()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status <> 'new' THEN
+            RAISE EXCEPTION 'a lead starts as new, not %', NEW.status
+                USING ERRCODE = 'PT422', CONSTRAINT = 'lead_initial_status',
+                      HINT = 'Insert the lead as new, then move it along the pipeline.';
+        END IF;
+        RETURN NEW;
+    END IF;
+
+    IF NEW.status IS DISTINCT FROM OLD.status THEN
+        IF NOT EXISTS (
+            SELECT 1 FROM crm.lead_status_transitions AS t
+            WHERE t.from_status = OLD.status AND t.to_status = NEW.status
+        ) THEN
+            RAISE EXCEPTION 'cannot move lead from % to %', OLD.status, NEW.status
+                USING ERRCODE = 'PT409', CONSTRAINT = 'lead_status_transition',
+                      DETAIL = pg_catalog.json_build_object('lead_id', OLD.lead_id, 'from', OLD.status, 'to', NEW.status)::text,
+                      HINT = 'Allowed moves are listed in crm.lead_status_transitions.';
+        END IF;
+        IF NEW.status IN ('converted', 'lost') THEN
+            NEW.closed_at := coalesce(NEW.closed_at, now());
+            NEW.queued_at := NULL;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.leads_check_status() IS
+    'Trigger: new leads start as new; status changes must be listed in crm.lead_status_transitions. '
+    'Errors: PT422 lead_initial_status, PT409 lead_status_transition.';
+
+CREATE OR REPLACE TRIGGER leads_20_check_status BEFORE INSERT OR UPDATE OF status ON crm.leads
+    FOR EACH ROW EXECUTE FUNCTION crm.leads_check_status();
+
+-- AFTER INSERT OR UPDATE OF status ON crm.leads: one history row per status entered.
+CREATE OR REPLACE FUNCTION crm.leads_record_status()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO crm.lead_conversion_history (lead_id, from_status, to_status, agent_id, changed_by, note)
+    SELECT NEW.lead_id,
+           CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
+           NEW.status,
+           (SELECT a.agent_id FROM crm.lead_assignments AS a
+             WHERE a.lead_id = NEW.lead_id AND a.released_at IS NULL),
+           crm.actor(),
+           CASE WHEN NEW.status = 'lost' THEN NEW.lost_reason END;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.leads_record_status() IS 'Trigger: writes crm.lead_conversion_history for every status a lead enters.';
+
+CREATE OR REPLACE TRIGGER leads_30_record_status AFTER INSERT OR UPDATE OF status ON crm.leads
+    FOR EACH ROW EXECUTE FUNCTION crm.leads_record_status();
+
+-- AFTER INSERT OR UPDATE ON crm.leads: the audit row, with only the columns that changed.
+CREATE OR REPLACE FUNCTION crm.leads_audit()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_old jsonb;
+    v_new jsonb;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO crm.lead_audit (lead_id, operation, changed_by, old_values, new_values)
+        VALUES (NEW.lead_id, TG_OP, crm.actor(), NULL, pg_catalog.to_jsonb(NEW));
+        RETURN NULL;
+    END IF;
+
+    SELECT pg_catalog.jsonb_object_agg(n.key, o.value), pg_catalog.jsonb_object_agg(n.key, n.value)
+      INTO v_old, v_new
+      FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) AS n
+      JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD)) AS o USING (key)
+     WHERE n.value IS DISTINCT FROM o.value AND n.key <> 'updated_at';
+
+    IF v_new IS NOT NULL THEN
+        INSERT INTO crm.lead_audit (lead_id, operation, changed_by, old_values, new_values)
+        VALUES (NEW.lead_id, TG_OP, crm.actor(), v_old, v_new);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.leads_audit() IS 'Trigger: one crm.lead_audit row per change of a lead, holding the changed columns before and after.';
+
+CREATE OR REPLACE TRIGGER leads_40_audit AFTER INSERT OR UPDATE ON crm.leads
+    FOR EACH ROW EXECUTE FUNCTION crm.leads_audit();

@@ -1,0 +1,64 @@
+-- Effects of a new activity on its lead: last activity time, the first response (response time),
+-- and the first activity of the current assignment (for the 24-hour no-response rule).
+
+CREATE OR REPLACE FUNCTION crm.is_agent_interaction(p_type crm.activity_type)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+SET search_path = ''
+AS $$
+    SELECT p_type IN ('call', 'email', 'whatsapp', 'viewing', 'meeting', 'offer_made')
+$$;
+COMMENT ON FUNCTION crm.is_agent_interaction(crm.activity_type) IS
+    'True for the activity types that are an agent talking to the client (the brief''s list); false for system events.';
+
+-- BEFORE INSERT ON crm.lead_activities: stamp the actor.
+CREATE OR REPLACE FUNCTION crm.lead_activities_stamp()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    NEW.created_by := crm.actor();
+    NEW.created_at := now();
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.lead_activities_stamp() IS 'Trigger: created_at and created_by of an activity are set by the database, never by the caller.';
+
+CREATE OR REPLACE TRIGGER lead_activities_10_stamp BEFORE INSERT ON crm.lead_activities
+    FOR EACH ROW EXECUTE FUNCTION crm.lead_activities_stamp();
+
+-- AFTER INSERT ON crm.lead_activities.
+CREATE OR REPLACE FUNCTION crm.lead_activities_apply()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_interaction boolean := NEW.agent_id IS NOT NULL AND crm.is_agent_interaction(NEW.activity_type);
+BEGIN
+    UPDATE crm.leads AS l
+       SET last_activity_at = greatest(l.last_activity_at, NEW.occurred_at),
+           first_contacted_at = CASE WHEN v_interaction AND l.first_contacted_at IS NULL
+                                     THEN NEW.occurred_at ELSE l.first_contacted_at END,
+           response_seconds = CASE WHEN v_interaction AND l.first_contacted_at IS NULL
+                                   THEN greatest(0, extract(epoch FROM NEW.occurred_at - l.created_at))::integer
+                                   ELSE l.response_seconds END
+     WHERE l.lead_id = NEW.lead_id;
+
+    IF v_interaction THEN
+        UPDATE crm.lead_assignments AS a
+           SET first_activity_at = NEW.occurred_at
+         WHERE a.lead_id = NEW.lead_id AND a.agent_id = NEW.agent_id
+           AND a.released_at IS NULL AND a.first_activity_at IS NULL;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.lead_activities_apply() IS
+    'Trigger: updates the lead''s last_activity_at, and on the first agent interaction its first_contacted_at and '
+    'response_seconds; stamps first_activity_at on the agent''s open assignment.';
+
+CREATE OR REPLACE TRIGGER lead_activities_20_apply AFTER INSERT ON crm.lead_activities
+    FOR EACH ROW EXECUTE FUNCTION crm.lead_activities_apply();

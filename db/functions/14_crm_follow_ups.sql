@@ -1,0 +1,37 @@
+-- Follow-up task bookkeeping: the slot end, completion time, and closed tasks staying closed.
+-- The no-overlap rule itself is the exclusion constraint follow_up_tasks_no_overlap (23P01).
+
+-- BEFORE INSERT OR UPDATE ON crm.follow_up_tasks.
+-- Errors: PT409 follow_up_task_closed (a done/cancelled task cannot be reopened or moved).
+CREATE OR REPLACE FUNCTION crm.follow_up_tasks_prepare()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        NEW.created_by := crm.actor();
+        IF NEW.ends_at IS NULL THEN
+            NEW.ends_at := NEW.due_at + crm.setting_interval('follow_up_default_duration');
+        END IF;
+    ELSE
+        IF OLD.status <> 'open' AND (NEW.status <> OLD.status OR NEW.due_at <> OLD.due_at OR NEW.agent_id <> OLD.agent_id) THEN
+            RAISE EXCEPTION 'follow-up % is % and cannot be changed', OLD.task_id, OLD.status
+                USING ERRCODE = 'PT409', CONSTRAINT = 'follow_up_task_closed';
+        END IF;
+        IF NEW.due_at <> OLD.due_at AND NEW.ends_at = OLD.ends_at THEN
+            NEW.ends_at := NEW.due_at + (OLD.ends_at - OLD.due_at);   -- moving a slot keeps its length
+        END IF;
+    END IF;
+    IF NEW.status <> 'open' THEN
+        NEW.completed_at := coalesce(NEW.completed_at, now());
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.follow_up_tasks_prepare() IS
+    'Trigger: fills ends_at from follow_up_default_duration, stamps completed_at, keeps a moved slot''s length, '
+    'refuses changes to closed tasks. Errors: PT409 follow_up_task_closed.';
+
+CREATE OR REPLACE TRIGGER follow_up_tasks_20_prepare BEFORE INSERT OR UPDATE ON crm.follow_up_tasks
+    FOR EACH ROW EXECUTE FUNCTION crm.follow_up_tasks_prepare();

@@ -1,0 +1,75 @@
+-- reporting.invariant_violations: every broken rule in one place. Empty in a healthy database.
+
+CREATE OR REPLACE VIEW reporting.invariant_violations AS
+WITH real_counts AS (
+    SELECT a.agent_id, count(*) AS real_active
+      FROM crm.lead_assignments AS a
+      JOIN crm.leads AS l USING (lead_id)
+     WHERE a.released_at IS NULL AND l.status NOT IN ('converted', 'lost')
+     GROUP BY a.agent_id
+)
+SELECT 'agent_over_capacity'::text AS rule, 'agent'::text AS entity, g.agent_id::text AS entity_id,
+       pg_catalog.jsonb_build_object('active_leads', g.active_leads, 'max_active_leads', g.max_active_leads) AS detail
+  FROM crm.agents AS g
+ WHERE g.active_leads > g.max_active_leads OR g.active_leads > 50
+UNION ALL
+SELECT 'agent_counter_mismatch', 'agent', g.agent_id::text,
+       pg_catalog.jsonb_build_object('active_leads', g.active_leads, 'real_count', coalesce(r.real_active, 0))
+  FROM crm.agents AS g
+  LEFT JOIN real_counts AS r USING (agent_id)
+ WHERE g.active_leads <> coalesce(r.real_active, 0)
+UNION ALL
+SELECT 'lead_unassigned_not_queued', 'lead', l.lead_id::text, pg_catalog.jsonb_build_object('status', l.status)
+  FROM crm.leads AS l
+ WHERE l.status NOT IN ('converted', 'lost') AND l.queued_at IS NULL
+   AND NOT EXISTS (SELECT 1 FROM crm.lead_assignments AS a WHERE a.lead_id = l.lead_id AND a.released_at IS NULL)
+UNION ALL
+SELECT 'lead_assigned_and_queued', 'lead', l.lead_id::text, pg_catalog.jsonb_build_object('queued_at', l.queued_at)
+  FROM crm.leads AS l
+ WHERE l.queued_at IS NOT NULL
+   AND EXISTS (SELECT 1 FROM crm.lead_assignments AS a WHERE a.lead_id = l.lead_id AND a.released_at IS NULL)
+UNION ALL
+SELECT 'lead_multiple_open_assignments', 'lead', a.lead_id::text, pg_catalog.jsonb_build_object('open_assignments', count(*))
+  FROM crm.lead_assignments AS a
+ WHERE a.released_at IS NULL
+ GROUP BY a.lead_id
+HAVING count(*) > 1
+UNION ALL
+SELECT 'follow_up_overdue_unescalated', 'follow_up_task', t.task_id::text,
+       pg_catalog.jsonb_build_object('due_at', t.due_at, 'agent_id', t.agent_id)
+  FROM crm.follow_up_tasks AS t
+ WHERE t.status = 'open' AND t.escalated_at IS NULL
+   AND t.due_at < now() - (SELECT (s.value #>> '{}')::interval FROM crm.settings AS s
+                             WHERE s.setting_key = 'follow_up_escalate_after')
+UNION ALL
+SELECT 'status_history_illegal_step', 'lead', h.lead_id::text,
+       pg_catalog.jsonb_build_object('history_id', h.history_id, 'from', h.from_status, 'to', h.to_status)
+  FROM crm.lead_conversion_history AS h
+ WHERE (h.from_status IS NULL AND h.to_status <> 'new')
+    OR (h.from_status IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM crm.lead_status_transitions AS t
+            WHERE t.from_status = h.from_status AND t.to_status = h.to_status))
+UNION ALL
+SELECT 'lead_status_differs_from_history', 'lead', l.lead_id::text,
+       pg_catalog.jsonb_build_object('status', l.status, 'last_history', last.to_status)
+  FROM crm.leads AS l
+  LEFT JOIN LATERAL (
+        SELECT h.to_status FROM crm.lead_conversion_history AS h
+         WHERE h.lead_id = l.lead_id ORDER BY h.history_id DESC LIMIT 1) AS last ON true
+ WHERE last.to_status IS DISTINCT FROM l.status;
+
+COMMENT ON VIEW reporting.invariant_violations IS
+    'One row per broken business rule (rule, entity, entity_id, detail): agents over capacity or with a wrong counter, '
+    'open leads neither assigned nor queued, assigned leads still queued, two open assignments, open follow-ups overdue past '
+    'the escalation threshold without escalation, illegal steps in the status history. Must be empty. '
+    'Example: SELECT rule, count(*) FROM reporting.invariant_violations GROUP BY rule;';
+
+CREATE OR REPLACE VIEW reporting.agent_workload AS
+SELECT g.agent_id, g.full_name, g.role, g.is_active, g.active_leads, g.max_active_leads,
+       g.max_active_leads - g.active_leads AS free_capacity,
+       round(100.0 * g.active_leads / nullif(g.max_active_leads, 0), 1) AS utilisation_pct,
+       g.last_assigned_at
+  FROM crm.agents AS g;
+COMMENT ON VIEW reporting.agent_workload IS
+    'Current workload per agent: active leads, capacity, free slots and utilisation %. '
+    'Example: SELECT * FROM reporting.agent_workload WHERE utilisation_pct >= 90 ORDER BY utilisation_pct DESC;';

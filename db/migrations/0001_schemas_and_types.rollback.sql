@@ -1,0 +1,6 @@
+-- Undo 0001: everything of ours lives in these schemas.
+DROP SCHEMA IF EXISTS reporting CASCADE;
+DROP SCHEMA IF EXISTS api CASCADE;
+DROP SCHEMA IF EXISTS crm CASCADE;
+DROP EXTENSION IF EXISTS btree_gist;
+DROP SCHEMA IF EXISTS ext CASCADE;

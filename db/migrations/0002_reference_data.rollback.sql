@@ -1,0 +1,8 @@
+DROP TABLE IF EXISTS crm.lead_status_transitions CASCADE;
+DROP TABLE IF EXISTS crm.lead_scoring_rules CASCADE;
+DROP TABLE IF EXISTS crm.settings CASCADE;
+DROP TABLE IF EXISTS crm.country_aliases CASCADE;
+DROP TABLE IF EXISTS crm.countries CASCADE;
+DROP TABLE IF EXISTS crm.areas CASCADE;
+DROP TABLE IF EXISTS crm.languages CASCADE;
+DROP TABLE IF EXISTS crm.lead_sources CASCADE;

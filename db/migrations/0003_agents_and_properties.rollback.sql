@@ -1,0 +1,5 @@
+DROP TABLE IF EXISTS crm.properties CASCADE;
+DROP TABLE IF EXISTS crm.agent_areas CASCADE;
+DROP TABLE IF EXISTS crm.agent_property_types CASCADE;
+DROP TABLE IF EXISTS crm.agent_languages CASCADE;
+DROP TABLE IF EXISTS crm.agents CASCADE;

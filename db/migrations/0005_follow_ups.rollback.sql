@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS crm.follow_up_escalations CASCADE;
+DROP TABLE IF EXISTS crm.follow_up_tasks CASCADE;

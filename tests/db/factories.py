@@ -1,0 +1,90 @@
+"""Direct-SQL builders for tests: rows written the way a psql user would write them."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import psycopg
+
+_counter = itertools.count(1)
+
+
+def new_agent(conn: psycopg.Connection, *, max_active_leads: int = 50, is_active: bool = True,
+              role: str = "agent") -> str:
+    n = next(_counter)
+    row = conn.execute(
+        """INSERT INTO crm.agents (full_name, email, phone, max_active_leads, is_active, role)
+           VALUES (%s, %s, %s, %s, %s, %s) RETURNING agent_id::text""",
+        (f"Agent {n}", f"agent{n}.{id(conn)}@thinkrealty.ae", f"+97150{n:07d}", max_active_leads, is_active, role),
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def new_lead(conn: psycopg.Connection, *, source: str = "bayut", phone: str | None = None, **cols: Any) -> str:
+    n = next(_counter)
+    values: dict[str, Any] = {
+        "source_type": source,
+        "first_name": "Ahmed",
+        "last_name": f"Test{n}",
+        "phone": phone or f"+97155{n:07d}",
+    }
+    values.update(cols)
+    names = ", ".join(values)
+    marks = ", ".join(["%s"] * len(values))
+    row = conn.execute(
+        f"INSERT INTO crm.leads ({names}) VALUES ({marks}) RETURNING lead_id::text",
+        tuple(values.values()),
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def assign(conn: psycopg.Connection, lead_id: str, agent_id: str, kind: str = "manual") -> str:
+    row = conn.execute(
+        "INSERT INTO crm.lead_assignments (lead_id, agent_id, kind) VALUES (%s, %s, %s) RETURNING assignment_id::text",
+        (lead_id, agent_id, kind),
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def release(conn: psycopg.Connection, lead_id: str, reason: str = "test") -> None:
+    conn.execute(
+        "UPDATE crm.lead_assignments SET released_at = now(), release_reason = %s "
+        "WHERE lead_id = %s AND released_at IS NULL",
+        (reason, lead_id),
+    )
+
+
+def active_leads(conn: psycopg.Connection, agent_id: str) -> int:
+    row = conn.execute("SELECT active_leads FROM crm.agents WHERE agent_id = %s", (agent_id,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def real_active_leads(conn: psycopg.Connection, agent_id: str) -> int:
+    row = conn.execute(
+        """SELECT count(*) FROM crm.lead_assignments a JOIN crm.leads l USING (lead_id)
+            WHERE a.agent_id = %s AND a.released_at IS NULL AND l.status NOT IN ('converted', 'lost')""",
+        (agent_id,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def violations(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+    return conn.execute("SELECT rule, entity_id, detail FROM reporting.invariant_violations").fetchall()
+
+
+PIPELINE = ["new", "contacted", "qualified", "viewing_scheduled", "negotiation", "converted"]
+
+
+def walk_to(conn: psycopg.Connection, lead_id: str, status: str) -> None:
+    """Move a lead along the legal path to `status`."""
+    if status == "lost":
+        conn.execute("UPDATE crm.leads SET status = 'lost', lost_reason = 'test' WHERE lead_id = %s", (lead_id,))
+        return
+    for step in PIPELINE[1 : PIPELINE.index(status) + 1]:
+        conn.execute("UPDATE crm.leads SET status = %s WHERE lead_id = %s", (step, lead_id))

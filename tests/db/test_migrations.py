@@ -1,0 +1,142 @@
+"""Migrations go both ways, and the function layer is what the files declare."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import psycopg
+
+from db import apply
+from tests.conftest import Servers
+
+CATALOG_SNAPSHOT = """
+SELECT 'rel', n.nspname || '.' || c.relname || ':' || c.relkind::text FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('crm', 'api', 'reporting', 'ext')
+UNION ALL
+SELECT 'col', n.nspname || '.' || c.relname || '.' || a.attname || ':' || format_type(a.atttypid, a.atttypmod)
+       || ':' || a.attnotnull FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname IN ('crm', 'api', 'reporting') AND a.attnum > 0 AND NOT a.attisdropped
+UNION ALL
+SELECT 'con', conname || ':' || pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE connamespace IN (SELECT oid FROM pg_namespace WHERE nspname IN ('crm', 'api', 'reporting'))
+UNION ALL
+SELECT 'idx', indexname || ':' || indexdef FROM pg_indexes WHERE schemaname IN ('crm', 'api', 'reporting')
+UNION ALL
+SELECT 'fn', p.oid::regprocedure::text || ':' || md5(p.prosrc) FROM pg_proc p
+ WHERE p.pronamespace IN (SELECT oid FROM pg_namespace WHERE nspname IN ('crm', 'api', 'reporting'))
+UNION ALL
+SELECT 'trg', tgname || ':' || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal
+UNION ALL
+SELECT 'row', 'crm.' || t || ':' || n FROM (
+  SELECT 'lead_sources' t, count(*) n FROM crm.lead_sources UNION ALL
+  SELECT 'lead_scoring_rules', count(*) FROM crm.lead_scoring_rules UNION ALL
+  SELECT 'lead_status_transitions', count(*) FROM crm.lead_status_transitions UNION ALL
+  SELECT 'settings', count(*) FROM crm.settings UNION ALL
+  SELECT 'country_aliases', count(*) FROM crm.country_aliases) x
+ORDER BY 1, 2
+"""
+
+OUR_SCHEMAS = "SELECT nspname FROM pg_namespace WHERE nspname IN ('crm', 'api', 'reporting', 'ext') ORDER BY 1"
+
+
+def _snapshot(url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as conn:
+        return [(r[0], r[1]) for r in conn.execute(CATALOG_SNAPSHOT).fetchall()]
+
+
+def test_apply_all_roll_back_all_apply_again(servers: Servers) -> None:
+    name = servers.create_database()
+    url = servers.url(name)
+    try:
+        applied = apply.migrate(url)
+        forward = sorted(p for p in apply.MIGRATIONS_DIR.glob("*.sql") if not p.name.endswith(".rollback.sql"))
+        assert applied == [p.stem for p in forward]
+        for path in forward:  # every migration has a rollback
+            assert path.with_name(path.stem + ".rollback.sql").exists(), path
+        before = _snapshot(url)
+        assert apply.migrate(url) == []  # idempotent: nothing new, functions re-applied
+        assert _snapshot(url) == before
+
+        rolled = apply.rollback(url, "0")
+        assert rolled == list(reversed(applied))
+        with psycopg.connect(url) as conn:
+            assert conn.execute(OUR_SCHEMAS).fetchall() == []
+
+        apply.migrate(url)
+        assert _snapshot(url) == before
+    finally:
+        servers.drop_database(name)
+
+
+def test_each_migration_rolls_back_alone(servers: Servers) -> None:
+    name = servers.create_database()
+    url = servers.url(name)
+    try:
+        applied = apply.migrate(url)
+        full = _snapshot(url)
+        for expected in reversed(applied):
+            assert apply.rollback(url) == [expected]
+        apply.migrate(url)
+        assert _snapshot(url) == full
+    finally:
+        servers.drop_database(name)
+
+
+def test_every_function_pins_search_path(db: psycopg.Connection) -> None:
+    loose = db.execute(
+        """SELECT p.oid::regprocedure::text FROM pg_proc p
+            WHERE p.pronamespace IN (SELECT oid FROM pg_namespace WHERE nspname IN ('crm', 'api', 'reporting'))
+              AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=""']"""
+    ).fetchall()
+    assert loose == []
+
+
+def test_api_schema_holds_exactly_what_the_files_declare(db: psycopg.Connection) -> None:
+    declared: set[str] = set()
+    for path in apply.function_files():
+        declared |= set(re.findall(r"CREATE OR REPLACE FUNCTION (api\.\w+)\(", Path(path).read_text()))
+    present = {r[0] for r in db.execute(
+        "SELECT 'api.' || proname FROM pg_proc WHERE pronamespace = 'api'::regnamespace").fetchall()}
+    assert declared and present == declared
+    other = db.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = 'api'::regnamespace").fetchall()
+    assert other == []  # the api schema holds no data
+
+
+def test_every_function_and_table_is_commented(db: psycopg.Connection) -> None:
+    missing = db.execute(
+        """SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname IN ('crm', 'reporting') AND c.relkind IN ('r', 'v', 'm')
+              AND obj_description(c.oid, 'pg_class') IS NULL
+           UNION ALL
+           SELECT p.oid::regprocedure::text FROM pg_proc p
+            WHERE p.pronamespace IN (SELECT oid FROM pg_namespace WHERE nspname IN ('crm', 'api', 'reporting'))
+              AND obj_description(p.oid, 'pg_proc') IS NULL"""
+    ).fetchall()
+    assert missing == []
+
+
+def test_leads_columns_are_explained(db: psycopg.Connection) -> None:
+    missing = db.execute(
+        """SELECT a.attname FROM pg_attribute a
+            WHERE a.attrelid = 'crm.leads'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+              AND col_description(a.attrelid, a.attnum) IS NULL
+              AND a.attname NOT IN ('lead_id', 'first_name', 'last_name', 'created_at', 'updated_at')"""
+    ).fetchall()
+    assert missing == []
+
+
+def test_app_and_reporting_logins_have_only_their_privileges(db: psycopg.Connection) -> None:
+    checks = db.execute(
+        """SELECT has_schema_privilege('thinkrealty_app', 'api', 'USAGE'),
+                  has_schema_privilege('thinkrealty_app', 'crm', 'USAGE'),
+                  has_function_privilege('thinkrealty_app', 'api.readiness()', 'EXECUTE'),
+                  has_schema_privilege('thinkrealty_reporting', 'reporting', 'USAGE'),
+                  has_schema_privilege('thinkrealty_reporting', 'crm', 'USAGE'),
+                  has_schema_privilege('thinkrealty_reporting', 'api', 'USAGE'),
+                  has_table_privilege('thinkrealty_reporting', 'reporting.agent_workload', 'SELECT'),
+                  has_table_privilege('thinkrealty_reporting', 'reporting.agent_workload', 'INSERT')"""
+    ).fetchone()
+    assert checks == (True, False, True, True, False, False, True, False)
