@@ -132,9 +132,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from db import apply
 
     with environment(settings) as env:
-        apply.migrate(env.owner_url)
-        if apply.seed(env.owner_url, only_if_empty=True):
-            print("demo data loaded (first run)")
+        if settings.app_env == "development":  # production migrates in its own step (docker compose: migrate)
+            apply.migrate(env.owner_url)
+            if apply.seed(env.owner_url, only_if_empty=True):
+                print("demo data loaded (first run)")
         os.environ["DATABASE_URL"] = env.app_url
         os.environ["REDIS_URL"] = env.redis_url
         get_settings.cache_clear()
