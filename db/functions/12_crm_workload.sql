@@ -114,7 +114,7 @@ COMMENT ON FUNCTION crm.leads_release_workload() IS 'Trigger: a converted or los
 CREATE OR REPLACE TRIGGER leads_50_release_workload AFTER UPDATE OF status ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_release_workload();
 
--- BEFORE UPDATE OF active_leads, max_active_leads ON crm.agents: the counter is the triggers' alone.
+-- BEFORE UPDATE OF active_leads ON crm.agents: the counter is the triggers' alone.
 -- A hand-written UPDATE of active_leads is refused (PT409 agents_active_leads_derived) unless it comes
 -- from one of the counting triggers above (pg_trigger_depth() > 1).
 CREATE OR REPLACE FUNCTION crm.agents_guard_counter()

@@ -39,8 +39,8 @@ SELECT 'follow_up_overdue_unescalated', 'follow_up_task', t.task_id::text,
        pg_catalog.jsonb_build_object('due_at', t.due_at, 'agent_id', t.agent_id)
   FROM crm.follow_up_tasks AS t
  WHERE t.status = 'open' AND t.escalated_at IS NULL
-   AND t.due_at < now() - (SELECT (s.value #>> '{}')::interval FROM crm.settings AS s
-                             WHERE s.setting_key = 'follow_up_escalate_after')
+   AND t.due_at < now() - coalesce((SELECT (s.value #>> '{}')::interval FROM crm.settings AS s
+                                      WHERE s.setting_key = 'follow_up_escalate_after'), interval '30 days')
 UNION ALL
 SELECT 'status_history_illegal_step', 'lead', h.lead_id::text,
        pg_catalog.jsonb_build_object('history_id', h.history_id, 'from', h.from_status, 'to', h.to_status)

@@ -165,8 +165,7 @@ INSERT INTO crm.settings (setting_key, value, description) VALUES
                                      'Warm leads: first follow-up within 4 business hours.'),
     ('sla_cold_lead',                '{"min_score": 0, "within": "24 hours", "priority": "low", "task_type": "whatsapp"}',
                                      'Cold leads: first follow-up within one business day.'),
-    ('workload_balance_threshold',   '45', 'Agents above this many active leads shed open leads to less loaded agents in the balancing sweep.'),
-    ('agent_capacity_max',           '50', 'Hard ceiling of active leads per agent (also a CHECK on crm.agents).');
+    ('workload_balance_threshold',   '45', 'Agents above this many active leads shed open leads to less loaded agents in the balancing sweep.');
 
 CREATE TABLE crm.lead_scoring_rules (
     rule_id     integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -3,9 +3,9 @@
 -- Objects are owned by the migrating role (the owner). New schemas and tables grant nothing to PUBLIC;
 -- functions do by default, so that default is turned off here (PostgREST's pattern).
 
-ALTER DEFAULT PRIVILEGES IN SCHEMA api REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
-ALTER DEFAULT PRIVILEGES IN SCHEMA crm REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
-ALTER DEFAULT PRIVILEGES IN SCHEMA reporting REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+-- (a per-schema default cannot take away the global one, so this is the owner's global default;
+-- db/functions/99_privileges.sql also revokes explicitly from every function that exists)
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 
 -- the app calls api.* (SECURITY DEFINER functions do the work) and may read reporting.*
 GRANT USAGE ON SCHEMA api TO thinkrealty_app;

@@ -137,6 +137,8 @@ def test_app_and_reporting_logins_have_only_their_privileges(db: psycopg.Connect
                   has_schema_privilege('thinkrealty_reporting', 'crm', 'USAGE'),
                   has_schema_privilege('thinkrealty_reporting', 'api', 'USAGE'),
                   has_table_privilege('thinkrealty_reporting', 'reporting.agent_workload', 'SELECT'),
-                  has_table_privilege('thinkrealty_reporting', 'reporting.agent_workload', 'INSERT')"""
+                  has_table_privilege('thinkrealty_reporting', 'reporting.agent_workload', 'INSERT'),
+                  has_function_privilege('thinkrealty_reporting', 'api.readiness()', 'EXECUTE'),
+                  has_function_privilege('thinkrealty_reporting', 'crm.actor()', 'EXECUTE')"""
     ).fetchone()
-    assert checks == (True, False, True, True, False, False, True, False)
+    assert checks == (True, False, True, True, False, False, True, False, False, False)
