@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from fastapi import Request
 
 from api.errors import RETRYABLE_SQLSTATES, from_postgres, is_connection_error, unavailable
+from api.settings import Settings
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -35,21 +36,26 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int, statement_timeo
     return pool
 
 
+async def open_pool(settings: Settings) -> asyncpg.Pool:
+    """The pool as the settings describe it (DATABASE_URL, sizes, timeouts)."""
+    assert settings.database_url
+    return await create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        command_timeout=settings.db_command_timeout_s,
+    )
+
+
 async def get_pool(request: Request) -> asyncpg.Pool:
     """The app's pool; created on first use when the database was down at start-up."""
     state = request.app.state
     if state.pool is None:
         async with state.pool_lock:
             if state.pool is None:
-                settings = state.settings
                 try:
-                    state.pool = await create_pool(
-                        settings.database_url,
-                        min_size=settings.db_pool_min_size,
-                        max_size=settings.db_pool_max_size,
-                        statement_timeout_ms=settings.db_statement_timeout_ms,
-                        command_timeout=settings.db_command_timeout_s,
-                    )
+                    state.pool = await open_pool(state.settings)
                 except Exception as exc:
                     if is_connection_error(exc):
                         raise unavailable() from exc

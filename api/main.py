@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.cache import create_redis
-from api.deps import create_pool
+from api.deps import open_pool
 from api.errors import is_connection_error
 from api.routes import health
 from api.settings import Settings, get_settings
@@ -60,13 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = None
         app.state.pool_lock = asyncio.Lock()
         try:
-            app.state.pool = await create_pool(
-                settings.database_url,
-                min_size=settings.db_pool_min_size,
-                max_size=settings.db_pool_max_size,
-                statement_timeout_ms=settings.db_statement_timeout_ms,
-                command_timeout=settings.db_command_timeout_s,
-            )
+            app.state.pool = await open_pool(settings)
         except Exception as exc:  # start anyway: the pool is retried on first use, /ready says why
             if not is_connection_error(exc):
                 raise
