@@ -18,34 +18,23 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(dsn: str, *, min_size: int, max_size: int, statement_timeout_ms: int,
-                      command_timeout: float) -> asyncpg.Pool:
+async def open_pool(settings: Settings) -> asyncpg.Pool:
+    """The pool as the settings describe it: DATABASE_URL, sizes, timeouts, jsonb codec."""
+    assert settings.database_url
     pool = await asyncpg.create_pool(
-        dsn,
-        min_size=min_size,
-        max_size=max_size,
-        command_timeout=command_timeout,
+        settings.database_url,
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+        command_timeout=settings.db_command_timeout_s,
         init=_init_connection,
         server_settings={
             "application_name": "thinkrealty-api",
-            "statement_timeout": str(statement_timeout_ms),
+            "statement_timeout": str(settings.db_statement_timeout_ms),
             "timezone": "UTC",
         },
     )
     assert pool is not None
     return pool
-
-
-async def open_pool(settings: Settings) -> asyncpg.Pool:
-    """The pool as the settings describe it (DATABASE_URL, sizes, timeouts)."""
-    assert settings.database_url
-    return await create_pool(
-        settings.database_url,
-        min_size=settings.db_pool_min_size,
-        max_size=settings.db_pool_max_size,
-        statement_timeout_ms=settings.db_statement_timeout_ms,
-        command_timeout=settings.db_command_timeout_s,
-    )
 
 
 async def get_pool(request: Request) -> asyncpg.Pool:
@@ -69,16 +58,17 @@ def get_redis(request: Request) -> aioredis.Redis:
     return client
 
 
-async def call_api(pool: asyncpg.Pool, query: str, *args: Any, actor: str = "api") -> Any:
-    """Run one `api.*` function in one transaction and return its single value.
+async def call_api(pool: asyncpg.Pool, query: str, *args: Any) -> Any:
+    """Run one `api.*` function and return its single value: one statement, one round trip.
 
-    The actor is recorded by the audit triggers (crm.actor). A serialization failure or deadlock is
-    retried once; database errors become Problems (problem+json) with their SQLSTATE's mapping.
+    A single statement is its own transaction, so the function is all or nothing. Functions that write
+    take the caller as a parameter and set crm.actor themselves (set_config(..., true)) for the audit
+    triggers, so no extra round trip is needed. A serialization failure or deadlock is retried once;
+    database errors become Problems (problem+json) with their SQLSTATE's mapping.
     """
     for attempt in (1, 2):
         try:
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute("SELECT set_config('crm.actor', $1, true)", actor)
+            async with pool.acquire() as conn:
                 return await conn.fetchval(query, *args)
         except asyncpg.PostgresError as exc:
             if exc.sqlstate in RETRYABLE_SQLSTATES and attempt == 1:

@@ -14,6 +14,8 @@ of them are in place or none changed.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -64,10 +66,28 @@ def ensure_roles(conn: psycopg.Connection) -> None:
             )
 
 
-def _migrations() -> Any:
-    from yoyo import read_migrations
+@contextmanager
+def _locked(url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection holding the apply lock: one migrate/rollback/seed at a time."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (APPLY_LOCK_KEY,))
+        try:
+            yield conn
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (APPLY_LOCK_KEY,))
 
-    return read_migrations(str(MIGRATIONS_DIR))
+
+@contextmanager
+def _yoyo(url: str) -> Iterator[tuple[Any, Any]]:
+    """yoyo's backend (holding its own lock) and the migrations of db/migrations."""
+    from yoyo import get_backend, read_migrations
+
+    backend = get_backend(_yoyo_url(url))
+    try:
+        with backend.lock():
+            yield backend, read_migrations(str(MIGRATIONS_DIR))
+    finally:
+        backend.connection.close()
 
 
 def apply_functions(conn: psycopg.Connection) -> None:
@@ -76,72 +96,44 @@ def apply_functions(conn: psycopg.Connection) -> None:
             conn.execute(path.read_text().encode())
 
 
-def migrate(url: str, *, with_functions: bool = True) -> list[str]:
+def migrate(url: str) -> list[str]:
     """Apply pending migrations and (re)apply every function file. Returns the ids applied."""
-    from yoyo import get_backend
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (APPLY_LOCK_KEY,))
-        try:
-            ensure_roles(conn)
-            backend = get_backend(_yoyo_url(url))
-            try:
-                migrations = _migrations()
-                with backend.lock():
-                    pending = backend.to_apply(migrations)
-                    backend.apply_migrations(pending)
-            finally:
-                backend.connection.close()
-            if with_functions:
-                apply_functions(conn)
-            return [m.id for m in pending]
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (APPLY_LOCK_KEY,))
+    with _locked(url) as conn:
+        ensure_roles(conn)
+        with _yoyo(url) as (backend, migrations):
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+        apply_functions(conn)
+        return [m.id for m in pending]
 
 
 def rollback(url: str, target: str | None = None) -> list[str]:
     """Roll back the latest migration, or every migration after `target` ("0" rolls back all)."""
-    from yoyo import get_backend
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (APPLY_LOCK_KEY,))
-        try:
-            backend = get_backend(_yoyo_url(url))
-            try:
-                migrations = _migrations()
-                with backend.lock():
-                    applied = backend.to_rollback(migrations)  # newest first
-                    if target is None:
-                        chosen = applied[:1]
-                    elif target in ("0", "zero", "all"):
-                        chosen = list(applied)
-                    else:
-                        ids = [m.id for m in applied]
-                        keep = next((i for i, mid in enumerate(ids) if mid.startswith(target)), None)
-                        if keep is None:
-                            raise SystemExit(f"no applied migration matches {target!r}")
-                        chosen = applied[:keep]
-                    backend.rollback_migrations(chosen)
-            finally:
-                backend.connection.close()
-            return [m.id for m in chosen]
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (APPLY_LOCK_KEY,))
+    with _locked(url), _yoyo(url) as (backend, migrations):
+        applied = backend.to_rollback(migrations)  # newest first
+        if target is None:
+            chosen = applied[:1]
+        elif target in ("0", "zero", "all"):
+            chosen = list(applied)
+        else:
+            ids = [m.id for m in applied]
+            keep = next((i for i, mid in enumerate(ids) if mid.startswith(target)), None)
+            if keep is None:
+                raise SystemExit(f"no applied migration matches {target!r}")
+            chosen = applied[:keep]
+        backend.rollback_migrations(chosen)
+        return [m.id for m in chosen]
 
 
 def seed(url: str, *, only_if_empty: bool = False) -> bool:
     """Load the demo data. Every seed file is idempotent; returns False when skipped."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (APPLY_LOCK_KEY,))
-        try:
-            if only_if_empty:
-                row = conn.execute("SELECT count(*) FROM crm.agents").fetchone()
-                if row and row[0] > 0:
-                    return False
-            with conn.transaction():
-                conn.execute("SELECT set_config('crm.actor', 'seed', true)")
-                for path in seed_files():
-                    conn.execute(path.read_text().encode())
-            return True
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (APPLY_LOCK_KEY,))
+    with _locked(url) as conn:
+        if only_if_empty:
+            row = conn.execute("SELECT count(*) FROM crm.agents").fetchone()
+            if row and row[0] > 0:
+                return False
+        with conn.transaction():
+            conn.execute("SELECT set_config('crm.actor', 'seed', true)")
+            for path in seed_files():
+                conn.execute(path.read_text().encode())
+        return True

@@ -39,7 +39,7 @@ async def ready(request: Request) -> Ready:
     database: dict[str, Any] | None = None
     failed: list[str] = []
     try:
-        database = await call_api(await get_pool(request), "SELECT api.readiness()", actor="probe")
+        database = await call_api(await get_pool(request), "SELECT api.readiness()")
     except Problem:
         failed.append("database")
     if not await redis_ok(request.app.state.redis):
