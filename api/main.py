@@ -7,16 +7,21 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.cache import create_redis
 from api.deps import open_pool
 from api.errors import is_connection_error
-from api.routes import health
+from api.routes import health, leads
+from api.schemas.leads import CaptureRequest
 from api.settings import Settings, get_settings
+from api.suggestions import CircuitBreaker, PropertySuggester
 
 log = logging.getLogger("api")
 
@@ -66,9 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 raise
             log.error("database not reachable at start-up: %s", exc)
         app.state.redis = create_redis(settings.redis_url, settings.redis_timeout_s)
+        app.state.suggester = PropertySuggester(
+            settings.property_service_url,
+            settings.property_service_timeout_ms / 1000,
+            CircuitBreaker(settings.property_service_failure_threshold, settings.property_service_cooldown_s),
+        )
         try:
             yield
         finally:
+            await app.state.suggester.aclose()
             if app.state.pool is not None:
                 await app.state.pool.close()
             await app.state.redis.aclose()
@@ -82,4 +93,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    app.include_router(leads.router)
+    _document_raw_bodies(app, [CaptureRequest])
     return app
+
+
+def _document_raw_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
+    """Routes that read their body themselves (to keep dead letters) name its model by $ref in openapi_extra;
+    this puts those models (and the models they use) into components/schemas."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in models:
+                model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(model_schema.pop("$defs", {}))
+                components[model.__name__] = model_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     db_command_timeout_s: float = 10.0
     redis_timeout_s: float = 0.5
     log_level: str = "INFO"
+    capture_max_body_bytes: int = Field(default=65536, description="Largest capture body accepted (413 above).")
+    property_service_url: str | None = Field(
+        default=None, description="External property-suggestion service; unset: suggestions from our own listings.")
+    property_service_timeout_ms: int = Field(default=500, description="Total time allowed for one suggestion call.")
+    property_service_failure_threshold: int = Field(
+        default=5, description="Failures in a row that open the suggestion service's circuit breaker.")
+    property_service_cooldown_s: float = Field(
+        default=30.0, description="How long an open circuit refuses calls before one trial call.")
     data_dir: str = ".data"
 
     @property

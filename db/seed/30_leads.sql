@@ -7,7 +7,9 @@
 --      from that culture (a third of the Arab names in Arabic script), a property type and areas
 --      the agent covers, a budget that fits the type, a source and a creation time that fits its stage.
 --   3. Five cross-source duplicates repeat an earlier lead's phone within 24 h (duplicate_of), and
---      three fresh leads wait in the queue (queued_at, no assignment).
+--      three fresh leads are loaded as queued (queued_at, no assignment), as if they came in while every
+--      agent was busy; agents have room, so the deferred queue drain assigns them (kind queue_drain,
+--      with their first follow-up) when the seed commits.
 -- Lead ids are md5('lead-' || lead_key)::uuid; the plan stays in the temp table seed_lead for the
 -- later files (pipeline walk, activities, follow-ups).
 

@@ -58,6 +58,8 @@ WITH chosen AS (
      -- leads that already have theirs are left alone
      WHERE NOT EXISTS (SELECT 1 FROM crm.lead_activities AS x
                         WHERE x.lead_id = p.lead_id AND x.agent_id IS NOT NULL)
+       -- the queued leads are drained to agents when the seed commits; they have no history yet
+       AND NOT p.queued
 ),
 framed AS (
     SELECT c.*, a.agent_id, a.assigned_at AS window_start,
@@ -141,6 +143,7 @@ SELECT md5('activity-assignment-' || a.assignment_id)::uuid, a.lead_id, NULL, 'a
   FROM crm.lead_assignments AS a
   JOIN seed_lead AS p USING (lead_id)
   JOIN crm.agents AS g ON g.agent_id = a.agent_id
+ WHERE a.kind <> 'queue_drain'   -- the seed's own rows, not the drain that runs when it commits
  ORDER BY a.assigned_at
 ON CONFLICT (activity_id) DO NOTHING;
 

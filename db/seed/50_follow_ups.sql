@@ -52,6 +52,7 @@ WITH bucketed AS (
       JOIN crm.leads AS l USING (lead_id)
       JOIN crm.lead_assignments AS a ON a.lead_id = p.lead_id AND a.released_at IS NULL
      WHERE p.stage BETWEEN 0 AND 4
+       AND NOT p.queued   -- drained when the seed commits; the drain books their first follow-up
 )
 SELECT b.*,
        (row_number() OVER (PARTITION BY b.agent_id, b.bucket ORDER BY b.lead_key) - 1)::integer AS j,

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,9 +24,82 @@ def app_url(owner_url: str) -> str:
     return owner_url if urlsplit(owner_url).password else with_user(owner_url, "thinkrealty_app")
 
 
-def make_settings(database_url: str, redis_url: str) -> Settings:
-    return Settings(database_url=database_url, redis_url=redis_url, app_env="test", db_pool_min_size=1,
-                    db_pool_max_size=10, redis_timeout_s=0.3)
+def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"database_url": database_url, "redis_url": redis_url, "app_env": "test",
+                              "db_pool_min_size": 1, "db_pool_max_size": 10, "redis_timeout_s": 0.3}
+    return Settings(**(values | overrides))
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """An RFC 9457 body with this status and code, and a human detail."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["code"] == code, body
+    assert body["type"] == f"https://thinkrealty.ae/problems/{code}"
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+@asynccontextmanager
+async def api_client(database_url: str, redis_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The app inside its lifespan (as the app's own login), over ASGI, with these settings changed."""
+    app = create_app(make_settings(app_url(database_url), redis_url, **overrides))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+
+
+class FakeSuggestionService:
+    """A real HTTP server on 127.0.0.1 standing in for the property-suggestion service.
+    `mode`: "ok" (answers `property_ids`), "error" (500), "hang" (answers after `hang_s`), "garbage"."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.property_ids: list[str] = []
+        self.hang_s = 3.0
+        self.calls: list[dict[str, Any]] = []
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                service.calls.append(json.loads(self.rfile.read(length) or b"{}"))
+                if service.mode == "hang":
+                    time.sleep(service.hang_s)
+                if service.mode == "error":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                body = b"not json" if service.mode == "garbage" else json.dumps(
+                    {"property_ids": service.property_ids}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/suggest"
+
+    def __enter__(self) -> FakeSuggestionService:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def suggestion_service() -> Iterator[FakeSuggestionService]:
+    with FakeSuggestionService() as service:
+        yield service
 
 
 @pytest.fixture

@@ -9,18 +9,8 @@ import pytest
 from api.errors import from_postgres
 from api.main import create_app
 from db.embedded import free_port
-from tests.api.conftest import app_url, make_settings
+from tests.api.conftest import app_url, assert_problem, make_settings
 from tests.conftest import Servers
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, object] = response.json()
-    assert body["status"] == status and body["code"] == code
-    assert body["type"] == f"https://thinkrealty.ae/problems/{code}"
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
 
 
 async def test_health_and_ready(client: httpx.AsyncClient) -> None:

@@ -3,23 +3,55 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+import pytest
+from psycopg.types.json import Jsonb
 
 _counter = itertools.count(1)
 
 
 def new_agent(conn: psycopg.Connection, *, max_active_leads: int = 50, is_active: bool = True,
-              role: str = "agent") -> str:
+              role: str = "agent", performance: float = 50, languages: tuple[str, ...] = (),
+              property_types: tuple[str, ...] = (), areas: tuple[str, ...] = ()) -> str:
     n = next(_counter)
     row = conn.execute(
-        """INSERT INTO crm.agents (full_name, email, phone, max_active_leads, is_active, role)
-           VALUES (%s, %s, %s, %s, %s, %s) RETURNING agent_id::text""",
-        (f"Agent {n}", f"agent{n}.{id(conn)}@thinkrealty.ae", f"+97150{n:07d}", max_active_leads, is_active, role),
+        """INSERT INTO crm.agents (full_name, email, phone, max_active_leads, is_active, role, performance_score)
+           VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING agent_id::text""",
+        (f"Agent {n}", f"agent{n}.{id(conn)}@thinkrealty.ae", f"+97150{n:07d}", max_active_leads, is_active, role,
+         performance),
     ).fetchone()
     assert row is not None
-    return str(row[0])
+    agent = str(row[0])
+    for language in languages:
+        conn.execute("INSERT INTO crm.agent_languages (agent_id, language) VALUES (%s, %s)", (agent, language))
+    for property_type in property_types:
+        conn.execute("INSERT INTO crm.agent_property_types (agent_id, property_type) VALUES (%s, %s)",
+                     (agent, property_type))
+    for area in areas:
+        conn.execute("INSERT INTO crm.agent_areas (agent_id, area_code) VALUES (%s, %s)", (agent, area))
+    return agent
+
+
+def capture(conn: psycopg.Connection, source: str = "website", *, phone: str | None = None,
+            details: dict[str, Any] | None = None, key: str | None = None, now: Any = None,
+            **lead: Any) -> dict[str, Any]:
+    """api.capture_lead as the API calls it (body already normalised); returns {"status", "replayed", "body"}."""
+    n = next(_counter)
+    body = {
+        "source_type": source,
+        "lead_data": {"first_name": "Sara", "last_name": f"Capture{n}", "phone": phone or f"+97156{n:07d}", **lead},
+        "source_details": details or {},
+    }
+    row = conn.execute(
+        "SELECT api.capture_lead(%s, 'test', %s, NULL, NULL, %s)", (Jsonb(body), key, now)
+    ).fetchone()
+    assert row is not None
+    result: dict[str, Any] = row[0]
+    return result
 
 
 def new_lead(conn: psycopg.Connection, *, source: str = "bayut", phone: str | None = None, **cols: Any) -> str:
@@ -88,3 +120,12 @@ def walk_to(conn: psycopg.Connection, lead_id: str, status: str) -> None:
         return
     for step in PIPELINE[1 : PIPELINE.index(status) + 1]:
         conn.execute("UPDATE crm.leads SET status = %s WHERE lead_id = %s", (step, lead_id))
+
+
+@contextmanager
+def db_error(sqlstate: str, name: str) -> Iterator[None]:
+    """The block must fail with this SQLSTATE and this constraint / error name."""
+    with pytest.raises(psycopg.Error) as info:
+        yield
+    assert info.value.sqlstate == sqlstate, info.value
+    assert info.value.diag.constraint_name == name, info.value

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import psycopg
 import pytest
 
@@ -12,6 +9,7 @@ from tests.db.factories import (
     PIPELINE,
     active_leads,
     assign,
+    db_error,
     new_agent,
     new_lead,
     real_active_leads,
@@ -21,14 +19,6 @@ from tests.db.factories import (
 )
 
 STATUSES = [*PIPELINE, "lost"]
-
-
-@contextmanager
-def db_error(sqlstate: str, name: str) -> Iterator[None]:
-    with pytest.raises(psycopg.Error) as info:
-        yield
-    assert info.value.sqlstate == sqlstate, info.value
-    assert info.value.diag.constraint_name == name, info.value
 
 
 def test_51st_active_lead_for_an_agent_fails(db: psycopg.Connection) -> None:

@@ -1,0 +1,72 @@
+"""The brief's service classes, as thin facades over the SQL that does the work.
+
+`LeadScoringEngine.calculate_lead_score` calls `api.score_lead` and `LeadAssignmentManager.assign_lead`
+calls `api.assign_lead`; the rules themselves live in `db/functions/16_crm_scoring.sql` and
+`db/functions/18_crm_assignment.sql`. They let Python code (scripts, workers, a notebook) use the same rules
+as the HTTP API and psql, without a second implementation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import call_api
+from api.schemas.leads import Budget, FreeText, PropertyType, SourceType
+
+
+class _ScoringLead(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    nationality: FreeText | None = None
+    budget_min: Budget | None = None
+    budget_max: Budget | None = None
+    property_type: PropertyType | None = None
+    response_seconds: int | None = Field(default=None, ge=0, description="Time to the first agent contact, if any.")
+
+
+class _ScoringSource(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    source_type: SourceType
+    referrer_agent_id: UUID | None = None
+
+
+class LeadScoringEngine:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def score(self, lead_data: dict[str, Any], source_details: dict[str, Any]) -> dict[str, Any]:
+        """{"score", "raw", "breakdown"}. `source_details` carries `source_type` (the capture body's top level)."""
+        lead = _ScoringLead.model_validate(lead_data)
+        source = _ScoringSource.model_validate(source_details)
+        body = {
+            "source_type": source.source_type,
+            "lead_data": lead.model_dump(mode="json", exclude_none=True),
+            "source_details": source.model_dump(mode="json", exclude_none=True),
+        }
+        result: dict[str, Any] = await call_api(self.pool, "SELECT api.score_lead($1)", body)
+        return result
+
+    async def calculate_lead_score(self, lead_data: dict[str, Any], source_details: dict[str, Any]) -> int:
+        """The lead's score 0-100 from the active rules (budget, source quality, nationality, property type,
+        response time, referral). Raises pydantic.ValidationError for malformed input."""
+        return int((await self.score(lead_data, source_details))["score"])
+
+
+class LeadAssignmentManager:
+    def __init__(self, pool: asyncpg.Pool, actor: str = "python") -> None:
+        self.pool = pool
+        self.actor = actor
+
+    async def assign_lead(self, lead_data: dict[str, Any]) -> UUID | None:
+        """Assigns the stored lead `lead_data["lead_id"]` (one without an agent, e.g. queued) to the best
+        available agent and returns that agent's id, or None when nobody has capacity (it stays queued).
+        Ranking, SKIP LOCKED locking and the queue are `crm.choose_agent` / `crm.assign_lead` in SQL."""
+        decision: dict[str, Any] = await call_api(
+            self.pool, "SELECT api.assign_lead($1, $2)", UUID(str(lead_data["lead_id"])), self.actor)
+        agent = decision.get("agent_id")
+        return UUID(agent) if agent else None

@@ -1,0 +1,208 @@
+"""Lead capture (POST /api/v1/leads/capture) and its dead letters.
+
+The route reads the raw body itself: a capture that fails validation must be kept (with its raw body) in
+the dead-letter table before the 4xx goes back, so a portal's lead is never silently lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from api.deps import call_api, get_pool
+from api.errors import Problem
+from api.schemas.leads import CaptureRequest, CaptureResponse
+
+router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
+
+ACTOR = "api"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200,
+           description="Any unique string per lead submission; a retry with the same key returns the first answer."),
+]
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+CAPTURE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"model": CaptureResponse, "description": "Stored and assigned to an agent."},
+    202: {"model": CaptureResponse, "description": "Stored and queued: no agent has capacity right now."},
+    400: {"description": "The body is not JSON (`invalid_json`); kept as a dead letter.", **_PROBLEM},
+    409: {"description": "`duplicate_lead`: this source already sent this phone; `existing_lead_id` names the lead.",
+          **_PROBLEM},
+    413: {"description": "`payload_too_large`; kept (truncated) as a dead letter.", **_PROBLEM},
+    422: {"description": "`validation_error` with every bad field in `errors`, or a rule of the database; "
+                         "kept as a dead letter. `idempotency_key_reused` when a key is sent with another body.",
+          **_PROBLEM},
+    503: {"description": "The database is unavailable; retry (`Retry-After`).", **_PROBLEM},
+}
+
+
+def request_hash(normalized: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(normalized, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+async def _read_capped(request: Request, limit: int) -> tuple[bytes, bool]:
+    """The body, or its first `limit` bytes and True when it is larger."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False
+
+
+async def _dead_letter(request: Request, *, payload: Any, raw: bytes | None, problem: Problem,
+                       idempotency_key: str | None, parsed: bool = True) -> Problem:
+    """Keep the failed capture (its JSON, or its raw text when it was not JSON), then hand back the problem to
+    raise, naming the dead letter."""
+    source = payload.get("source_type") if isinstance(payload, dict) else None
+    errors = {"code": problem.code, "detail": problem.detail, "errors": problem.extra.get("errors", [])}
+    raw_text = (raw or b"").decode("utf-8", "replace").replace("\x00", "\ufffd")
+    if parsed and "\\u0000" in json.dumps(payload):  # jsonb cannot hold NUL: keep such a body as text
+        parsed, raw_text = False, json.dumps(payload).replace("\\u0000", "\ufffd")
+    try:
+        letter_id = await call_api(
+            await get_pool(request),
+            "SELECT api.record_capture_dead_letter($1, $2, $3, $4, $5, $6, $7)",
+            source.replace("\x00", "") if isinstance(source, str) else None,
+            payload if parsed else None,
+            None if parsed else raw_text,
+            problem.code, errors, getattr(request.state, "request_id", None), idempotency_key,
+        )
+        problem.extra["dead_letter_id"] = str(letter_id)
+    except Problem:  # the database is down: the client still gets its 4xx, and retries later
+        pass
+    return problem
+
+
+def _validation_problem(exc: ValidationError) -> Problem:
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return Problem(422, "validation_error", f"{where}: {first['msg']}{more}", errors=errors)
+
+
+async def _capture(request: Request, payload: Any, *, raw: bytes | None, idempotency_key: str | None,
+                   dead_letter_id: UUID | None) -> JSONResponse:
+    """Validate, call api.capture_lead, add suggestions. Shared by capture and dead-letter replay."""
+    try:
+        body = CaptureRequest.model_validate(payload)
+    except ValidationError as exc:
+        problem = _validation_problem(exc)
+        if dead_letter_id is None:
+            problem = await _dead_letter(request, payload=payload, raw=raw, problem=problem,
+                                         idempotency_key=idempotency_key)
+        raise problem from None
+
+    normalized = body.to_sql()
+    pool = await get_pool(request)
+    try:
+        result = await call_api(
+            pool, "SELECT api.capture_lead($1, $2, $3, $4, $5)",
+            normalized, ACTOR, idempotency_key, request_hash(normalized), dead_letter_id,
+        )
+    except Problem as problem:
+        if problem.status == 422 and problem.code != "idempotency_key_reused" and dead_letter_id is None:
+            problem = await _dead_letter(request, payload=payload, raw=raw, problem=problem,
+                                         idempotency_key=idempotency_key)
+        raise
+
+    answer: dict[str, Any] = result["body"]
+    ids, warning = await request.app.state.suggester.suggest(pool, answer["lead_id"])
+    answer["suggested_properties"] = ids
+    if warning:
+        answer["warnings"] = [*answer.get("warnings", []), warning]
+    headers = {"Idempotent-Replayed": "true"} if result["replayed"] else {}
+    return JSONResponse(answer, status_code=result["status"], headers=headers)
+
+
+@router.post(
+    "/capture",
+    status_code=201,
+    summary="Capture a lead from a portal, the website, a walk-in or a referral",
+    description=(
+        "Scores the lead, assigns it to the best available agent (or queues it: 202), books the first "
+        "follow-up and suggests up to three listings. Only `first_name`, `last_name`, `phone` and "
+        "`source_type` are required. The same phone from the same source is a 409; from another source within "
+        "24 hours it is linked to the earlier lead (`duplicate_of`) and sent to the same agent. A retry with the "
+        "same `Idempotency-Key`, or the same `source_details.external_id`, returns the first answer "
+        "(header `Idempotent-Replayed: true`). Invalid captures are kept as dead letters."
+    ),
+    responses=CAPTURE_RESPONSES,
+    response_model=None,
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/CaptureRequest"}}}}},
+)
+async def capture_lead(request: Request, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    limit = request.app.state.settings.capture_max_body_bytes
+    raw, too_large = await _read_capped(request, limit)
+    if too_large:
+        raise await _dead_letter(
+            request, payload=None, raw=raw, idempotency_key=idempotency_key, parsed=False,
+            problem=Problem(413, "payload_too_large", f"A capture body may be at most {limit} bytes."),
+        )
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise await _dead_letter(
+            request, payload=None, raw=raw, idempotency_key=idempotency_key, parsed=False,
+            problem=Problem(400, "invalid_json", "The body is not valid JSON."),
+        ) from None
+    return await _capture(request, payload, raw=raw, idempotency_key=idempotency_key, dead_letter_id=None)
+
+
+@router.get(
+    "/capture/dead-letters",
+    summary="Captures that failed validation, newest first",
+    description="Each entry keeps the payload (or the raw body when it was not JSON), the source and the errors.",
+)
+async def list_dead_letters(
+    request: Request,
+    pending: Annotated[bool, Query(description="Only those not replayed yet.")] = True,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    letters: list[dict[str, Any]] = await call_api(
+        await get_pool(request), "SELECT api.capture_dead_letters($1, $2)", pending, limit)
+    return letters
+
+
+@router.post(
+    "/capture/dead-letters/{dead_letter_id}/replay",
+    summary="Capture a dead letter again, as stored or with a corrected body",
+    description=(
+        "Without a body the stored payload is captured again; with a body (a corrected capture) that body is "
+        "captured instead. On success the dead letter records the lead it became. Answers like the capture."
+    ),
+    responses={**CAPTURE_RESPONSES, 404: {"description": "`dead_letter_not_found`", **_PROBLEM}},
+    response_model=None,
+)
+async def replay_dead_letter(request: Request, dead_letter_id: UUID) -> JSONResponse:
+    raw, too_large = await _read_capped(request, request.app.state.settings.capture_max_body_bytes)
+    if too_large:
+        raise Problem(413, "payload_too_large", "The corrected body is too large.")
+    if raw.strip():
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise Problem(400, "invalid_json", "The corrected body is not valid JSON.") from None
+    else:
+        letter = await call_api(await get_pool(request), "SELECT api.capture_dead_letter($1)", dead_letter_id)
+        if letter is None:
+            raise Problem(404, "dead_letter_not_found", f"dead letter {dead_letter_id} does not exist")
+        payload = letter.get("payload")
+        if payload is None:
+            raise Problem(422, "dead_letter_unreadable",
+                          "This dead letter was not JSON; send a corrected body to replay it.")
+    return await _capture(request, payload, raw=None, idempotency_key=None, dead_letter_id=dead_letter_id)

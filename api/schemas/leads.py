@@ -1,0 +1,225 @@
+"""Lead capture bodies: what a client sends and what it gets back.
+
+Normalisation happens here (phone to E.164, e-mail lower case, names trimmed, budgets checked); every
+business rule (scoring, assignment, duplicates, nationality lookup) happens in SQL (`api.capture_lead`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+SourceType = Literal["bayut", "propertyFinder", "dubizzle", "website", "walk_in", "referral"]
+PropertyType = Literal["apartment", "villa", "townhouse", "commercial"]
+
+DEFAULT_PHONE_REGION = "AE"
+MAX_BUDGET_AED = Decimal("999999999999")  # numeric(14, 2)
+_SPACES = re.compile(r"\s+")
+_NAME_PUNCTUATION = frozenset("'’.-")
+
+
+def normalize_phone(value: str) -> str:
+    """Any common spelling of a phone number as E.164; UAE numbers may omit the country code."""
+    raw = value.strip()
+    digits = re.sub(r"[\s\-().]", "", raw)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    elif not digits.startswith("+") and digits.startswith("971") and len(digits) >= 11:
+        digits = "+" + digits  # 971501234567: the country code without the plus
+    try:
+        number = phonenumbers.parse(digits, DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _no_controls(value: str) -> str:
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _clean_text(value: str) -> str:
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", _no_controls(value))).strip()
+
+
+def _person_name(value: str) -> str:
+    value = _clean_text(value)
+    if not value:
+        raise ValueError("must not be blank")
+    for char in value:
+        category = unicodedata.category(char)
+        # letters and combining marks of any script (Arabic, Devanagari, ...), spaces, ' ’ . -
+        if not (category[0] in "LM" or char == " " or char in _NAME_PUNCTUATION):
+            raise ValueError("must be letters (any script), spaces, apostrophes, dots or hyphens")
+    if not any(unicodedata.category(char)[0] == "L" for char in value):
+        raise ValueError("must contain a letter")
+    return value
+
+
+Name = Annotated[str, StringConstraints(max_length=100), AfterValidator(_person_name)]
+Phone = Annotated[str, StringConstraints(min_length=5, max_length=32), AfterValidator(normalize_phone)]
+FreeText = Annotated[str, StringConstraints(max_length=100), AfterValidator(_clean_text)]
+Tag = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), AfterValidator(_no_controls)
+]
+Budget = Annotated[Decimal, Field(ge=0, le=MAX_BUDGET_AED, max_digits=14, decimal_places=2)]
+
+
+class LeadData(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    first_name: Name = Field(examples=["Ahmed"])
+    last_name: Name = Field(examples=["Al Mansouri"])
+    email: EmailStr | None = Field(default=None, max_length=255, examples=["ahmed@email.com"])
+    phone: Phone = Field(
+        description="Any common format; UAE numbers may be local (0501234567). Stored as E.164.",
+        examples=["+971501234567"],
+    )
+    nationality: FreeText | None = Field(
+        default=None, description="Country code, country name or demonym (UAE, AE, Emirati, ...).", examples=["UAE"]
+    )
+    language_preference: FreeText | None = Field(default=None, examples=["arabic"])
+    budget_min: Budget | None = Field(default=None, description="AED", examples=[800000])
+    budget_max: Budget | None = Field(default=None, description="AED", examples=[1500000])
+    property_type: PropertyType | None = Field(default=None, examples=["apartment"])
+    preferred_areas: list[FreeText] = Field(default_factory=list, max_length=20,
+                                            examples=[["Downtown Dubai", "Marina", "JBR"]])
+
+    @field_validator("email")
+    @classmethod
+    def _lower_email(cls, value: str | None) -> str | None:
+        return value.lower() if value else value
+
+    @field_validator("nationality", "language_preference", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("preferred_areas")
+    @classmethod
+    def _no_blank_areas(cls, value: list[str]) -> list[str]:
+        return [area for area in value if area]
+
+    @model_validator(mode="after")
+    def _budget_order(self) -> LeadData:
+        if self.budget_min is not None and self.budget_max is not None and self.budget_min > self.budget_max:
+            raise ValueError("budget_min must not be greater than budget_max")
+        return self
+
+
+class SourceDetails(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    campaign_id: Tag | None = Field(default=None, examples=["spring_campaign_2024"])
+    referrer_agent_id: UUID | None = Field(default=None, description="The referring agent, for referrals.")
+    property_id: UUID | None = Field(default=None, description="The listing the lead inquired about.")
+    utm_source: Tag | None = Field(default=None, examples=["google_ads"])
+    utm_medium: Tag | None = None
+    utm_campaign: Tag | None = None
+    external_id: Tag | None = Field(
+        default=None, description="The portal's own lead id: a lead re-sent with the same id is not captured twice.",
+        examples=["BAY-2024-118812"],
+    )
+
+
+class CaptureRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [{
+                "source_type": "bayut",
+                "lead_data": {
+                    "first_name": "Ahmed", "last_name": "Al Mansouri", "email": "ahmed@email.com",
+                    "phone": "+971501234567", "nationality": "UAE", "language_preference": "arabic",
+                    "budget_min": 800000, "budget_max": 1500000, "property_type": "apartment",
+                    "preferred_areas": ["Downtown Dubai", "Marina", "JBR"],
+                },
+                "source_details": {"campaign_id": "spring_campaign_2024", "utm_source": "google_ads"},
+            }]
+        },
+    )
+
+    source_type: SourceType
+    lead_data: LeadData
+    source_details: SourceDetails = Field(default_factory=SourceDetails)
+
+    def to_sql(self) -> dict[str, Any]:
+        """The normalised body as api.capture_lead reads it (JSON types only, absent fields left out)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class AssignedAgent(BaseModel):
+    agent_id: UUID
+    name: str = Field(examples=["Sarah Johnson"])
+    phone: str = Field(examples=["+971501234568"])
+
+
+class DuplicateOf(BaseModel):
+    lead_id: UUID
+    source_type: str
+    created_at: datetime
+
+
+class ScoreItem(BaseModel):
+    rule: str = Field(examples=["budget_1m_2m"])
+    factor: str = Field(examples=["budget"])
+    points: float = Field(examples=[20])
+
+
+class AssignmentSummary(BaseModel):
+    method: str = Field(description="preferred, ranked, ranked_after_wait or queued", examples=["ranked"])
+    kind: str | None = Field(default=None, examples=["auto"])
+    winner_rank: int | None = None
+    eligible_count: int | None = None
+
+
+class FollowUp(BaseModel):
+    task_id: UUID
+    task_type: str = Field(examples=["call"])
+    priority: str = Field(examples=["high"])
+    due_at: datetime
+    ends_at: datetime
+    sla: str = Field(examples=["sla_hot_lead"])
+    sla_deadline: datetime
+    moved: bool = Field(description="True when the SLA slot was taken and the task moved to the next free slot.")
+
+
+class Warning(BaseModel):
+    code: str = Field(examples=["area_unrecognized"])
+    field: str | None = Field(default=None, examples=["lead_data.preferred_areas"])
+    detail: str
+
+
+class CaptureResponse(BaseModel):
+    success: bool = True
+    lead_id: UUID
+    assigned_agent: AssignedAgent | None = Field(description="Null while the lead waits in the queue (202).")
+    lead_score: int = Field(ge=0, le=100, examples=[85])
+    next_follow_up: datetime | None
+    suggested_properties: list[UUID] = Field(default_factory=list, max_length=3)
+    queued: bool = Field(description="True when no agent had capacity: stored, and assigned when capacity frees.")
+    duplicate_of: DuplicateOf | None = Field(
+        default=None, description="The earlier lead of the same client from another source (within 24 hours).")
+    score_breakdown: list[ScoreItem] = Field(default_factory=list)
+    assignment: AssignmentSummary | None = None
+    follow_up: FollowUp | None = None
+    warnings: list[Warning] = Field(default_factory=list)

@@ -1,0 +1,61 @@
+-- The scoring engine: a lead's capture score from the active rows of crm.lead_scoring_rules and the
+-- source quality of crm.lead_sources. Rules are data: an UPDATE of a rule row changes the next score.
+-- docs/business-rules.md section 4 states the formula this implements.
+
+-- crm.score_lead(...): {"score": 0..100, "raw": unclamped total, "breakdown": [{"rule", "factor", "points"}]}.
+-- Inputs are already mapped to our keys (country code, property type). p_response_seconds is NULL until
+-- the first agent contact; then the response-time rules apply. Raises nothing: an unknown source scores 0.
+CREATE OR REPLACE FUNCTION crm.score_lead(
+    p_source_type      text,
+    p_budget_min       numeric,
+    p_budget_max       numeric,
+    p_nationality      text,
+    p_property_type    crm.property_type,
+    p_referred         boolean,
+    p_response_seconds integer DEFAULT NULL
+)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    WITH input AS (
+        SELECT coalesce(p_budget_max, p_budget_min) AS budget,
+               p_response_seconds / 3600.0 AS response_hours,
+               (SELECT s.quality_score FROM crm.lead_sources AS s WHERE s.source_type = p_source_type) AS quality,
+               (SELECT c.is_gcc FROM crm.countries AS c WHERE c.country_code = p_nationality) AS is_gcc,
+               EXISTS (SELECT 1 FROM crm.lead_scoring_rules AS r
+                        WHERE r.is_active AND r.factor = 'nationality' AND r.match_value = p_nationality) AS own_nationality_rule
+    ),
+    matched AS (
+        SELECT r.rule_id, r.rule_key, r.factor,
+               CASE WHEN r.factor = 'source_quality' THEN coalesce(r.weight * i.quality, r.points)
+                    ELSE coalesce(r.points, 0) END AS points
+          FROM crm.lead_scoring_rules AS r, input AS i
+         WHERE r.is_active
+           AND CASE r.factor
+                 WHEN 'source_quality' THEN i.quality IS NOT NULL
+                 WHEN 'budget' THEN i.budget IS NOT NULL
+                      AND i.budget >= coalesce(r.min_value, 0) AND (r.max_value IS NULL OR i.budget < r.max_value)
+                 WHEN 'nationality' THEN p_nationality IS NOT NULL
+                      AND (r.match_value = p_nationality
+                           OR (r.match_value = 'GCC' AND i.is_gcc AND NOT i.own_nationality_rule))
+                 WHEN 'property_type' THEN r.match_value = p_property_type::text
+                 WHEN 'response_time' THEN i.response_hours IS NOT NULL
+                      AND i.response_hours >= coalesce(r.min_value, 0) AND (r.max_value IS NULL OR i.response_hours < r.max_value)
+                 WHEN 'referral' THEN coalesce(p_referred, false)
+                 ELSE false   -- activity rules adjust the stored score as activities happen, not the capture score
+               END
+    )
+    SELECT pg_catalog.jsonb_build_object(
+               'score', least(100, greatest(0, round(coalesce(sum(m.points), 0))))::integer,
+               'raw', coalesce(sum(m.points), 0),
+               'breakdown', coalesce(pg_catalog.jsonb_agg(
+                   pg_catalog.jsonb_build_object('rule', m.rule_key, 'factor', m.factor, 'points', m.points::float8)
+                   ORDER BY m.rule_id), '[]'::jsonb))
+      FROM matched AS m
+$$;
+COMMENT ON FUNCTION crm.score_lead(text, numeric, numeric, text, crm.property_type, boolean, integer) IS
+    'Capture score of a lead from the active scoring rules: {"score", "raw", "breakdown"}. score = clamp(0, 100, round(raw)); '
+    'raw = weight x source quality + points of every matching budget, nationality (own country rule, else GCC), '
+    'property type, response time and referral rule. See docs/business-rules.md section 4.';

@@ -1,0 +1,195 @@
+-- Business time (setting business_hours in the setting timezone, Asia/Dubai) and follow-up slots:
+-- when the initial follow-up is due, and an agent's next free slot when the wanted one is taken.
+
+-- crm.business_calendar(): the business time zone, opening and closing time and ISO weekdays, from the
+-- settings timezone and business_hours. Errors: PT500 setting_invalid when the hours cannot hold any time.
+CREATE OR REPLACE FUNCTION crm.business_calendar(OUT tz text, OUT opens time, OUT closes time, OUT days integer[])
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_hours jsonb := crm.setting('business_hours');
+BEGIN
+    tz := crm.setting('timezone') #>> '{}';
+    opens := (v_hours ->> 'start')::time;
+    closes := (v_hours ->> 'end')::time;
+    days := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v_hours -> 'days')::integer);
+    IF opens >= closes OR coalesce(pg_catalog.array_length(days, 1), 0) = 0 THEN
+        RAISE EXCEPTION 'business_hours setting is unusable: %', v_hours
+            USING ERRCODE = 'PT500', CONSTRAINT = 'setting_invalid';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.business_calendar() IS
+    'Business time zone, opening and closing time and ISO weekdays (settings timezone, business_hours). '
+    'Errors: PT500 setting_invalid.';
+
+-- crm.business_open_at(t, slot): t itself when [t, t + slot) lies inside business hours, else the start of
+-- the next business period that can hold the slot.
+CREATE OR REPLACE FUNCTION crm.business_open_at(p_at timestamptz, p_slot interval DEFAULT interval '0')
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_cal   record := crm.business_calendar();
+    v_local timestamp := p_at AT TIME ZONE v_cal.tz;
+    v_day   date := v_local::date;
+BEGIN
+    FOR i IN 0..14 LOOP
+        IF extract(isodow FROM v_day)::integer = ANY (v_cal.days) THEN
+            -- the candidate start on this day: the requested time on the first day, the opening time after
+            v_local := greatest(v_local, v_day + v_cal.opens);
+            IF v_local < v_day + v_cal.closes AND v_local + p_slot <= v_day + v_cal.closes THEN
+                RETURN v_local AT TIME ZONE v_cal.tz;
+            END IF;
+        END IF;
+        v_day := v_day + 1;
+        v_local := v_day + v_cal.opens;
+    END LOOP;
+    RAISE EXCEPTION 'no business period within two weeks can hold a slot of %', p_slot
+        USING ERRCODE = 'PT500', CONSTRAINT = 'setting_invalid';
+END
+$$;
+COMMENT ON FUNCTION crm.business_open_at(timestamptz, interval) IS
+    'The first moment at or after p_at when a slot of p_slot fits inside business hours (settings business_hours, timezone). '
+    'Errors: PT500 setting_invalid.';
+
+-- crm.add_business_time(t, d): t plus d counted in business time. The days part of d moves to the same
+-- clock time on following business days; the time part is counted only while the office is open.
+-- Example (Mon-Sat 09:00-19:00): Saturday 17:00 + 4 hours = Monday 11:00; Friday 15:00 + 1 day = Saturday 15:00.
+CREATE OR REPLACE FUNCTION crm.add_business_time(p_at timestamptz, p_duration interval)
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_cal    record := crm.business_calendar();
+    v_at     timestamptz := crm.business_open_at(p_at);
+    v_whole  integer := extract(day FROM p_duration)::integer;
+    v_rest   interval := p_duration - make_interval(days => extract(day FROM p_duration)::integer);
+    v_local  timestamp;
+    v_left   interval;
+BEGIN
+    -- whole days: the same clock time on the next business day, v_whole times
+    FOR i IN 1..v_whole LOOP
+        v_local := (v_at AT TIME ZONE v_cal.tz) + interval '1 day';
+        WHILE NOT (extract(isodow FROM v_local)::integer = ANY (v_cal.days)) LOOP
+            v_local := v_local + interval '1 day';
+        END LOOP;
+        v_at := v_local AT TIME ZONE v_cal.tz;
+    END LOOP;
+    -- the time part, spent only while open
+    v_left := v_rest;
+    FOR i IN 1..1000 LOOP   -- 1000 business days: far beyond any SLA
+        v_at := crm.business_open_at(v_at);
+        v_local := v_at AT TIME ZONE v_cal.tz;
+        IF v_local + v_left <= v_local::date + v_cal.closes THEN
+            RETURN v_at + v_left;
+        END IF;
+        v_left := v_left - ((v_local::date + v_cal.closes) - v_local);
+        v_at := ((v_local::date + v_cal.closes) AT TIME ZONE v_cal.tz);
+    END LOOP;
+    RAISE EXCEPTION 'business time % from % is out of range', p_duration, p_at
+        USING ERRCODE = 'PT422', CONSTRAINT = 'business_time_out_of_range';
+END
+$$;
+COMMENT ON FUNCTION crm.add_business_time(timestamptz, interval) IS
+    'p_at plus p_duration in business time: whole days move to the same time on following business days, hours and '
+    'minutes count only inside business hours. A start outside business hours counts from the next opening.';
+
+-- crm.next_free_slot(agent, from, length, business): the earliest start >= p_from at which the agent has no
+-- open follow-up overlapping [start, start + length); inside business hours when p_business.
+CREATE OR REPLACE FUNCTION crm.next_free_slot(p_agent_id uuid, p_from timestamptz, p_length interval, p_business boolean)
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_start timestamptz := p_from;
+    v_busy_until timestamptz;
+BEGIN
+    FOR i IN 1..1000 LOOP
+        IF p_business THEN
+            v_start := crm.business_open_at(v_start, p_length);
+        END IF;
+        SELECT max(t.ends_at) INTO v_busy_until
+          FROM crm.follow_up_tasks AS t
+         WHERE t.agent_id = p_agent_id AND t.status = 'open'
+           AND pg_catalog.tstzrange(t.due_at, t.ends_at) OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(v_start, v_start + p_length);
+        IF v_busy_until IS NULL THEN
+            RETURN v_start;
+        END IF;
+        v_start := v_busy_until;
+    END LOOP;
+    RAISE EXCEPTION 'agent % has no free slot near %', p_agent_id, p_from
+        USING ERRCODE = 'PT409', CONSTRAINT = 'follow_up_no_free_slot';
+END
+$$;
+COMMENT ON FUNCTION crm.next_free_slot(uuid, timestamptz, interval, boolean) IS
+    'Earliest start at or after p_from where the agent''s open follow-ups leave a gap of p_length (within business '
+    'hours when p_business). Uses the follow_up_tasks_no_overlap index. Errors: PT409 follow_up_no_free_slot.';
+
+-- crm.sla_class(score): the SLA setting row (sla_hot_lead / sla_warm_lead / sla_cold_lead) for a score:
+-- the one with the highest min_score not above it.
+CREATE OR REPLACE FUNCTION crm.sla_class(p_score integer)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT s.value || pg_catalog.jsonb_build_object('class', s.setting_key)
+      FROM crm.settings AS s
+     WHERE s.setting_key IN ('sla_hot_lead', 'sla_warm_lead', 'sla_cold_lead')
+       AND (s.value ->> 'min_score')::integer <= p_score
+     ORDER BY (s.value ->> 'min_score')::integer DESC
+     LIMIT 1
+$$;
+COMMENT ON FUNCTION crm.sla_class(integer) IS
+    'The follow-up SLA for a lead score: the sla_*_lead setting with the highest min_score <= score, plus its key as "class".';
+
+-- crm.schedule_initial_follow_up(lead, agent, score, now): books the first follow-up of a newly assigned lead.
+-- Due at the SLA deadline (rounded up to 5 minutes); moved to the agent's next free slot when taken.
+-- Returns the task as jsonb {task_id, task_type, priority, due_at, ends_at, sla, moved}.
+CREATE OR REPLACE FUNCTION crm.schedule_initial_follow_up(p_lead_id uuid, p_agent_id uuid, p_score integer, p_now timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_sla      jsonb := crm.sla_class(p_score);
+    v_business boolean := coalesce((v_sla ->> 'business_time')::boolean, true);
+    v_length   interval := crm.setting_interval('follow_up_default_duration');
+    v_deadline timestamptz;
+    v_due      timestamptz;
+    v_task     crm.follow_up_tasks;
+BEGIN
+    IF v_sla IS NULL THEN
+        RAISE EXCEPTION 'no SLA setting covers score %', p_score USING ERRCODE = 'PT500', CONSTRAINT = 'setting_missing';
+    END IF;
+    IF v_business THEN
+        v_deadline := crm.add_business_time(p_now, (v_sla ->> 'within')::interval);
+    ELSE
+        v_deadline := p_now + (v_sla ->> 'within')::interval;
+    END IF;
+    v_deadline := pg_catalog.to_timestamp(ceil(extract(epoch FROM v_deadline) / 300) * 300);
+    v_due := crm.next_free_slot(p_agent_id, v_deadline, v_length, v_business);
+
+    INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at, ends_at, notes)
+    VALUES (p_lead_id, p_agent_id, (v_sla ->> 'task_type')::crm.task_type, (v_sla ->> 'priority')::crm.task_priority,
+            v_due, v_due + v_length, 'Initial follow-up (' || (v_sla ->> 'class') || ')')
+    RETURNING * INTO v_task;
+
+    RETURN pg_catalog.jsonb_build_object(
+        'task_id', v_task.task_id, 'task_type', v_task.task_type, 'priority', v_task.priority,
+        'due_at', v_task.due_at, 'ends_at', v_task.ends_at, 'sla', v_sla ->> 'class',
+        'sla_deadline', v_deadline, 'moved', v_due <> v_deadline);
+END
+$$;
+COMMENT ON FUNCTION crm.schedule_initial_follow_up(uuid, uuid, integer, timestamptz) IS
+    'Books a new lead''s first follow-up: type, priority and deadline from its SLA class (crm.sla_class), in business time '
+    'unless the class says otherwise, moved to the agent''s next free slot on conflict. Errors: PT500 setting_missing.';

@@ -1,0 +1,280 @@
+-- Smart assignment: rank the eligible agents, lock the best free one with SELECT ... FOR NO KEY UPDATE SKIP LOCKED,
+-- open the assignment; no eligible agent -> the lead waits in the queue, which drains (highest score,
+-- then oldest) whenever capacity frees. Weights live in the setting assignment_weights.
+
+-- crm.rank_agents(type, areas, language): the eligible agents (active, role agent, under capacity), each with
+-- the points of every ranking term and its rank. Ties on points go to the least recently assigned agent.
+CREATE OR REPLACE FUNCTION crm.rank_agents(p_property_type crm.property_type, p_areas text[], p_language text)
+RETURNS TABLE (
+    agent_id uuid, rank integer, fit numeric,
+    property_type_points numeric, area_points numeric, language_points numeric,
+    performance_points numeric, workload_points numeric,
+    active_leads integer, max_active_leads integer, last_assigned_at timestamptz
+)
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    WITH w AS (SELECT crm.setting('assignment_weights') AS v),
+    terms AS (
+        SELECT g.agent_id, g.active_leads, g.max_active_leads::integer AS max_active_leads, g.last_assigned_at,
+               CASE WHEN p_property_type IS NULL THEN 0
+                    WHEN EXISTS (SELECT 1 FROM crm.agent_property_types AS t
+                                  WHERE t.agent_id = g.agent_id AND t.property_type = p_property_type)
+                         THEN (w.v ->> 'property_type')::numeric
+                    WHEN NOT EXISTS (SELECT 1 FROM crm.agent_property_types AS t WHERE t.agent_id = g.agent_id)
+                         THEN (w.v ->> 'property_type_generalist')::numeric
+                    ELSE 0 END AS pt,
+               CASE WHEN coalesce(cardinality(p_areas), 0) = 0 THEN 0
+                    WHEN EXISTS (SELECT 1 FROM crm.agent_areas AS a
+                                  WHERE a.agent_id = g.agent_id AND a.area_code = ANY (p_areas))
+                         THEN (w.v ->> 'area')::numeric
+                    WHEN NOT EXISTS (SELECT 1 FROM crm.agent_areas AS a WHERE a.agent_id = g.agent_id)
+                         THEN (w.v ->> 'area_generalist')::numeric
+                    ELSE 0 END AS ar,
+               CASE WHEN p_language IS NOT NULL
+                     AND EXISTS (SELECT 1 FROM crm.agent_languages AS l
+                                  WHERE l.agent_id = g.agent_id AND l.language = p_language)
+                    THEN (w.v ->> 'language')::numeric ELSE 0 END AS la,
+               round(g.performance_score / 100 * (w.v ->> 'performance')::numeric, 2) AS pe,
+               round((1 - g.active_leads::numeric / g.max_active_leads) * (w.v ->> 'workload')::numeric, 2) AS wl
+          FROM crm.agents AS g, w
+         WHERE g.is_active AND g.role = 'agent' AND g.active_leads < g.max_active_leads
+    )
+    SELECT t.agent_id,
+           (row_number() OVER (ORDER BY t.pt + t.ar + t.la + t.pe + t.wl DESC, t.last_assigned_at NULLS FIRST, t.agent_id))::integer,
+           t.pt + t.ar + t.la + t.pe + t.wl, t.pt, t.ar, t.la, t.pe, t.wl,
+           t.active_leads, t.max_active_leads, t.last_assigned_at
+      FROM terms AS t
+$$;
+COMMENT ON FUNCTION crm.rank_agents(crm.property_type, text[], text) IS
+    'Eligible agents for a lead (active, role agent, active_leads < max_active_leads) with their ranking points: property '
+    'type and area specialisation (or the generalist share), language, performance and free capacity, weighted by the '
+    'assignment_weights setting; rank 1 is the best, ties to the least recently assigned (round-robin).';
+
+-- crm.choose_agent(...): picks and LOCKS the agent for a lead; returns the decision as jsonb:
+-- {"method": "preferred" | "ranked" | "ranked_after_wait" | "queued", "agent_id", "winner_rank", "eligible_count",
+--  "candidates": the top five with their points, "weights", "decided_at", ...}. agent_id is null when queued.
+-- The preferred agent (the agent of a duplicate's first lead, or a supervisor's pick) is taken when active and
+-- under capacity, waiting for its row lock. Otherwise the ranked candidates are tried in order with
+-- FOR NO KEY UPDATE SKIP LOCKED, so concurrent captures spread over agents instead of queueing behind one;
+-- if every candidate is locked by someone else it polls again for up to about 1.4 s before queueing the lead,
+-- unless p_wait is false (the queue drain, which runs at commit and may hold agent locks: it leaves the lead queued).
+-- NO KEY UPDATE is the row lock of FOR UPDATE's family that an UPDATE of non-key columns takes anyway: the
+-- counter UPDATE that follows needs no lock upgrade (an upgrade would queue behind other waiters and can
+-- deadlock), and foreign-key checks of concurrent follow-up inserts (KEY SHARE) are not blocked.
+CREATE OR REPLACE FUNCTION crm.choose_agent(
+    p_property_type   crm.property_type,
+    p_areas           text[],
+    p_language        text,
+    p_preferred_agent uuid DEFAULT NULL,
+    p_exclude_agent   uuid DEFAULT NULL,
+    p_now             timestamptz DEFAULT NULL,
+    p_wait            boolean DEFAULT true
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_agent      uuid;
+    v_method     text;
+    v_candidates jsonb;
+    v_order      uuid[];
+    v_eligible   integer;
+BEGIN
+    IF p_preferred_agent IS NOT NULL THEN
+        SELECT g.agent_id INTO v_agent
+          FROM crm.agents AS g
+         WHERE g.agent_id = p_preferred_agent AND g.is_active AND g.active_leads < g.max_active_leads
+           AND g.agent_id IS DISTINCT FROM p_exclude_agent
+           FOR NO KEY UPDATE;
+        IF v_agent IS NOT NULL THEN
+            v_method := 'preferred';
+        END IF;
+    END IF;
+
+    SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(r) ORDER BY r.rank) FILTER (WHERE r.rank <= 5), '[]'::jsonb),
+           pg_catalog.array_agg(r.agent_id ORDER BY r.rank),
+           count(*)
+      INTO v_candidates, v_order, v_eligible
+      FROM crm.rank_agents(p_property_type, p_areas, p_language) AS r
+     WHERE r.agent_id IS DISTINCT FROM p_exclude_agent;
+
+    IF v_agent IS NULL AND v_eligible > 0 THEN
+        -- pass 0 at once; when every candidate is locked by a concurrent assignment (each lock lasts one short
+        -- transaction) and p_wait, poll again with a growing pause instead of blocking, so this transaction
+        -- never waits while it might hold a lock another one needs (a blocking scan keeps rejected rows locked)
+        FOR i IN 0..CASE WHEN p_wait THEN 40 ELSE 0 END LOOP
+            IF i > 0 THEN
+                PERFORM pg_catalog.pg_sleep(least(0.05, 0.002 * i));
+                EXIT WHEN NOT EXISTS (SELECT 1 FROM crm.agents AS g
+                                       WHERE g.agent_id = ANY (v_order) AND g.is_active
+                                         AND g.active_leads < g.max_active_leads);
+            END IF;
+            SELECT g.agent_id INTO v_agent
+              FROM crm.agents AS g
+              JOIN pg_catalog.unnest(v_order) WITH ORDINALITY AS o (agent_id, ord) ON o.agent_id = g.agent_id
+             WHERE g.is_active AND g.active_leads < g.max_active_leads
+             ORDER BY o.ord
+             LIMIT 1
+               FOR NO KEY UPDATE OF g SKIP LOCKED;
+            IF v_agent IS NOT NULL THEN
+                v_method := CASE WHEN i = 0 THEN 'ranked' ELSE 'ranked_after_wait' END;
+                EXIT;
+            END IF;
+        END LOOP;
+    END IF;
+
+    RETURN pg_catalog.jsonb_build_object(
+        'method', coalesce(v_method, 'queued'),
+        'agent_id', v_agent,
+        'winner_rank', (SELECT o.ord FROM pg_catalog.unnest(v_order) WITH ORDINALITY AS o (agent_id, ord) WHERE o.agent_id = v_agent),
+        'eligible_count', v_eligible,
+        'preferred_agent_id', p_preferred_agent,
+        'candidates', v_candidates,
+        'weights', crm.setting('assignment_weights'),
+        'decided_at', coalesce(p_now, now()));
+END
+$$;
+COMMENT ON FUNCTION crm.choose_agent(crm.property_type, text[], text, uuid, uuid, timestamptz, boolean) IS
+    'Chooses and row-locks the agent for a lead (preferred agent if free, else the best ranked with FOR NO KEY UPDATE SKIP '
+    'LOCKED, polling briefly when every candidate is locked and p_wait) and returns the decision: method, agent_id (null = queue), '
+    'winner_rank, eligible_count and the top five candidates with their points.';
+
+-- crm.assign_lead(lead, kind, ...): gives an existing lead without an open assignment to an agent, or queues it.
+-- Returns the decision (agent_id null when queued). The caller holds the lead (new, or locked FOR UPDATE).
+-- Errors: PT409 lead_already_assigned, PT409 lead_closed.
+CREATE OR REPLACE FUNCTION crm.assign_lead(
+    p_lead_id         uuid,
+    p_kind            crm.assignment_kind,
+    p_preferred_agent uuid DEFAULT NULL,
+    p_exclude_agent   uuid DEFAULT NULL,
+    p_reason          text DEFAULT NULL,
+    p_now             timestamptz DEFAULT NULL,
+    p_wait            boolean DEFAULT true
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_now      timestamptz := coalesce(p_now, now());
+    v_lead     crm.leads;
+    v_decision jsonb;
+BEGIN
+    SELECT * INTO v_lead FROM crm.leads AS l WHERE l.lead_id = p_lead_id;
+    IF v_lead.status IN ('converted', 'lost') THEN
+        RAISE EXCEPTION 'lead % is % and cannot be assigned', p_lead_id, v_lead.status
+            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed';
+    END IF;
+    IF EXISTS (SELECT 1 FROM crm.lead_assignments AS a WHERE a.lead_id = p_lead_id AND a.released_at IS NULL) THEN
+        RAISE EXCEPTION 'lead % already has an agent', p_lead_id
+            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_already_assigned';
+    END IF;
+
+    v_decision := crm.choose_agent(
+        v_lead.property_type,
+        ARRAY(SELECT p.area_code FROM crm.lead_preferred_areas AS p WHERE p.lead_id = p_lead_id),
+        v_lead.language_preference, p_preferred_agent, p_exclude_agent, v_now, p_wait)
+        || pg_catalog.jsonb_build_object('kind', p_kind, 'reason', p_reason);
+
+    IF v_decision ->> 'agent_id' IS NULL THEN
+        UPDATE crm.leads SET queued_at = coalesce(queued_at, v_now), assignment_decision = v_decision
+         WHERE lead_id = p_lead_id;
+    ELSE
+        INSERT INTO crm.lead_assignments (lead_id, agent_id, kind, reason, assigned_at)
+        VALUES (p_lead_id, (v_decision ->> 'agent_id')::uuid, p_kind, p_reason, v_now);
+        UPDATE crm.leads SET assignment_decision = v_decision WHERE lead_id = p_lead_id;
+    END IF;
+    RETURN v_decision;
+END
+$$;
+COMMENT ON FUNCTION crm.assign_lead(uuid, crm.assignment_kind, uuid, uuid, text, timestamptz, boolean) IS
+    'Assigns a lead that has no agent (crm.choose_agent, then an open crm.lead_assignments row) or queues it; stores the '
+    'decision in leads.assignment_decision. Errors: PT409 lead_already_assigned, PT409 lead_closed.';
+
+-- crm.drain_assignment_queue(limit, now): assigns queued leads, highest score first, then oldest, while agents
+-- have room; books each one's initial follow-up. Returns how many were assigned. Concurrent drains skip each
+-- other's leads (SKIP LOCKED).
+CREATE OR REPLACE FUNCTION crm.drain_assignment_queue(p_limit integer DEFAULT 100, p_now timestamptz DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_now      timestamptz := coalesce(p_now, now());
+    v_lead     record;
+    v_decision jsonb;
+    v_done     integer := 0;
+BEGIN
+    FOR v_lead IN
+        SELECT l.lead_id, l.score
+          FROM crm.leads AS l
+         WHERE l.queued_at IS NOT NULL
+         ORDER BY l.score DESC, l.created_at
+         LIMIT p_limit
+           FOR UPDATE SKIP LOCKED
+    LOOP
+        -- no waiting for a locked agent: the drain may run at the commit of a transaction that holds agent locks
+        v_decision := crm.assign_lead(v_lead.lead_id, 'queue_drain', NULL, NULL, 'capacity freed', v_now, false);
+        EXIT WHEN v_decision ->> 'agent_id' IS NULL;   -- nobody has room: the rest wait too
+        IF NOT EXISTS (SELECT 1 FROM crm.follow_up_tasks AS t WHERE t.lead_id = v_lead.lead_id AND t.status = 'open') THEN
+            PERFORM crm.schedule_initial_follow_up(v_lead.lead_id, (v_decision ->> 'agent_id')::uuid, v_lead.score, v_now);
+        END IF;
+        v_done := v_done + 1;
+    END LOOP;
+    RETURN v_done;
+END
+$$;
+COMMENT ON FUNCTION crm.drain_assignment_queue(integer, timestamptz) IS
+    'Assigns up to p_limit queued leads (highest score, then oldest) to agents with room, booking their first follow-up; '
+    'stops at the first lead nobody can take. Returns the number assigned.';
+
+-- Capacity frees when an open lead leaves an agent, when an agent's capacity grows, or when an agent
+-- (re)joins. These constraint triggers run at COMMIT (deferred), after the transaction's own work, and drain
+-- as many queued leads as slots were freed.
+-- SECURITY DEFINER: deferred triggers fire at COMMIT, outside the api function that caused them, i.e. as the
+-- app's login, which has no rights on crm; the drain must run with the owner's rights like the api function did.
+CREATE OR REPLACE FUNCTION crm.drain_on_freed_capacity()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_slots integer := 1;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM crm.leads AS l WHERE l.queued_at IS NOT NULL) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'agents' THEN
+        v_slots := greatest(0, NEW.max_active_leads - NEW.active_leads);
+    END IF;
+    IF v_slots > 0 THEN
+        PERFORM crm.drain_assignment_queue(v_slots);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.drain_on_freed_capacity() IS
+    'Deferred trigger: when capacity frees (an open lead released or closed, an agent added, reactivated or given more '
+    'room), assigns that many queued leads at commit.';
+
+DROP TRIGGER IF EXISTS lead_assignments_60_drain_queue ON crm.lead_assignments;
+CREATE CONSTRAINT TRIGGER lead_assignments_60_drain_queue AFTER UPDATE OF released_at ON crm.lead_assignments
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (OLD.released_at IS NULL AND NEW.released_at IS NOT NULL)
+    EXECUTE FUNCTION crm.drain_on_freed_capacity();
+
+DROP TRIGGER IF EXISTS leads_60_drain_queue ON crm.leads;
+CREATE CONSTRAINT TRIGGER leads_60_drain_queue AFTER UPDATE OF status ON crm.leads
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (OLD.status NOT IN ('converted', 'lost') AND NEW.status IN ('converted', 'lost'))
+    EXECUTE FUNCTION crm.drain_on_freed_capacity();
+
+DROP TRIGGER IF EXISTS agents_60_drain_queue ON crm.agents;
+CREATE CONSTRAINT TRIGGER agents_60_drain_queue AFTER INSERT OR UPDATE OF is_active, max_active_leads, role ON crm.agents
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.is_active AND NEW.role = 'agent')
+    EXECUTE FUNCTION crm.drain_on_freed_capacity();
