@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck migrate rollback seed psql clean
+.PHONY: install run test lint typecheck bench migrate rollback seed psql clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,10 +23,14 @@ test: install lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(PY) -m ruff check api db tests
+	$(PY) -m ruff check api db tests bench
 
 typecheck: install
 	$(PY) -m mypy
+
+## every benchmark (wrk and pgbench loads; figures rewritten into docs/benchmarks.md); BENCH_ARGS=--seconds 5
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
 
 migrate: install
 	$(PY) -m api migrate

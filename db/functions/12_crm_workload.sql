@@ -128,14 +128,53 @@ BEGIN
             USING ERRCODE = 'PT409', CONSTRAINT = 'agents_active_leads_derived',
                   HINT = 'Open or release a row in crm.lead_assignments instead.';
     END IF;
+    IF (NEW.property_types, NEW.area_codes, NEW.languages) IS DISTINCT FROM (OLD.property_types, OLD.area_codes, OLD.languages)
+       AND pg_catalog.pg_trigger_depth() < 2 THEN
+        RAISE EXCEPTION 'an agent''s routing profile is copied from its specialisation tables and cannot be set directly'
+            USING ERRCODE = 'PT409', CONSTRAINT = 'agents_profile_derived',
+                  HINT = 'Insert or delete rows of crm.agent_property_types, crm.agent_areas or crm.agent_languages.';
+    END IF;
     RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION crm.agents_guard_counter() IS
-    'Trigger: refuses direct writes of agents.active_leads. Errors: PT409 agents_active_leads_derived.';
+    'Trigger: refuses direct writes of the derived columns of crm.agents (active_leads; the routing profile '
+    'property_types, area_codes, languages). Errors: PT409 agents_active_leads_derived, PT409 agents_profile_derived.';
 
-CREATE OR REPLACE TRIGGER agents_20_guard_counter BEFORE UPDATE OF active_leads ON crm.agents
+CREATE OR REPLACE TRIGGER agents_20_guard_counter
+    BEFORE UPDATE OF active_leads, property_types, area_codes, languages ON crm.agents
     FOR EACH ROW EXECUTE FUNCTION crm.agents_guard_counter();
+
+-- AFTER INSERT, UPDATE or DELETE on crm.agent_property_types / agent_areas / agent_languages: copy the
+-- agent's specialisations onto its row (crm.agents.property_types, area_codes, languages), which ranking reads.
+CREATE OR REPLACE FUNCTION crm.agents_sync_profile()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    UPDATE crm.agents AS g
+       SET property_types = coalesce((SELECT pg_catalog.array_agg(t.property_type ORDER BY t.property_type)
+                                        FROM crm.agent_property_types AS t WHERE t.agent_id = g.agent_id), '{}'),
+           area_codes = coalesce((SELECT pg_catalog.array_agg(a.area_code ORDER BY a.area_code)
+                                    FROM crm.agent_areas AS a WHERE a.agent_id = g.agent_id), '{}'),
+           languages = coalesce((SELECT pg_catalog.array_agg(l.language ORDER BY l.language)
+                                   FROM crm.agent_languages AS l WHERE l.agent_id = g.agent_id), '{}')
+     WHERE g.agent_id IN (CASE WHEN TG_OP <> 'INSERT' THEN OLD.agent_id END,
+                          CASE WHEN TG_OP <> 'DELETE' THEN NEW.agent_id END);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.agents_sync_profile() IS
+    'Trigger: keeps the routing profile on crm.agents (property_types, area_codes, languages) equal to the agent''s rows in '
+    'crm.agent_property_types, crm.agent_areas and crm.agent_languages.';
+
+CREATE OR REPLACE TRIGGER agent_property_types_20_sync_profile AFTER INSERT OR UPDATE OR DELETE ON crm.agent_property_types
+    FOR EACH ROW EXECUTE FUNCTION crm.agents_sync_profile();
+CREATE OR REPLACE TRIGGER agent_areas_20_sync_profile AFTER INSERT OR UPDATE OR DELETE ON crm.agent_areas
+    FOR EACH ROW EXECUTE FUNCTION crm.agents_sync_profile();
+CREATE OR REPLACE TRIGGER agent_languages_20_sync_profile AFTER INSERT OR UPDATE OR DELETE ON crm.agent_languages
+    FOR EACH ROW EXECUTE FUNCTION crm.agents_sync_profile();
 
 CREATE OR REPLACE FUNCTION crm.agents_check_new()
 RETURNS trigger
@@ -147,10 +186,16 @@ BEGIN
         RAISE EXCEPTION 'a new agent starts with no active leads'
             USING ERRCODE = 'PT409', CONSTRAINT = 'agents_active_leads_derived';
     END IF;
+    IF cardinality(NEW.property_types) + cardinality(NEW.area_codes) + cardinality(NEW.languages) > 0 THEN
+        RAISE EXCEPTION 'a new agent starts with an empty routing profile; add rows to its specialisation tables'
+            USING ERRCODE = 'PT409', CONSTRAINT = 'agents_profile_derived';
+    END IF;
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION crm.agents_check_new() IS 'Trigger: new agents start at active_leads = 0. Errors: PT409 agents_active_leads_derived.';
+COMMENT ON FUNCTION crm.agents_check_new() IS
+    'Trigger: new agents start at active_leads = 0 with an empty routing profile. '
+    'Errors: PT409 agents_active_leads_derived, PT409 agents_profile_derived.';
 
 CREATE OR REPLACE TRIGGER agents_20_check_new BEFORE INSERT ON crm.agents
     FOR EACH ROW EXECUTE FUNCTION crm.agents_check_new();

@@ -15,10 +15,12 @@ CREATE OR REPLACE FUNCTION crm.score_lead(
     p_response_seconds integer DEFAULT NULL
 )
 RETURNS jsonb
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
+BEGIN
+    RETURN (
     WITH input AS (
         SELECT coalesce(p_budget_max, p_budget_min) AS budget,
                p_response_seconds / 3600.0 AS response_hours,
@@ -53,7 +55,8 @@ AS $$
                'breakdown', coalesce(pg_catalog.jsonb_agg(
                    pg_catalog.jsonb_build_object('rule', m.rule_key, 'factor', m.factor, 'points', m.points::float8)
                    ORDER BY m.rule_id), '[]'::jsonb))
-      FROM matched AS m
+      FROM matched AS m);
+END
 $$;
 COMMENT ON FUNCTION crm.score_lead(text, numeric, numeric, text, crm.property_type, boolean, integer) IS
     'Capture score of a lead from the active scoring rules: {"score", "raw", "breakdown"}. score = clamp(0, 100, round(raw)); '

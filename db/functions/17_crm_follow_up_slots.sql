@@ -111,43 +111,50 @@ SET search_path = ''
 AS $$
 DECLARE
     v_start timestamptz := p_from;
-    v_busy_until timestamptz;
+    v_task  record;
 BEGIN
-    FOR i IN 1..1000 LOOP
-        IF p_business THEN
-            v_start := crm.business_open_at(v_start, p_length);
-        END IF;
-        SELECT max(t.ends_at) INTO v_busy_until
+    IF p_business THEN
+        v_start := crm.business_open_at(v_start, p_length);
+    END IF;
+    -- one pass over the agent's open tasks in time order (they never overlap): the first gap that holds the slot
+    FOR v_task IN
+        SELECT t.due_at, t.ends_at
           FROM crm.follow_up_tasks AS t
-         WHERE t.agent_id = p_agent_id AND t.status = 'open'
-           AND pg_catalog.tstzrange(t.due_at, t.ends_at) OPERATOR(pg_catalog.&&) pg_catalog.tstzrange(v_start, v_start + p_length);
-        IF v_busy_until IS NULL THEN
-            RETURN v_start;
+         WHERE t.agent_id = p_agent_id AND t.status = 'open' AND t.ends_at > v_start
+         ORDER BY t.due_at
+    LOOP
+        EXIT WHEN v_task.due_at >= v_start + p_length;
+        IF v_task.ends_at > v_start THEN
+            v_start := v_task.ends_at;
+            IF p_business THEN
+                v_start := crm.business_open_at(v_start, p_length);
+            END IF;
         END IF;
-        v_start := v_busy_until;
     END LOOP;
-    RAISE EXCEPTION 'agent % has no free slot near %', p_agent_id, p_from
-        USING ERRCODE = 'PT409', CONSTRAINT = 'follow_up_no_free_slot';
+    RETURN v_start;
 END
 $$;
 COMMENT ON FUNCTION crm.next_free_slot(uuid, timestamptz, interval, boolean) IS
     'Earliest start at or after p_from where the agent''s open follow-ups leave a gap of p_length (within business '
-    'hours when p_business). Uses the follow_up_tasks_no_overlap index. Errors: PT409 follow_up_no_free_slot.';
+    'hours when p_business), in one ordered pass over the agent''s open tasks.';
 
 -- crm.sla_class(score): the SLA setting row (sla_hot_lead / sla_warm_lead / sla_cold_lead) for a score:
 -- the one with the highest min_score not above it.
 CREATE OR REPLACE FUNCTION crm.sla_class(p_score integer)
 RETURNS jsonb
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
+BEGIN
+    RETURN (
     SELECT s.value || pg_catalog.jsonb_build_object('class', s.setting_key)
       FROM crm.settings AS s
      WHERE s.setting_key IN ('sla_hot_lead', 'sla_warm_lead', 'sla_cold_lead')
        AND (s.value ->> 'min_score')::integer <= p_score
      ORDER BY (s.value ->> 'min_score')::integer DESC
-     LIMIT 1
+     LIMIT 1);
+END
 $$;
 COMMENT ON FUNCTION crm.sla_class(integer) IS
     'The follow-up SLA for a lead score: the sla_*_lead setting with the highest min_score <= score, plus its key as "class".';

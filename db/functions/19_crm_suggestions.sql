@@ -6,10 +6,12 @@
 -- budget's midpoint, then the newest listing. The listing the lead inquired about is not suggested back.
 CREATE OR REPLACE FUNCTION crm.suggest_properties(p_lead_id uuid, p_limit integer DEFAULT 3)
 RETURNS TABLE (property_id uuid, reference text, area_code text, price_aed numeric, in_preferred_area boolean)
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
+BEGIN
+    RETURN QUERY
     SELECT p.property_id, p.reference, p.area_code, p.price_aed,
            p.area_code IN (SELECT a.area_code FROM crm.lead_preferred_areas AS a WHERE a.lead_id = l.lead_id)
       FROM crm.leads AS l
@@ -23,7 +25,8 @@ AS $$
      ORDER BY 5 DESC,
               abs(p.price_aed - coalesce((l.budget_min + l.budget_max) / 2, l.budget_max, l.budget_min, p.price_aed)),
               p.listed_on DESC, p.property_id
-     LIMIT greatest(0, least(p_limit, 20))
+     LIMIT greatest(0, least(p_limit, 20));
+END
 $$;
 COMMENT ON FUNCTION crm.suggest_properties(uuid, integer) IS
     'Up to p_limit (max 20) available listings for a lead: same property type, price within the budget widened by 10 %, '

@@ -5,10 +5,12 @@
 -- crm.capture_response(lead, warnings, follow_up): the capture response body for a lead as it stands.
 CREATE OR REPLACE FUNCTION crm.capture_response(p_lead_id uuid, p_warnings jsonb DEFAULT '[]', p_follow_up jsonb DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
+BEGIN
+    RETURN (
     SELECT pg_catalog.jsonb_build_object(
         'success', true,
         'lead_id', l.lead_id,
@@ -33,7 +35,8 @@ AS $$
       LEFT JOIN crm.lead_assignments AS a ON a.lead_id = l.lead_id AND a.released_at IS NULL
       LEFT JOIN crm.agents AS g ON g.agent_id = a.agent_id
       LEFT JOIN crm.leads AS d ON d.lead_id = l.duplicate_of
-     WHERE l.lead_id = p_lead_id
+     WHERE l.lead_id = p_lead_id);
+END
 $$;
 COMMENT ON FUNCTION crm.capture_response(uuid, jsonb, jsonb) IS
     'The body POST /api/v1/leads/capture answers with, built from the lead as stored (the brief''s fields first, then '
@@ -393,12 +396,15 @@ COMMENT ON FUNCTION api.assign_lead(uuid, text) IS
 -- api.suggest_properties(lead, limit): listing ids for the capture response (the default suggestion source).
 CREATE OR REPLACE FUNCTION api.suggest_properties(p_lead_id uuid, p_limit integer DEFAULT 3)
 RETURNS jsonb
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = ''
 AS $$
-    SELECT coalesce(pg_catalog.jsonb_agg(s.property_id), '[]'::jsonb) FROM crm.suggest_properties(p_lead_id, p_limit) AS s
+BEGIN
+    RETURN (
+    SELECT coalesce(pg_catalog.jsonb_agg(s.property_id), '[]'::jsonb) FROM crm.suggest_properties(p_lead_id, p_limit) AS s);
+END
 $$;
 COMMENT ON FUNCTION api.suggest_properties(uuid, integer) IS
     'Up to p_limit listing ids suggested for a lead (crm.suggest_properties), as a JSON array. SECURITY DEFINER: reads crm.';

@@ -56,12 +56,24 @@ SELECT 'lead_status_differs_from_history', 'lead', l.lead_id::text,
   LEFT JOIN LATERAL (
         SELECT h.to_status FROM crm.lead_conversion_history AS h
          WHERE h.lead_id = l.lead_id ORDER BY h.history_id DESC LIMIT 1) AS last ON true
- WHERE last.to_status IS DISTINCT FROM l.status;
+ WHERE last.to_status IS DISTINCT FROM l.status
+UNION ALL
+SELECT 'agent_profile_mismatch', 'agent', g.agent_id::text,
+       pg_catalog.jsonb_build_object('property_types', g.property_types, 'area_codes', g.area_codes,
+                                     'languages', g.languages)
+  FROM crm.agents AS g
+ WHERE g.property_types <> coalesce((SELECT pg_catalog.array_agg(t.property_type ORDER BY t.property_type)
+                                       FROM crm.agent_property_types AS t WHERE t.agent_id = g.agent_id), '{}')
+    OR g.area_codes <> coalesce((SELECT pg_catalog.array_agg(a.area_code ORDER BY a.area_code)
+                                   FROM crm.agent_areas AS a WHERE a.agent_id = g.agent_id), '{}')
+    OR g.languages <> coalesce((SELECT pg_catalog.array_agg(l.language ORDER BY l.language)
+                                  FROM crm.agent_languages AS l WHERE l.agent_id = g.agent_id), '{}');
 
 COMMENT ON VIEW reporting.invariant_violations IS
     'One row per broken business rule (rule, entity, entity_id, detail): agents over capacity or with a wrong counter, '
     'open leads neither assigned nor queued, assigned leads still queued, two open assignments, open follow-ups overdue past '
-    'the escalation threshold without escalation, illegal steps in the status history. Must be empty. '
+    'the escalation threshold without escalation, illegal steps in the status history, a routing profile that differs '
+    'from the specialisation tables. Must be empty. '
     'Example: SELECT rule, count(*) FROM reporting.invariant_violations GROUP BY rule;';
 
 CREATE OR REPLACE VIEW reporting.agent_workload AS

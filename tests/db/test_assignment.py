@@ -193,3 +193,23 @@ async def test_parallel_captures_respect_capacity_and_counters(db: psycopg.Conne
         assert active_leads(db, agent) == real_active_leads(db, agent)
     assert [active_leads(db, a) for a in agents] == [3, 5, 8]
     assert violations(db) == []
+
+
+def test_the_routing_profile_follows_the_specialisation_tables(db: psycopg.Connection) -> None:
+    agent = new_agent(db, languages=("english", "arabic"), property_types=("villa",), areas=("jbr",))
+    profile = "SELECT property_types::text, area_codes, languages FROM crm.agents WHERE agent_id = %s"
+    assert db.execute(profile, (agent,)).fetchone() == ("{villa}", ["jbr"], ["arabic", "english"])
+    db.execute("DELETE FROM crm.agent_languages WHERE agent_id = %s AND language = 'arabic'", (agent,))
+    db.execute("UPDATE crm.agent_areas SET area_code = 'jvc' WHERE agent_id = %s", (agent,))
+    assert db.execute(profile, (agent,)).fetchone() == ("{villa}", ["jvc"], ["english"])
+    with db_error("PT409", "agents_profile_derived"):
+        db.execute("UPDATE crm.agents SET languages = '{russian}' WHERE agent_id = %s", (agent,))
+    with db_error("PT409", "agents_profile_derived"):
+        db.execute("INSERT INTO crm.agents (full_name, email, phone, languages) "
+                   "VALUES ('X', 'x.profile@thinkrealty.ae', '+971500000001', '{english}')")
+    assert violations(db) == []
+    # a copy changed behind the triggers' back (replica mode skips them) is reported
+    db.execute("SET session_replication_role = replica")
+    db.execute("UPDATE crm.agents SET languages = '{russian}' WHERE agent_id = %s", (agent,))
+    db.execute("RESET session_replication_role")
+    assert [(v[0], v[1]) for v in violations(db)] == [("agent_profile_mismatch", agent)]

@@ -1,0 +1,52 @@
+"""The brief's LeadScoringEngine and LeadAssignmentManager: thin facades over the same SQL as the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+import asyncpg
+import psycopg
+import pytest
+from pydantic import ValidationError
+
+from api.deps import _init_connection
+from api.engine import LeadAssignmentManager, LeadScoringEngine
+from api.errors import Problem
+from tests.api.conftest import app_url
+from tests.db.factories import new_agent, new_lead
+
+
+async def test_scoring_engine_uses_the_rules(db_url: str) -> None:
+    pool = await asyncpg.create_pool(app_url(db_url), min_size=1, max_size=2, init=_init_connection)
+    try:
+        engine = LeadScoringEngine(pool)
+        lead = {"nationality": "UAE", "budget_min": 800000, "budget_max": 1500000, "property_type": "apartment"}
+        assert await engine.calculate_lead_score(lead, {"source_type": "bayut"}) == 80
+        assert await engine.calculate_lead_score({"response_seconds": 600}, {"source_type": "website"}) == 50
+        with pytest.raises(ValidationError):
+            await engine.calculate_lead_score({"budget_max": -1}, {"source_type": "bayut"})
+        with pytest.raises(ValidationError):
+            await engine.calculate_lead_score({}, {"source_type": "myspace"})
+    finally:
+        await pool.close()
+
+
+async def test_assignment_manager_assigns_a_waiting_lead(db: psycopg.Connection, db_url: str) -> None:
+    full = new_agent(db, max_active_leads=0)
+    waiting = new_lead(db, queued_at=datetime.now(UTC))  # as an import or a psql user leaves it
+    pool = await asyncpg.create_pool(app_url(db_url), min_size=1, max_size=2, init=_init_connection)
+    try:
+        manager = LeadAssignmentManager(pool)
+        assert await manager.assign_lead({"lead_id": waiting}) is None  # nobody has room: stays queued
+        free = new_agent(db)  # new capacity: the deferred drain assigns the waiting lead at this commit
+        assert db.execute("SELECT agent_id::text FROM crm.lead_assignments WHERE lead_id = %s",
+                          (waiting,)).fetchone() == (free,)
+        waiting = new_lead(db, queued_at=datetime.now(UTC))  # left queued by hand, with room available
+        assert await manager.assign_lead({"lead_id": waiting}) == UUID(free)
+        with pytest.raises(Problem) as info:
+            await manager.assign_lead({"lead_id": waiting})
+        assert (info.value.status, info.value.code) == (409, "lead_already_assigned")
+        assert full != free
+    finally:
+        await pool.close()
