@@ -121,6 +121,27 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    """Run api.run_sweeps once, as the app's login (for cron; the app also sweeps every minute)."""
+    import asyncio
+    import json
+
+    import asyncpg
+
+    async def once(url: str) -> object:
+        conn = await asyncpg.connect(url)
+        try:
+            if args.now:
+                return json.loads(await conn.fetchval("SELECT api.run_sweeps($1::text::timestamptz)::text", args.now))
+            return json.loads(await conn.fetchval("SELECT api.run_sweeps()::text"))
+        finally:
+            await conn.close()
+
+    with environment(settings, need_redis=False) as env:
+        print(json.dumps(asyncio.run(once(env.app_url)), indent=2))
+    return 0
+
+
 def cmd_psql(args: argparse.Namespace, settings: Settings) -> int:
     with environment(settings, need_redis=False) as env:
         return subprocess.call([env.psql, "-X", env.owner_url, *args.psql_args])
@@ -159,11 +180,14 @@ def main(argv: list[str] | None = None) -> int:
         help="roll back the latest migration; TARGET 0 rolls back all, TARGET 0004 back until 0004 is the latest",
     )
     sub.add_parser("seed", help="load the demo data (idempotent)")
+    sweep = sub.add_parser("sweep", help="run the sweeps once (escalations, reassignments, decay, queue, metrics)")
+    sweep.add_argument("--now", help="the clock to sweep at (ISO 8601), for rehearsals; default: now")
     psql = sub.add_parser("psql", help="psql on the database (reads SQL from standard input too)")
     psql.add_argument("psql_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     settings = get_settings()
-    handler = {"serve": cmd_serve, "migrate": cmd_migrate, "seed": cmd_seed, "psql": cmd_psql}[args.command]
+    handler = {"serve": cmd_serve, "migrate": cmd_migrate, "seed": cmd_seed, "sweep": cmd_sweep,
+               "psql": cmd_psql}[args.command]
     return handler(args, settings)
 
 

@@ -47,7 +47,12 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
 
 async def get_pool(request: Request) -> asyncpg.Pool:
     """The app's pool; created on first use when the database was down at start-up."""
-    state = request.app.state
+    return await app_pool(request.app)
+
+
+async def app_pool(app: Any) -> asyncpg.Pool:
+    """The pool of this app (FastAPI instance), opened now if it could not be at start-up."""
+    state = app.state
     if state.pool is None:
         async with state.pool_lock:
             if state.pool is None:

@@ -15,7 +15,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import call_api
-from api.schemas.leads import Budget, FreeText, PropertyType, SourceType
+from api.schemas.leads import ActivityIn, Budget, FreeText, PropertyType, SourceType
 
 
 class _ScoringLead(BaseModel):
@@ -51,6 +51,16 @@ class LeadScoringEngine:
         result: dict[str, Any] = await call_api(self.pool, "SELECT api.score_lead($1)", body)
         return result
 
+    async def update_lead_score(self, lead_id: UUID, activity_data: dict[str, Any], actor: str = "python") -> int:
+        """Logs the activity on the lead (as PUT /leads/{id}/update does) and returns the lead's new score:
+        positive +5, viewing +10, offer made +20, clamped to 0-100 (crm.activity_points in SQL). The 7-day
+        no-response penalty is the sweep's (api.run_sweeps)."""
+        activity = ActivityIn.model_validate(activity_data)
+        state: dict[str, Any] = await call_api(
+            self.pool, "SELECT api.update_lead($1, $2, $3)", lead_id,
+            {"activity": activity.model_dump(mode="json", exclude_none=True)}, actor)
+        return int(state["score"])
+
     async def calculate_lead_score(self, lead_data: dict[str, Any], source_details: dict[str, Any]) -> int:
         """The lead's score 0-100 from the active rules (budget, source quality, nationality, property type,
         response time, referral). Raises pydantic.ValidationError for malformed input."""
@@ -70,3 +80,11 @@ class LeadAssignmentManager:
             self.pool, "SELECT api.assign_lead($1, $2)", UUID(str(lead_data["lead_id"])), self.actor)
         agent = decision.get("agent_id")
         return UUID(agent) if agent else None
+
+    async def reassign_lead(self, lead_id: UUID, reason: str, new_agent_id: UUID | None = None) -> UUID:
+        """Moves the lead to new_agent_id, or to the best ranked other agent, and returns the new agent's id.
+        Raises Problem (agent_full, agent_inactive, no_agent_available, ...). The automatic kinds (no response
+        within 24 hours, workload balancing) are run by the sweeps."""
+        state: dict[str, Any] = await call_api(
+            self.pool, "SELECT api.reassign_lead($1, $2, $3, $4)", lead_id, reason, new_agent_id, self.actor)
+        return UUID(state["assigned_agent"]["agent_id"])

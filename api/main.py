@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -16,12 +17,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.cache import create_redis
-from api.deps import open_pool
+from api.deps import app_pool, open_pool
 from api.errors import is_connection_error
 from api.routes import health, leads
 from api.schemas.leads import CaptureRequest
 from api.settings import Settings, get_settings
 from api.suggestions import CircuitBreaker, PropertySuggester
+from api.sweeper import run_forever
 
 log = logging.getLogger("api")
 
@@ -76,9 +78,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.property_service_timeout_ms / 1000,
             CircuitBreaker(settings.property_service_failure_threshold, settings.property_service_cooldown_s),
         )
+        sweeper = None
+        if settings.sweep_interval_s > 0:
+            sweeper = asyncio.create_task(run_forever(lambda: app_pool(app), settings.sweep_interval_s),
+                                          name="sweeper")
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             await app.state.suggester.aclose()
             if app.state.pool is not None:
                 await app.state.pool.close()

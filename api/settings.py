@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     db_command_timeout_s: float = 10.0
     redis_timeout_s: float = 0.5
     log_level: str = "INFO"
+    sweep_interval_s: float = Field(
+        default=60.0, description="Seconds between background sweeps (api.run_sweeps); 0 turns the sweeper off.")
     capture_max_body_bytes: int = Field(default=65536, description="Largest capture body accepted (413 above).")
     property_service_url: str | None = Field(
         default=None, description="External property-suggestion service; unset: suggestions from our own listings.")

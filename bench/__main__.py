@@ -57,7 +57,21 @@ def _capture_section(results: list[capture.Result]) -> str:
         checks.append(f"- {connections} connections: HTTP rate is **{ratio:.0%}** of the direct-SQL rate "
                       f"(target ≥ 60 %); HTTP p99 {http.p99_ms:.1f} ms"
                       f"{' (target < 100 ms)' if connections == 64 else ''}; non-2xx: {http.non_2xx}.")
-    return "\n".join(rows) + "\n\n" + "\n".join(checks) + "\n"
+    http64 = next((r for r in results if r.mode == "http" and r.connections == 64), None)
+    note = ""
+    if http64 and http64.rps:
+        sql_best = max(r.rps for r in results if r.mode == "sql")
+        note = (
+            f"\n**Reading the 64-connection latency.** wrk keeps every connection busy (a closed loop), so by "
+            f"Little's law the mean latency is connections / throughput: 64 / {http64.rps:,.0f} req/s = "
+            f"{64 / http64.rps * 1000:.0f} ms before any variance. For even the mean to be under 100 ms, 64 "
+            f"connections need more than 640 captures/s; the p99 needs more still. The direct-SQL rate measured "
+            f"here peaks at {sql_best:,.0f}/s with the 2 cores shared by PostgreSQL, the API and the load "
+            "generator, so on this machine the p99 target at 64 connections is out of reach of any API-side "
+            "tuning; it needs more cores (or a cheaper capture transaction). The 60 % ratio and the zero non-2xx "
+            "targets are what this machine can show.\n"
+        )
+    return "\n".join(rows) + "\n\n" + "\n".join(checks) + "\n" + note
 
 
 def main() -> int:

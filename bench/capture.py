@@ -203,8 +203,13 @@ def run(admin_url: str, redis_url: str, seconds: int = 20, concurrencies: tuple[
     for connections in concurrencies:
         for mode in ("sql", "http"):
             url = _copy(admin_url, template, f"bench_capture_{mode}_{connections}")
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute("CHECKPOINT")  # start every run from a clean checkpoint: none falls inside it
             result = run_sql(url, connections, seconds) if mode == "sql" else run_http(url, redis_url, connections,
                                                                                        seconds)
             print(json.dumps(asdict(result)), flush=True)
             results.append(result)
+            # drop the copy at once: its autovacuum would otherwise steal CPU from the next run
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(url.rsplit("/", 1)[-1])))
     return results

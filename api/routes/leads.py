@@ -1,4 +1,4 @@
-"""Lead capture (POST /api/v1/leads/capture) and its dead letters.
+"""Lead capture (POST /api/v1/leads/capture) and its dead letters; updates and reassignment of a lead.
 
 The route reads the raw body itself: a capture that fails validation must be kept (with its raw body) in
 the dead-letter table before the 4xx goes back, so a portal's lead is never silently lost.
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from api.deps import call_api, get_pool
 from api.errors import Problem
-from api.schemas.leads import CaptureRequest, CaptureResponse
+from api.schemas.leads import CaptureRequest, CaptureResponse, LeadState, ReassignRequest, UpdateRequest
 
 router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 
@@ -95,23 +95,26 @@ def _validation_problem(exc: ValidationError) -> Problem:
 
 
 async def _capture(request: Request, payload: Any, *, raw: bytes | None, idempotency_key: str | None,
-                   dead_letter_id: UUID | None) -> JSONResponse:
-    """Validate, call api.capture_lead, add suggestions. Shared by capture and dead-letter replay."""
-    try:
-        body = CaptureRequest.model_validate(payload)
-    except ValidationError as exc:
-        problem = _validation_problem(exc)
-        if dead_letter_id is None:
-            problem = await _dead_letter(request, payload=payload, raw=raw, problem=problem,
-                                         idempotency_key=idempotency_key)
-        raise problem from None
+                   dead_letter_id: UUID | None, body: CaptureRequest | None = None) -> JSONResponse:
+    """Validate (unless the caller already did), call api.capture_lead, add suggestions. Shared by capture and
+    dead-letter replay."""
+    if body is None:
+        try:
+            body = CaptureRequest.model_validate(payload)
+        except ValidationError as exc:
+            problem = _validation_problem(exc)
+            if dead_letter_id is None:
+                problem = await _dead_letter(request, payload=payload, raw=raw, problem=problem,
+                                             idempotency_key=idempotency_key)
+            raise problem from None
 
     normalized = body.to_sql()
     pool = await get_pool(request)
     try:
         result = await call_api(
             pool, "SELECT api.capture_lead($1, $2, $3, $4, $5)",
-            normalized, ACTOR, idempotency_key, request_hash(normalized), dead_letter_id,
+            normalized, ACTOR, idempotency_key, request_hash(normalized) if idempotency_key else None,
+            dead_letter_id,
         )
     except Problem as problem:
         if problem.status == 422 and problem.code != "idempotency_key_reused" and dead_letter_id is None:
@@ -153,6 +156,12 @@ async def capture_lead(request: Request, idempotency_key: IdempotencyKey = None)
             request, payload=None, raw=raw, idempotency_key=idempotency_key, parsed=False,
             problem=Problem(413, "payload_too_large", f"A capture body may be at most {limit} bytes."),
         )
+    try:  # the common case in one step: pydantic parses and validates the raw JSON
+        body = CaptureRequest.model_validate_json(raw)
+    except ValidationError:
+        body = None  # parse it again below to tell bad JSON from bad content and keep the right dead letter
+    if body is not None:
+        return await _capture(request, None, raw=raw, idempotency_key=idempotency_key, dead_letter_id=None, body=body)
     try:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -206,3 +215,52 @@ async def replay_dead_letter(request: Request, dead_letter_id: UUID) -> JSONResp
             raise Problem(422, "dead_letter_unreadable",
                           "This dead letter was not JSON; send a corrected body to replay it.")
     return await _capture(request, payload, raw=None, idempotency_key=None, dead_letter_id=dead_letter_id)
+
+
+_UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "`lead_not_found`", **_PROBLEM},
+    409: {"description": "`lead_status_transition` (with `from` and `to`), `follow_up_conflict` (with "
+                         "`next_free_slot`), `lead_has_no_agent`, `lead_closed`", **_PROBLEM},
+    422: {"description": "`validation_error` (an empty body, a malformed id, lost without lost_reason...), "
+                         "`unknown_property`, `follow_up_in_past`", **_PROBLEM},
+}
+
+
+@router.put(
+    "/{lead_id}/update",
+    response_model=LeadState,
+    summary="Move a lead along the pipeline, log an activity, book the next follow-up, record property interests",
+    description=(
+        "All in one transaction: all or nothing. The activity is scored (positive +5, viewing +10, offer +20; the "
+        "first contact also scores its response time) and completes the follow-up it fulfils; `next_follow_up` books "
+        "a slot for the lead's agent (409 with `next_free_slot` when taken); interests are upserted per listing; the "
+        "status must be the next stage or `lost` (with `lost_reason`); `converted` (or `conversion`) takes a "
+        "`deal_value` in AED. Answers the lead as it now stands, with `changes`."
+    ),
+    responses=_UPDATE_RESPONSES,
+)
+async def update_lead(request: Request, lead_id: UUID, body: UpdateRequest) -> JSONResponse:
+    state = await call_api(await get_pool(request), "SELECT api.update_lead($1, $2, $3)",
+                           lead_id, body.to_sql(), ACTOR)
+    return JSONResponse(state)
+
+
+@router.post(
+    "/{lead_id}/reassign",
+    response_model=LeadState,
+    summary="Move a lead to another agent (a named one, or the best available)",
+    description=(
+        "Closes the current assignment and opens a new one with the reason; the lead's open follow-ups are "
+        "replaced by a first follow-up for the new agent. A named agent must be active and under capacity."
+    ),
+    responses={
+        404: {"description": "`lead_not_found`, `agent_not_found`", **_PROBLEM},
+        409: {"description": "`agent_inactive`, `agent_full`, `same_agent`, `lead_closed`, `no_agent_available`",
+              **_PROBLEM},
+        422: {"description": "`validation_error`", **_PROBLEM},
+    },
+)
+async def reassign_lead(request: Request, lead_id: UUID, body: ReassignRequest) -> JSONResponse:
+    state = await call_api(await get_pool(request), "SELECT api.reassign_lead($1, $2, $3, $4)",
+                           lead_id, body.reason, body.new_agent_id, ACTOR)
+    return JSONResponse(state)

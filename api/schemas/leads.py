@@ -16,6 +16,7 @@ from uuid import UUID
 import phonenumbers
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -223,3 +224,110 @@ class CaptureResponse(BaseModel):
     assignment: AssignmentSummary | None = None
     follow_up: FollowUp | None = None
     warnings: list[Warning] = Field(default_factory=list)
+
+
+# --- updates and reassignment -------------------------------------------------------------------------------
+
+LeadStatus = Literal["new", "contacted", "qualified", "viewing_scheduled", "negotiation", "converted", "lost"]
+ActivityType = Literal["call", "email", "whatsapp", "viewing", "meeting", "offer_made"]
+DealValue = Annotated[Decimal, Field(gt=0, le=MAX_BUDGET_AED, max_digits=14, decimal_places=2)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True),
+                   AfterValidator(_no_controls)]
+
+
+class ActivityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: ActivityType = Field(examples=["call"])
+    notes: Annotated[str, StringConstraints(max_length=5000), AfterValidator(_no_controls)] | None = Field(
+        default=None, examples=["Lead showed interest in 2BR apartment in Marina"])
+    outcome: Literal["positive", "negative", "neutral"] | None = Field(default=None, examples=["positive"])
+    next_follow_up: AwareDatetime | None = Field(
+        default=None, description="When to follow up (with a time zone); 409 follow_up_conflict if the agent is busy.",
+        examples=["2024-01-18T14:00:00Z"])
+
+
+class PropertyInterestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    property_id: UUID
+    interest_level: Literal["high", "medium", "low"] = Field(examples=["high"])
+
+
+class UpdateRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{
+            "status": "contacted",
+            "activity": {"type": "call", "notes": "Lead showed interest in 2BR apartment in Marina",
+                         "outcome": "positive", "next_follow_up": "2024-01-18T14:00:00Z"},
+            "property_interests": [{"property_id": "6b9394c2-f820-cf2d-f3a4-4878350e4868", "interest_level": "high"}],
+        }]},
+    )
+
+    status: LeadStatus | Literal["conversion"] | None = Field(
+        default=None, description="The next pipeline stage; `conversion` (the brief's spelling) means `converted`.")
+    lost_reason: Reason | None = Field(default=None, description="Required with status lost, refused otherwise.")
+    deal_value: DealValue | None = Field(default=None, description="AED; only with status converted.")
+    activity: ActivityIn | None = None
+    property_interests: list[PropertyInterestIn] = Field(default_factory=list, max_length=50)
+
+    @field_validator("status")
+    @classmethod
+    def _alias(cls, value: str | None) -> str | None:
+        return "converted" if value == "conversion" else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UpdateRequest:
+        if self.status is None and self.activity is None and not self.property_interests:
+            raise ValueError("nothing to update: send status, activity or property_interests")
+        if (self.status == "lost") != (self.lost_reason is not None):
+            raise ValueError("lost_reason is required with status lost, and only then")
+        if self.deal_value is not None and self.status != "converted":
+            raise ValueError("deal_value goes with status converted (or conversion)")
+        ids = [i.property_id for i in self.property_interests]
+        if len(ids) != len(set(ids)):
+            raise ValueError("each property_id may appear once")
+        return self
+
+    def to_sql(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ReassignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reason": "Client asked for a Russian-speaking agent", "new_agent_id": None}]})
+
+    reason: Reason
+    new_agent_id: UUID | None = Field(default=None, description="Omit to let the ranking pick the best other agent.")
+
+
+class NextFollowUp(BaseModel):
+    task_id: UUID
+    task_type: str
+    priority: str
+    due_at: datetime
+
+
+class PropertyInterestOut(BaseModel):
+    property_id: UUID
+    interest_level: str
+
+
+class LeadState(BaseModel):
+    lead_id: UUID
+    status: LeadStatus
+    score: int = Field(ge=0, le=100)
+    assigned_agent: AssignedAgent | None
+    queued: bool
+    next_follow_up: NextFollowUp | None
+    first_contacted_at: datetime | None
+    response_seconds: int | None
+    last_activity_at: datetime | None
+    deal_value: float | None
+    lost_reason: str | None
+    closed_at: datetime | None
+    property_interests: list[PropertyInterestOut]
+    updated_at: datetime
+    changes: dict[str, Any] | None = Field(default=None, description="What this request changed.")
+    reassignment: dict[str, Any] | None = Field(default=None, description="From which agent to which, and why.")

@@ -37,7 +37,11 @@ SET search_path = ''
 AS $$
 DECLARE
     v_interaction boolean := NEW.agent_id IS NOT NULL AND crm.is_agent_interaction(NEW.activity_type);
+    v_bookkeeping boolean := NEW.activity_type IN ('assignment', 'escalation', 'score_change');
 BEGIN
+    IF v_bookkeeping THEN
+        RETURN NULL;   -- the system's own records are not activity on the lead (silence goes on)
+    END IF;
     UPDATE crm.leads AS l
        SET last_activity_at = greatest(l.last_activity_at, NEW.occurred_at),
            first_contacted_at = CASE WHEN v_interaction AND l.first_contacted_at IS NULL
@@ -57,8 +61,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.lead_activities_apply() IS
-    'Trigger: updates the lead''s last_activity_at, and on the first agent interaction its first_contacted_at and '
-    'response_seconds; stamps first_activity_at on the agent''s open assignment.';
+    'Trigger: updates the lead''s last_activity_at (any activity but the bookkeeping types assignment, escalation and '
+    'score_change), and on the first agent interaction its first_contacted_at and response_seconds; stamps '
+    'first_activity_at on the agent''s open assignment.';
 
 CREATE OR REPLACE TRIGGER lead_activities_20_apply AFTER INSERT ON crm.lead_activities
     FOR EACH ROW EXECUTE FUNCTION crm.lead_activities_apply();

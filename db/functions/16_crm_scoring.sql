@@ -62,3 +62,56 @@ COMMENT ON FUNCTION crm.score_lead(text, numeric, numeric, text, crm.property_ty
     'Capture score of a lead from the active scoring rules: {"score", "raw", "breakdown"}. score = clamp(0, 100, round(raw)); '
     'raw = weight x source quality + points of every matching budget, nationality (own country rule, else GCC), '
     'property type, response time and referral rule. See docs/business-rules.md section 4.';
+
+-- crm.activity_points(type, outcome, response_seconds): the score change an activity earns from the active
+-- 'activity' rules (outcome positive -> activity_positive, a viewing -> activity_viewing, an offer ->
+-- activity_offer_made; they add up) and, for the lead's first agent contact (p_response_seconds given), the
+-- response_time rules. Returns {"points", "rules": [{"rule", "factor", "points"}]}; clamping is the caller's.
+CREATE OR REPLACE FUNCTION crm.activity_points(p_type crm.activity_type, p_outcome crm.activity_outcome,
+                                               p_response_seconds integer DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN (
+        SELECT pg_catalog.jsonb_build_object(
+                   'points', coalesce(sum(r.points), 0)::integer,
+                   'rules', coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'rule', r.rule_key, 'factor', r.factor, 'points', r.points::float8) ORDER BY r.rule_id), '[]'))
+          FROM crm.lead_scoring_rules AS r
+         WHERE r.is_active AND r.points IS NOT NULL
+           AND ((r.factor = 'activity' AND r.match_value IN (
+                    CASE WHEN p_outcome = 'positive' THEN 'positive' END,
+                    CASE WHEN p_type = 'viewing' THEN 'viewing' END,
+                    CASE WHEN p_type = 'offer_made' THEN 'offer_made' END))
+             OR (r.factor = 'response_time' AND p_response_seconds IS NOT NULL
+                 AND p_response_seconds / 3600.0 >= coalesce(r.min_value, 0)
+                 AND (r.max_value IS NULL OR p_response_seconds / 3600.0 < r.max_value))));
+END
+$$;
+COMMENT ON FUNCTION crm.activity_points(crm.activity_type, crm.activity_outcome, integer) IS
+    'Score points an activity earns: activity rules (positive outcome +5, viewing +10, offer made +20, summed) plus the '
+    'response-time rule on the first agent contact. {"points", "rules"}; the caller clamps the score to 0-100.';
+
+-- crm.adjust_score(lead, points): adds points to a lead's score, clamped to 0..100; returns the change applied.
+CREATE OR REPLACE FUNCTION crm.adjust_score(p_lead_id uuid, p_points integer)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_old integer;
+    v_new integer;
+BEGIN
+    SELECT l.score INTO v_old FROM crm.leads AS l WHERE l.lead_id = p_lead_id;
+    v_new := least(100, greatest(0, v_old + p_points));
+    IF v_new <> v_old THEN
+        UPDATE crm.leads SET score = v_new WHERE lead_id = p_lead_id;
+    END IF;
+    RETURN v_new - v_old;
+END
+$$;
+COMMENT ON FUNCTION crm.adjust_score(uuid, integer) IS
+    'Adds points to a lead''s score, clamped to 0-100 (leads_score_range), and returns the change actually applied.';

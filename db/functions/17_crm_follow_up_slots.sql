@@ -200,3 +200,48 @@ $$;
 COMMENT ON FUNCTION crm.schedule_initial_follow_up(uuid, uuid, integer, timestamptz) IS
     'Books a new lead''s first follow-up: type, priority and deadline from its SLA class (crm.sla_class), in business time '
     'unless the class says otherwise, moved to the agent''s next free slot on conflict. Errors: PT500 setting_missing.';
+
+-- crm.book_follow_up(lead, agent, at, type, priority, notes, now): books a follow-up at exactly p_at for the agent.
+-- Locks the agent row first, so bookings for one agent (captures included) are made one at a time.
+-- Errors: PT422 follow_up_in_past; PT409 follow_up_conflict with DETAIL {requested_at, next_free_slot,
+-- conflicting_task_id} when the agent already has an open task in [p_at, p_at + default duration).
+CREATE OR REPLACE FUNCTION crm.book_follow_up(p_lead_id uuid, p_agent_id uuid, p_at timestamptz, p_type crm.task_type,
+                                              p_priority crm.task_priority, p_notes text, p_now timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_length   interval := crm.setting_interval('follow_up_default_duration');
+    v_conflict uuid;
+    v_task     crm.follow_up_tasks;
+BEGIN
+    IF p_at < p_now - interval '1 minute' THEN
+        RAISE EXCEPTION 'a follow-up cannot be scheduled in the past (%)', p_at
+            USING ERRCODE = 'PT422', CONSTRAINT = 'follow_up_in_past';
+    END IF;
+    PERFORM 1 FROM crm.agents AS g WHERE g.agent_id = p_agent_id FOR NO KEY UPDATE;
+    SELECT t.task_id INTO v_conflict
+      FROM crm.follow_up_tasks AS t
+     WHERE t.agent_id = p_agent_id AND t.status = 'open'
+       AND pg_catalog.tstzrange(t.due_at, t.ends_at) && pg_catalog.tstzrange(p_at, p_at + v_length)
+     ORDER BY t.due_at
+     LIMIT 1;
+    IF v_conflict IS NOT NULL THEN
+        RAISE EXCEPTION 'the agent already has a follow-up at %', p_at
+            USING ERRCODE = 'PT409', CONSTRAINT = 'follow_up_conflict',
+                  DETAIL = pg_catalog.json_build_object(
+                      'requested_at', p_at, 'conflicting_task_id', v_conflict,
+                      'next_free_slot', crm.next_free_slot(p_agent_id, p_at, v_length, false))::text,
+                  HINT = 'Schedule it at next_free_slot, or another free time.';
+    END IF;
+    INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at, ends_at, notes)
+    VALUES (p_lead_id, p_agent_id, p_type, p_priority, p_at, p_at + v_length, p_notes)
+    RETURNING * INTO v_task;
+    RETURN pg_catalog.jsonb_build_object('task_id', v_task.task_id, 'task_type', v_task.task_type,
+                                         'priority', v_task.priority, 'due_at', v_task.due_at, 'ends_at', v_task.ends_at);
+END
+$$;
+COMMENT ON FUNCTION crm.book_follow_up(uuid, uuid, timestamptz, crm.task_type, crm.task_priority, text, timestamptz) IS
+    'Books a follow-up at exactly p_at for an agent (agent row locked). Errors: PT422 follow_up_in_past, '
+    'PT409 follow_up_conflict (DETAIL: requested_at, next_free_slot, conflicting_task_id).';

@@ -293,3 +293,94 @@ CREATE CONSTRAINT TRIGGER agents_60_drain_queue AFTER INSERT OR UPDATE OF is_act
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW WHEN (NEW.is_active AND NEW.role = 'agent')
     EXECUTE FUNCTION crm.drain_on_freed_capacity();
+
+-- crm.reassign_lead(lead, kind, reason, new_agent, now, wait): moves an open lead to another agent: closes the open
+-- assignment row and opens a new one (counters follow by trigger), moves the lead's open follow-ups to the new
+-- agent as one new first follow-up, and logs an 'assignment' activity. With p_new_agent the target must be active,
+-- an agent, and under capacity; without it the ranking picks the best agent other than the current one.
+-- Returns {"from_agent_id", "to_agent_id", "kind", "decision"}; "to_agent_id" null when nobody could take it (the
+-- lead then stays where it was). The caller has locked the lead row.
+-- Errors: PT409 lead_closed, PT409 same_agent, PT404 agent_not_found, PT409 agent_inactive, PT409 agent_full.
+CREATE OR REPLACE FUNCTION crm.reassign_lead(p_lead_id uuid, p_kind crm.assignment_kind, p_reason text,
+                                             p_new_agent uuid DEFAULT NULL, p_now timestamptz DEFAULT NULL,
+                                             p_wait boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_now      timestamptz := coalesce(p_now, now());
+    v_lead     crm.leads;
+    v_from     uuid;
+    v_target   crm.agents;
+    v_decision jsonb;
+    v_to       uuid;
+    v_moved    integer;
+BEGIN
+    SELECT * INTO v_lead FROM crm.leads AS l WHERE l.lead_id = p_lead_id;
+    IF v_lead.status IN ('converted', 'lost') THEN
+        RAISE EXCEPTION 'lead % is % and keeps its agent', p_lead_id, v_lead.status
+            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed';
+    END IF;
+    SELECT a.agent_id INTO v_from FROM crm.lead_assignments AS a WHERE a.lead_id = p_lead_id AND a.released_at IS NULL;
+
+    IF p_new_agent IS NOT NULL THEN
+        IF p_new_agent = v_from THEN
+            RAISE EXCEPTION 'lead % is already with agent %', p_lead_id, p_new_agent
+                USING ERRCODE = 'PT409', CONSTRAINT = 'same_agent';
+        END IF;
+        -- lock both agents in one order (by id), so two opposite reassignments cannot deadlock
+        PERFORM 1 FROM crm.agents AS g WHERE g.agent_id IN (v_from, p_new_agent) ORDER BY g.agent_id FOR NO KEY UPDATE;
+        SELECT * INTO v_target FROM crm.agents AS g WHERE g.agent_id = p_new_agent;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'agent % does not exist', p_new_agent USING ERRCODE = 'PT404', CONSTRAINT = 'agent_not_found';
+        ELSIF NOT v_target.is_active THEN
+            RAISE EXCEPTION 'agent % is not active', p_new_agent USING ERRCODE = 'PT409', CONSTRAINT = 'agent_inactive';
+        ELSIF v_target.active_leads >= v_target.max_active_leads THEN
+            RAISE EXCEPTION 'agent % has no free capacity (% of %)', p_new_agent, v_target.active_leads,
+                            v_target.max_active_leads
+                USING ERRCODE = 'PT409', CONSTRAINT = 'agent_full',
+                      DETAIL = pg_catalog.json_build_object('agent_id', p_new_agent, 'active_leads', v_target.active_leads,
+                                                            'max_active_leads', v_target.max_active_leads)::text;
+        END IF;
+        v_to := p_new_agent;
+        v_decision := pg_catalog.jsonb_build_object('method', 'manual', 'agent_id', v_to, 'decided_at', v_now);
+    ELSE
+        v_decision := crm.choose_agent(
+            v_lead.property_type,
+            ARRAY(SELECT p.area_code FROM crm.lead_preferred_areas AS p WHERE p.lead_id = p_lead_id),
+            v_lead.language_preference, NULL, v_from, v_now, p_wait);
+        v_to := (v_decision ->> 'agent_id')::uuid;
+        IF v_to IS NULL THEN
+            RETURN pg_catalog.jsonb_build_object('from_agent_id', v_from, 'to_agent_id', NULL, 'kind', p_kind,
+                                                 'decision', v_decision);
+        END IF;
+    END IF;
+    v_decision := v_decision || pg_catalog.jsonb_build_object('kind', p_kind, 'reason', p_reason, 'from_agent_id', v_from);
+
+    UPDATE crm.lead_assignments SET released_at = v_now, release_reason = coalesce(p_reason, p_kind::text)
+     WHERE lead_id = p_lead_id AND released_at IS NULL;
+    INSERT INTO crm.lead_assignments (lead_id, agent_id, kind, reason, assigned_at)
+    VALUES (p_lead_id, v_to, p_kind, p_reason, v_now);
+    UPDATE crm.leads SET assignment_decision = v_decision WHERE lead_id = p_lead_id;
+
+    -- the old agent's open follow-ups for this lead go: the new agent gets one first follow-up of their own
+    UPDATE crm.follow_up_tasks SET status = 'cancelled', notes = coalesce(notes || ' ', '') || '(reassigned)'
+     WHERE lead_id = p_lead_id AND status = 'open';
+    GET DIAGNOSTICS v_moved = ROW_COUNT;
+    PERFORM crm.schedule_initial_follow_up(p_lead_id, v_to, v_lead.score, v_now);
+
+    INSERT INTO crm.lead_activities (lead_id, activity_type, notes, details, occurred_at)
+    VALUES (p_lead_id, 'assignment', 'Reassigned (' || p_kind || '): ' || coalesce(p_reason, ''),
+            pg_catalog.jsonb_build_object('from_agent_id', v_from, 'to_agent_id', v_to, 'kind', p_kind,
+                                          'reason', p_reason, 'follow_ups_cancelled', v_moved),
+            v_now);
+    RETURN pg_catalog.jsonb_build_object('from_agent_id', v_from, 'to_agent_id', v_to, 'kind', p_kind,
+                                         'decision', v_decision);
+END
+$$;
+COMMENT ON FUNCTION crm.reassign_lead(uuid, crm.assignment_kind, text, uuid, timestamptz, boolean) IS
+    'Moves an open lead to another agent (the given one, or the best ranked other than the current): releases the old '
+    'assignment, opens the new one, replaces the open follow-ups with a first follow-up for the new agent, logs an '
+    'assignment activity. Errors: PT409 lead_closed, PT409 same_agent, PT404 agent_not_found, PT409 agent_inactive, '
+    'PT409 agent_full.';

@@ -81,7 +81,7 @@ DECLARE
     v_source     text := p_input ->> 'source_type';
     v_phone      text := v_data ->> 'phone';
     v_external   text := nullif(v_details ->> 'external_id', '');
-    v_hash       text := coalesce(p_request_hash, pg_catalog.md5(p_input::text));
+    v_hash       text := p_request_hash;   -- the API sends it with an Idempotency-Key; else computed when needed
     v_active     boolean;
     v_receipt    crm.idempotency_keys;
     v_existing   crm.leads;
@@ -121,6 +121,9 @@ BEGIN
     END IF;
 
     -- 1. a retry with the same Idempotency-Key: the first answer (concurrent retries wait for the first)
+    IF p_idempotency_key IS NOT NULL OR v_external IS NOT NULL THEN
+        v_hash := coalesce(v_hash, pg_catalog.md5(p_input::text));
+    END IF;
     IF p_idempotency_key IS NOT NULL THEN
         PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('capture:' || p_idempotency_key, 0));
         SELECT * INTO v_receipt FROM crm.idempotency_keys AS k

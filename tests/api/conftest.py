@@ -26,7 +26,8 @@ def app_url(owner_url: str) -> str:
 
 def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"database_url": database_url, "redis_url": redis_url, "app_env": "test",
-                              "db_pool_min_size": 1, "db_pool_max_size": 10, "redis_timeout_s": 0.3}
+                              "db_pool_min_size": 1, "db_pool_max_size": 10, "redis_timeout_s": 0.3,
+                              "sweep_interval_s": 0}
     return Settings(**(values | overrides))
 
 
