@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck bench migrate rollback seed psql clean
+.PHONY: install run test lint typecheck bench migrate rollback seed sweep psql clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ rollback: install
 
 seed: install
 	$(PY) -m api seed
+
+## run the sweeps once (escalations, no-response reassignment, decay, queue, balancing, metrics); NOW=ISO-8601
+sweep: install
+	$(PY) -m api sweep $(if $(NOW),--now $(NOW))
 
 ## psql on the database `make run` uses; also reads SQL from standard input
 psql: install

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -284,3 +285,37 @@ async def test_racing_status_changes_never_both_apply(db: psycopg.Connection, db
         await a.close()
         await b.close()
     assert db.execute("SELECT status FROM crm.leads WHERE lead_id = %s", (lead,)).fetchone() == ("converted",)
+
+
+async def test_parallel_reassignments_and_captures_keep_every_agent_within_capacity(db: psycopg.Connection,
+                                                                                    db_url: str) -> None:
+    agents = [new_agent(db, max_active_leads=m) for m in (4, 5, 6, 8)]  # 23 slots
+    leads = [capture(db)["body"]["lead_id"] for _ in range(12)]
+    pool = await asyncpg.create_pool(db_url, min_size=12, max_size=12)
+    expected = {"agent_full", "no_agent_available", "same_agent"}
+    outcomes: list[str] = []
+    try:
+        async def reassign(lead: str, target: str | None) -> None:
+            try:
+                await pool.execute("SELECT api.reassign_lead($1::uuid, 'race', $2::uuid, 'test')", lead, target)
+                outcomes.append("moved")
+            except asyncpg.PostgresError as exc:
+                assert exc.constraint_name in expected or exc.sqlstate == "40P01", exc
+                outcomes.append(exc.constraint_name or exc.sqlstate)
+
+        async def capture_one(i: int) -> None:
+            body = {"source_type": "referral", "lead_data": {"first_name": "Par", "last_name": "Allel",
+                                                             "phone": f"+97150{i:07d}"}}
+            await pool.execute("SELECT api.capture_lead($1::jsonb, 'test')", json.dumps(body))
+            outcomes.append("captured")
+
+        jobs = [reassign(lead, agents[i % 4] if i % 3 else None) for i, lead in enumerate(leads * 2)]
+        jobs += [capture_one(i) for i in range(20)]
+        await asyncio.gather(*jobs)
+    finally:
+        await pool.close()
+    assert outcomes.count("captured") == 20 and outcomes.count("moved") > 0
+    for agent in agents:
+        assert active_leads(db, agent) == real_active_leads(db, agent)
+    assert db.execute("SELECT count(*) FROM crm.agents WHERE active_leads > max_active_leads").fetchone() == (0,)
+    assert violations(db) == []
