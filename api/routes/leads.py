@@ -128,7 +128,9 @@ async def _capture(request: Request, payload: Any, *, raw: bytes | None, idempot
     if warning:
         answer["warnings"] = [*answer.get("warnings", []), warning]
     headers = {"Idempotent-Replayed": "true"} if result["replayed"] else {}
-    return JSONResponse(answer, status_code=result["status"], headers=headers)
+    # jsonb sorts keys by length; give the reader the brief's order, then the extras
+    ordered = {key: answer[key] for key in CaptureResponse.model_fields if key in answer}
+    return JSONResponse(ordered | answer, status_code=result["status"], headers=headers)
 
 
 @router.post(
