@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import redis.asyncio as aioredis
+
+log = logging.getLogger("api.cache")
 
 
 def create_redis(url: str, timeout_s: float) -> aioredis.Redis:
@@ -22,3 +27,88 @@ async def redis_ok(client: aioredis.Redis) -> bool:
         return bool(await client.ping())
     except Exception:  # any failure means "not reachable"; the caller reports it
         return False
+
+
+class DashboardCache:
+    """Dashboards in Redis, one hash per agent (`dash:<agent_id>`, a field per filter set), with a short TTL.
+
+    Invalidation is by notification: triggers send pg_notify('dashboard_invalidation', agent_id) on every change
+    to the agent's leads, assignments or follow-ups (API or psql), and the listener calls `invalidate`, which bumps
+    the agent's version (`dash:v:<agent_id>`) and deletes the hash. A dashboard computed from the database is
+    stored only if the version is still the one read before the query, so a change that lands while it is being
+    computed can never leave a stale entry behind. Redis being down or slow never fails a request: after an error
+    the cache is skipped for `retry_after_s` seconds and then tried again.
+    """
+
+    _PUT = """
+    if (redis.call('GET', KEYS[2]) or '0') == ARGV[1] then
+        redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+        redis.call('EXPIRE', KEYS[1], ARGV[4])
+        return 1
+    end
+    return 0
+    """
+
+    def __init__(self, client: aioredis.Redis, ttl_s: int, retry_after_s: float = 2.0) -> None:
+        self.client = client
+        self.ttl_s = ttl_s
+        self.retry_after_s = retry_after_s
+        self._down_until = 0.0
+        self._put = client.register_script(self._PUT)
+
+    @staticmethod
+    def _keys(agent_id: str) -> tuple[str, str]:
+        return f"dash:{agent_id}", f"dash:v:{agent_id}"
+
+    def _available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, exc: Exception) -> None:
+        log.warning("dashboard cache unavailable (%s); serving from the database", type(exc).__name__)
+        self._down_until = time.monotonic() + self.retry_after_s
+
+    async def get(self, agent_id: str, field: str) -> tuple[bytes | None, str | None]:
+        """(cached body or None, version to store under). Version None: do not store (Redis unavailable)."""
+        if not self._available():
+            return None, None
+        key, version_key = self._keys(agent_id)
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.hget(key, field)
+                pipe.get(version_key)
+                body, version = await pipe.execute()
+        except Exception as exc:
+            self._failed(exc)
+            return None, None
+        return body, (version or b"0").decode()
+
+    async def put(self, agent_id: str, field: str, body: bytes, version: str) -> bool:
+        if not self._available():
+            return False
+        key, version_key = self._keys(agent_id)
+        try:
+            return bool(await self._put(keys=[key, version_key], args=[version, field, body, self.ttl_s]))
+        except Exception as exc:
+            self._failed(exc)
+            return False
+
+    async def invalidate(self, agent_id: str) -> None:
+        key, version_key = self._keys(agent_id)
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.incr(version_key)
+                pipe.delete(key)
+                await pipe.execute()
+        except Exception as exc:
+            self._failed(exc)
+
+    async def invalidate_all(self) -> None:
+        """After the listener lost its connection (notifications may have been missed): drop every dashboard."""
+        try:
+            async for key in self.client.scan_iter(match="dash:*", count=500):
+                if not key.startswith(b"dash:v:"):
+                    await self.client.delete(key)
+                else:
+                    await self.client.incr(key)
+        except Exception as exc:
+            self._failed(exc)

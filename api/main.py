@@ -16,10 +16,11 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
-from api.cache import create_redis
+from api.cache import DashboardCache, create_redis
 from api.deps import app_pool, open_pool
 from api.errors import is_connection_error
-from api.routes import health, leads
+from api.listener import NotificationListener
+from api.routes import agents, health, leads
 from api.schemas.leads import CaptureRequest
 from api.settings import Settings, get_settings
 from api.suggestions import CircuitBreaker, PropertySuggester
@@ -73,6 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 raise
             log.error("database not reachable at start-up: %s", exc)
         app.state.redis = create_redis(settings.redis_url, settings.redis_timeout_s)
+        app.state.dashboard_cache = DashboardCache(app.state.redis, settings.dashboard_cache_ttl_s)
+        listener = NotificationListener(settings.database_url, app.state.dashboard_cache)
+        app.state.listener = listener
+        listening = asyncio.create_task(listener.run(), name="listener")
         app.state.suggester = PropertySuggester(
             settings.property_service_url,
             settings.property_service_timeout_ms / 1000,
@@ -85,6 +90,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            listener.stop()
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -104,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(leads.router)
+    app.include_router(agents.router)
     _document_raw_bodies(app, [CaptureRequest])
     return app
 

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     sweep_interval_s: float = Field(
         default=60.0, description="Seconds between background sweeps (api.run_sweeps); 0 turns the sweeper off.")
+    dashboard_cache_ttl_s: int = Field(
+        default=60, description="Safety-net lifetime of a cached dashboard; changes invalidate it at once.")
     capture_max_body_bytes: int = Field(default=65536, description="Largest capture body accepted (413 above).")
     property_service_url: str | None = Field(
         default=None, description="External property-suggestion service; unset: suggestions from our own listings.")

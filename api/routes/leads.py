@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from api.deps import call_api, get_pool
 from api.errors import Problem
+from api.schemas import in_model_order
 from api.schemas.leads import CaptureRequest, CaptureResponse, LeadState, ReassignRequest, UpdateRequest
 
 router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
@@ -129,8 +130,7 @@ async def _capture(request: Request, payload: Any, *, raw: bytes | None, idempot
         answer["warnings"] = [*answer.get("warnings", []), warning]
     headers = {"Idempotent-Replayed": "true"} if result["replayed"] else {}
     # jsonb sorts keys by length; give the reader the brief's order, then the extras
-    ordered = {key: answer[key] for key in CaptureResponse.model_fields if key in answer}
-    return JSONResponse(ordered | answer, status_code=result["status"], headers=headers)
+    return JSONResponse(in_model_order(answer, CaptureResponse), status_code=result["status"], headers=headers)
 
 
 @router.post(

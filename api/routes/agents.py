@@ -1,0 +1,45 @@
+"""GET /api/v1/agents/{agent_id}/dashboard: one SQL function builds the body; Redis caches it."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from api.deps import call_api, get_pool
+from api.schemas import in_model_order
+from api.schemas.agents import AgentDashboard, DashboardQuery
+
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+@router.get(
+    "/{agent_id}/dashboard",
+    response_model=AgentDashboard,
+    summary="An agent's dashboard: summary, recent leads, pending tasks, performance",
+    description=(
+        "Figures for the agent's leads created in the date range (Asia/Dubai days) that match the filters; every "
+        "definition is in docs/business-rules.md section 9. Cached in Redis per agent and filter set, dropped when "
+        "the agent's data changes (also from psql), 60 s at most otherwise; `X-Cache: hit|miss` says which."
+    ),
+    responses={404: {"description": "`agent_not_found`", **_PROBLEM},
+               422: {"description": "`validation_error` (a bad filter value or date range)", **_PROBLEM}},
+)
+async def agent_dashboard(request: Request, agent_id: UUID,
+                          query: Annotated[DashboardQuery, Query()]) -> Response:
+    cache = request.app.state.dashboard_cache
+    field = query.cache_field()
+    cached, version = await cache.get(str(agent_id), field)
+    if cached is not None:
+        return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
+    body = await call_api(
+        await get_pool(request), "SELECT api.agent_dashboard($1, $2, $3, $4, $5, $6)",
+        agent_id, query.date_range, query.date_from, query.date_to, query.status_filter, query.source_filter)
+    content = json.dumps(in_model_order(body, AgentDashboard), separators=(",", ":")).encode()
+    if version is not None:
+        await cache.put(str(agent_id), field, content, version)
+    return Response(content, media_type="application/json", headers={"X-Cache": "miss"})

@@ -1,0 +1,234 @@
+"""GET /api/v1/agents/{id}/dashboard: every figure against a small hand-built dataset, every filter, the errors,
+and the Redis cache (hits, invalidation by API and by plain SQL, Redis stopped and back: real processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import psycopg
+import pytest
+
+from db.embedded import EmbeddedRedis
+from tests.api.conftest import api_client, assert_problem
+from tests.conftest import Servers
+from tests.db.factories import new_agent
+
+DUBAI = ZoneInfo("Asia/Dubai")
+
+
+class World:
+    """Agent A with five leads (hand-picked scores, statuses, dates), agent B who answers faster, agent C inactive."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.a = new_agent(conn)
+        self.b = new_agent(conn)
+        self.c = new_agent(conn, is_active=False)
+        self.today = datetime.now(DUBAI).date()
+        self.l1 = self.lead(self.a, "bayut", days_ago=1, score=40)
+        self.l2 = self.lead(self.a, "website", days_ago=2, score=80, status="converted")
+        self.l3 = self.lead(self.a, "bayut", days_ago=3, score=20, status="lost")
+        self.l4 = self.lead(self.a, "bayut", days_ago=10, score=60, status="contacted",
+                            answered_after=timedelta(hours=2))
+        self.l5 = self.lead(self.a, "referral", days_ago=60, score=30)
+        self.lb = self.lead(self.b, "bayut", days_ago=1, score=70, answered_after=timedelta(hours=1))
+        now = datetime.now(DUBAI)
+        self.overdue = self.task(self.l1, now - timedelta(hours=2))
+        self.upcoming = self.task(self.l4, now + timedelta(days=2))
+
+    def lead(self, agent: str, source: str, *, days_ago: int, score: int, status: str = "new",
+             answered_after: timedelta | None = None) -> str:
+        created = datetime.now(DUBAI) - timedelta(days=days_ago)
+        row = self.conn.execute(
+            "INSERT INTO crm.leads (source_type, first_name, last_name, phone, score, created_at) "
+            "VALUES (%s, 'Lead', %s, %s, %s, %s) RETURNING lead_id::text",
+            (source, f"{source}-{days_ago}", f"+97155{uuid.uuid4().int % 10**7:07d}", score, created)).fetchone()
+        assert row is not None
+        lead = str(row[0])
+        self.conn.execute("INSERT INTO crm.lead_assignments (lead_id, agent_id, kind, assigned_at) "
+                          "VALUES (%s, %s, 'auto', %s)", (lead, agent, created + timedelta(minutes=1)))
+        if answered_after:
+            self.conn.execute("INSERT INTO crm.lead_activities (lead_id, agent_id, activity_type, occurred_at) "
+                              "VALUES (%s, %s, 'call', %s)", (lead, agent, created + answered_after))
+        path = {"converted": ["contacted", "qualified", "viewing_scheduled", "negotiation", "converted"],
+                "lost": ["lost"], "contacted": ["contacted"], "new": []}[status]
+        for step in path:
+            self.conn.execute(
+                "UPDATE crm.leads SET status = %s, deal_value_aed = CASE WHEN %s = 'converted' THEN 1000000 END, "
+                "lost_reason = CASE WHEN %s = 'lost' THEN 'budget' END WHERE lead_id = %s", (step, step, step, lead))
+        return lead
+
+    def task(self, lead: str, due: datetime) -> str:
+        row = self.conn.execute("INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at) "
+                                "VALUES (%s, %s, 'call', 'high', %s) RETURNING task_id::text",
+                                (lead, self.a, due)).fetchone()
+        assert row is not None
+        return str(row[0])
+
+
+@pytest.fixture
+def world(db: psycopg.Connection) -> World:
+    return World(db)
+
+
+@pytest.fixture
+async def http(db_url: str, servers: Servers) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(db_url, servers.redis_url) as client:
+        yield client
+
+
+async def dashboard(http: httpx.AsyncClient, agent: str, **params: Any) -> dict[str, Any]:
+    response = await http.get(f"/api/v1/agents/{agent}/dashboard", params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_every_figure_over_30_days(http: httpx.AsyncClient, world: World) -> None:
+    body = await dashboard(http, world.a)
+    assert list(body) == ["agent_summary", "recent_leads", "pending_tasks", "performance_metrics", "filters",
+                          "generated_at"]
+    assert body["agent_summary"] == {
+        "total_active_leads": 3,            # l1, l4, l5 are open; l2 and l3 are closed
+        "overdue_follow_ups": 1,            # the task due two hours ago
+        "this_month_conversions": 1,        # l2, converted just now
+        "average_response_time": "2.0 hours",
+        "average_response_seconds": 7200,   # only l4 was answered, 2 h after it arrived
+        "lead_score_average": 50,           # (40 + 80 + 20 + 60) / 4; l5 is older than 30 days
+    }
+    assert [lead["lead_id"] for lead in body["recent_leads"]] == [world.l1, world.l2, world.l3, world.l4]
+    first = body["recent_leads"][0]
+    assert (first["source"], first["status"], first["score"], first["name"]) == ("bayut", "new", 40, "Lead bayut-1")
+    assert first["next_follow_up"] is not None and body["recent_leads"][1]["next_follow_up"] is None
+    assert [t["task_id"] for t in body["pending_tasks"]] == [world.overdue, world.upcoming]
+    assert body["pending_tasks"][0] | {"due_date": None} == {
+        "task_id": world.overdue, "lead_name": "Lead bayut-1", "task_type": "call", "due_date": None,
+        "priority": "high"}
+    assert body["performance_metrics"] == {
+        "conversion_rate": 50.0,            # l2 converted, l3 lost
+        "average_deal_size": 1000000,
+        "response_time_rank": 2,            # B answered in 59 minutes, A in 119; C is inactive
+        "ranked_agents": 2,
+    }
+
+
+@pytest.mark.parametrize(("params", "leads", "score_average", "conversion_rate"), [
+    ({"date_range": "7d"}, ["l1", "l2", "l3"], 47, 50.0),
+    ({"date_range": "90d"}, ["l1", "l2", "l3", "l4", "l5"], 46, 50.0),
+    ({"status_filter": "active"}, ["l1", "l4"], 50, 0),
+    ({"status_filter": "converted"}, ["l2"], 80, 100.0),
+    ({"status_filter": "lost"}, ["l3"], 20, 0.0),
+    ({"source_filter": "bayut"}, ["l1", "l3", "l4"], 40, 0.0),
+    ({"source_filter": "referral", "date_range": "90d"}, ["l5"], 30, 0),
+    ({"source_filter": "dubizzle"}, [], None, 0),
+])
+async def test_filters(http: httpx.AsyncClient, world: World, params: dict[str, str], leads: list[str],
+                       score_average: int | None, conversion_rate: float) -> None:
+    body = await dashboard(http, world.a, **params)
+    assert [lead["lead_id"] for lead in body["recent_leads"]] == [getattr(world, name) for name in leads]
+    assert body["agent_summary"]["lead_score_average"] == score_average
+    assert body["performance_metrics"]["conversion_rate"] == conversion_rate
+
+
+async def test_custom_range_in_dubai_days(http: httpx.AsyncClient, world: World) -> None:
+    start, end = world.today - timedelta(days=4), world.today - timedelta(days=1)
+    body = await dashboard(http, world.a, date_range="custom", date_from=start.isoformat(), date_to=end.isoformat())
+    assert [lead["lead_id"] for lead in body["recent_leads"]] == [world.l1, world.l2, world.l3]
+    assert body["filters"]["date_from"] == start.isoformat() and body["filters"]["timezone"] == "Asia/Dubai"
+    only_l4 = world.today - timedelta(days=10)
+    body = await dashboard(http, world.a, date_range="custom", date_from=only_l4.isoformat(),
+                           date_to=only_l4.isoformat())
+    assert [lead["lead_id"] for lead in body["recent_leads"]] == [world.l4]
+    assert body["agent_summary"]["this_month_conversions"] == 1  # not range-bound: this calendar month
+
+
+@pytest.mark.parametrize("params", [
+    {"date_range": "1y"}, {"date_range": "custom"}, {"date_range": "custom", "date_from": "2026-02-01"},
+    {"date_range": "custom", "date_from": "2026-03-01", "date_to": "2026-02-01"},
+    {"date_range": "custom", "date_from": "2020-01-01", "date_to": "2026-01-01"},
+    {"date_from": "2026-01-01"}, {"status_filter": "won"}, {"source_filter": "facebook"},
+    {"date_range": "custom", "date_from": "yesterday", "date_to": "2026-01-01"}, {"colour": "red"},
+])
+async def test_bad_filters_are_422(http: httpx.AsyncClient, world: World, params: dict[str, str]) -> None:
+    assert_problem(await http.get(f"/api/v1/agents/{world.a}/dashboard", params=params), 422, "validation_error")
+
+
+async def test_unknown_agent_is_404(http: httpx.AsyncClient) -> None:
+    assert_problem(await http.get(f"/api/v1/agents/{uuid.uuid4()}/dashboard"), 404, "agent_not_found")
+    assert_problem(await http.get("/api/v1/agents/bob/dashboard"), 422, "validation_error")
+
+
+async def _until_miss(http: httpx.AsyncClient, url: str) -> httpx.Response:
+    """The invalidation travels by NOTIFY to the app's listener: give it a moment."""
+    for _ in range(40):
+        response = await http.get(url)
+        if response.headers["x-cache"] == "miss":
+            return response
+        await asyncio.sleep(0.05)
+    raise AssertionError("the cached dashboard was never invalidated")
+
+
+async def test_cache_hits_and_invalidation_by_api_and_by_sql(http: httpx.AsyncClient, world: World,
+                                                             db_url: str) -> None:
+    url = f"/api/v1/agents/{world.a}/dashboard"
+    await http.get(url)  # the listener may have been connecting: this first answer is a miss
+    assert (await http.get(url)).headers["x-cache"] == "hit"
+    assert (await http.get(url, params={"date_range": "7d"})).headers["x-cache"] == "miss"
+    assert (await http.get(url, params={"date_range": "7d"})).headers["x-cache"] == "hit"
+    assert (await http.get(f"/api/v1/agents/{world.b}/dashboard")).headers["x-cache"] == "miss"
+
+    # through the API
+    updated = await http.put(f"/api/v1/leads/{world.l1}/update", json={"status": "contacted"})
+    assert updated.status_code == 200
+    fresh = (await _until_miss(http, url)).json()
+    assert fresh["recent_leads"][0]["status"] == "contacted"
+    assert (await http.get(f"/api/v1/agents/{world.b}/dashboard")).headers["x-cache"] == "hit"  # B untouched
+
+    # through plain SQL, as a DBA would
+    assert (await http.get(url)).headers["x-cache"] == "hit"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE crm.leads SET score = 100 WHERE lead_id = %s", (world.l3,))
+    fresh = (await _until_miss(http, url)).json()
+    assert fresh["agent_summary"]["lead_score_average"] == 70  # (40 + 80 + 100 + 60) / 4
+    assert (await http.get(url)).headers["x-cache"] == "hit"
+
+
+@pytest.fixture
+def own_redis() -> Iterator[EmbeddedRedis]:
+    with tempfile.TemporaryDirectory(prefix="dash-redis-") as tmp:
+        server = EmbeddedRedis(Path(tmp)).start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+async def test_redis_down_serves_from_the_database_and_caching_resumes(
+    world: World, db_url: str, own_redis: EmbeddedRedis
+) -> None:
+    url = f"/api/v1/agents/{world.a}/dashboard"
+    async with api_client(db_url, own_redis.url()) as http:
+        await http.get(url)
+        assert (await http.get(url)).headers["x-cache"] == "hit"
+        own_redis.stop()
+        for _ in range(3):
+            down = await http.get(url)
+            assert down.status_code == 200 and down.headers["x-cache"] == "miss"
+            assert down.json()["agent_summary"]["total_active_leads"] == 3
+        own_redis.start()
+        await asyncio.sleep(2.2)  # the cache is skipped for 2 s after a failure, then tried again
+        for _ in range(20):
+            if (await http.get(url)).headers["x-cache"] == "hit":
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("caching did not resume after Redis came back")
+
