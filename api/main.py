@@ -20,7 +20,7 @@ from api.cache import DashboardCache, create_redis
 from api.deps import app_pool, open_pool
 from api.errors import is_connection_error
 from api.listener import NotificationListener
-from api.routes import agents, health, leads
+from api.routes import agents, analytics, health, leads
 from api.schemas.leads import CaptureRequest
 from api.settings import Settings, get_settings
 from api.suggestions import CircuitBreaker, PropertySuggester
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(leads.router)
     app.include_router(agents.router)
+    app.include_router(analytics.router)
     _document_raw_bodies(app, [CaptureRequest])
     return app
 

@@ -1,0 +1,40 @@
+"""GET /api/v1/analytics: every report answers over the demo data; unknown reports and bad windows are problems."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from api.routes.analytics import REPORTS
+from tests.api.conftest import api_client, assert_problem
+from tests.conftest import Servers
+
+
+@pytest.fixture
+async def http(seeded_db_url: str, servers: Servers) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(seeded_db_url, servers.redis_url) as client:
+        yield client
+
+
+async def test_every_report_answers(http: httpx.AsyncClient) -> None:
+    listed = (await http.get("/api/v1/analytics")).json()["reports"]
+    assert {r["name"] for r in listed} == set(REPORTS)
+    for name in REPORTS:
+        response = await http.get(f"/api/v1/analytics/{name}", params={"date_from": "2026-01-01"})
+        assert response.status_code == 200, (name, response.text)
+        body = response.json()
+        assert body["report"] == name and isinstance(body["rows"], list)
+    by_source = (await http.get("/api/v1/analytics/conversion-by-source")).json()["rows"]
+    assert {r["source_type"] for r in by_source} == {"bayut", "propertyFinder", "dubizzle", "website", "walk_in",
+                                                     "referral"}
+    assert sum(r["leads"] for r in by_source) >= 195
+
+
+async def test_report_errors(http: httpx.AsyncClient) -> None:
+    assert_problem(await http.get("/api/v1/analytics/horoscope"), 404, "report_not_found")
+    assert_problem(await http.get("/api/v1/analytics/conversion-by-source",
+                                  params={"date_from": "2026-03-01", "date_to": "2026-02-01"}), 422, "validation_error")
+    assert_problem(await http.get("/api/v1/analytics/conversion-by-source", params={"date_from": "soon"}),
+                   422, "validation_error")
