@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck bench migrate rollback seed sweep psql clean
+.PHONY: install run test lint typecheck bench migrate rollback seed sweep generate psql clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ seed: install
 ## run the sweeps once (escalations, no-response reassignment, decay, queue, balancing, metrics); NOW=ISO-8601
 sweep: install
 	$(PY) -m api sweep $(if $(NOW),--now $(NOW))
+
+## add scale data to the `make run` database: LEADS=1000000 AGENTS=200 by default (a few minutes)
+generate: install
+	$(PY) -m api generate --leads $(or $(LEADS),1000000) --agents $(or $(AGENTS),200)
 
 ## psql on the database `make run` uses; also reads SQL from standard input
 psql: install

@@ -142,6 +142,14 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    """Load scale data (db/scale/generate.sql) with psql, which prints each step and its time as it goes."""
+    script = Path(__file__).resolve().parents[1] / "db" / "scale" / "generate.sql"
+    with environment(settings, need_redis=False) as env:
+        return subprocess.call([env.psql, "-X", "-v", f"leads={args.leads}", "-v", f"agents={args.agents}",
+                                "-d", env.owner_url, "-f", str(script)])
+
+
 def cmd_psql(args: argparse.Namespace, settings: Settings) -> int:
     with environment(settings, need_redis=False) as env:
         return subprocess.call([env.psql, "-X", env.owner_url, *args.psql_args])
@@ -182,12 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("seed", help="load the demo data (idempotent)")
     sweep = sub.add_parser("sweep", help="run the sweeps once (escalations, reassignments, decay, queue, metrics)")
     sweep.add_argument("--now", help="the clock to sweep at (ISO 8601), for rehearsals; default: now")
+    generate = sub.add_parser("generate", help="add scale data: leads, agents and activities (needs a superuser)")
+    generate.add_argument("--leads", type=int, default=1_000_000)
+    generate.add_argument("--agents", type=int, default=200)
     psql = sub.add_parser("psql", help="psql on the database (reads SQL from standard input too)")
     psql.add_argument("psql_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     settings = get_settings()
     handler = {"serve": cmd_serve, "migrate": cmd_migrate, "seed": cmd_seed, "sweep": cmd_sweep,
-               "psql": cmd_psql}[args.command]
+               "generate": cmd_generate, "psql": cmd_psql}[args.command]
     return handler(args, settings)
 
 

@@ -176,8 +176,8 @@ COMMENT ON FUNCTION crm.sweep_workload_balance(timestamptz) IS
     'Moves untouched new leads from agents above workload_balance_threshold to the best ranked agents below it. '
     'Returns the number moved.';
 
--- crm.refresh_performance_metrics(now): recomputes crm.agent_performance_metrics for the current and previous
--- month (Asia/Dubai) and each agent's performance_score from the last 90 days:
+-- crm.refresh_performance_metrics(now): recomputes crm.agent_performance_metrics for the current month and the
+-- three before it (Asia/Dubai; the dashboard's 90-day rank reads them) and each agent's performance_score from the last 90 days:
 --   0.6 x conversion rate (converted / closed, %; 50 when nothing closed)
 -- + 0.4 x response score (100 at an immediate first response, falling linearly to 0 at 48 hours; 50 when none).
 CREATE OR REPLACE FUNCTION crm.refresh_performance_metrics(p_now timestamptz)
@@ -188,33 +188,45 @@ AS $$
 DECLARE
     v_tz    text := crm.setting('timezone') #>> '{}';
     v_month date := date_trunc('month', p_now AT TIME ZONE v_tz)::date;
+    v_first date := (v_month - interval '3 months')::date;
+    v_since timestamptz := v_first::timestamp AT TIME ZONE v_tz;
     v_rows  integer;
 BEGIN
-    WITH months AS (
-        SELECT m::date AS period_month,
-               (m AT TIME ZONE v_tz) AS starts, ((m + interval '1 month') AT TIME ZONE v_tz) AS ends
-          FROM pg_catalog.generate_series((v_month - interval '1 month')::timestamp, v_month::timestamp, interval '1 month') AS m
+    -- set-based: one pass over each table for the four months, grouped by agent and month
+    WITH assigned AS (
+        SELECT a.agent_id, date_trunc('month', a.assigned_at AT TIME ZONE v_tz)::date AS period_month, count(*) AS n
+          FROM crm.lead_assignments AS a
+         WHERE a.assigned_at >= v_since AND a.assigned_at <= p_now
+         GROUP BY 1, 2
+    ),
+    contacted AS (
+        SELECT a.agent_id, date_trunc('month', a.first_activity_at AT TIME ZONE v_tz)::date AS period_month, count(*) AS n,
+               avg(extract(epoch FROM a.first_activity_at - a.assigned_at))
+                   FILTER (WHERE a.first_activity_at >= a.assigned_at)::integer AS response
+          FROM crm.lead_assignments AS a
+         WHERE a.first_activity_at >= v_since AND a.first_activity_at <= p_now
+         GROUP BY 1, 2
+    ),
+    closed AS (
+        SELECT h.agent_id, date_trunc('month', h.changed_at AT TIME ZONE v_tz)::date AS period_month,
+               count(*) FILTER (WHERE h.to_status = 'converted') AS won, count(*) FILTER (WHERE h.to_status = 'lost') AS lost,
+               coalesce(sum(l.deal_value_aed) FILTER (WHERE h.to_status = 'converted'), 0) AS revenue
+          FROM crm.lead_conversion_history AS h
+          JOIN crm.leads AS l ON l.lead_id = h.lead_id
+         WHERE h.to_status IN ('converted', 'lost') AND h.changed_at >= v_since AND h.changed_at <= p_now
+           AND h.agent_id IS NOT NULL
+         GROUP BY 1, 2
     ),
     figures AS (
-        SELECT g.agent_id, m.period_month,
-               (SELECT count(*) FROM crm.lead_assignments AS a
-                 WHERE a.agent_id = g.agent_id AND a.assigned_at >= m.starts AND a.assigned_at < m.ends) AS assigned,
-               (SELECT count(*) FROM crm.lead_assignments AS a
-                 WHERE a.agent_id = g.agent_id AND a.first_activity_at >= m.starts AND a.first_activity_at < m.ends) AS contacted,
-               (SELECT count(*) FROM crm.lead_conversion_history AS h
-                 WHERE h.agent_id = g.agent_id AND h.to_status = 'converted' AND h.changed_at >= m.starts
-                   AND h.changed_at < m.ends) AS won,
-               (SELECT count(*) FROM crm.lead_conversion_history AS h
-                 WHERE h.agent_id = g.agent_id AND h.to_status = 'lost' AND h.changed_at >= m.starts
-                   AND h.changed_at < m.ends) AS lost,
-               (SELECT coalesce(sum(l.deal_value_aed), 0) FROM crm.lead_conversion_history AS h
-                  JOIN crm.leads AS l ON l.lead_id = h.lead_id
-                 WHERE h.agent_id = g.agent_id AND h.to_status = 'converted' AND h.changed_at >= m.starts
-                   AND h.changed_at < m.ends) AS revenue,
-               (SELECT avg(extract(epoch FROM a.first_activity_at - a.assigned_at))::integer FROM crm.lead_assignments AS a
-                 WHERE a.agent_id = g.agent_id AND a.first_activity_at >= m.starts AND a.first_activity_at < m.ends
-                   AND a.first_activity_at >= a.assigned_at) AS response
-          FROM crm.agents AS g CROSS JOIN months AS m
+        SELECT g.agent_id, m.period_month, coalesce(s.n, 0) AS assigned, coalesce(c.n, 0) AS contacted,
+               coalesce(x.won, 0) AS won, coalesce(x.lost, 0) AS lost, coalesce(x.revenue, 0) AS revenue,
+               c.response
+          FROM crm.agents AS g
+         CROSS JOIN (SELECT pg_catalog.generate_series(v_first::timestamp, v_month::timestamp, interval '1 month')::date
+                       AS period_month) AS m
+          LEFT JOIN assigned AS s ON s.agent_id = g.agent_id AND s.period_month = m.period_month
+          LEFT JOIN contacted AS c ON c.agent_id = g.agent_id AND c.period_month = m.period_month
+          LEFT JOIN closed AS x ON x.agent_id = g.agent_id AND x.period_month = m.period_month
     )
     INSERT INTO crm.agent_performance_metrics AS x (agent_id, period_month, leads_assigned, leads_contacted, conversions,
                                                     lost, revenue_aed, avg_response_seconds, conversion_rate, computed_at)
@@ -232,30 +244,32 @@ BEGIN
             EXCLUDED.avg_response_seconds, EXCLUDED.conversion_rate);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
 
-    WITH recent AS (
-        SELECT g.agent_id,
-               (SELECT count(*) FILTER (WHERE h.to_status = 'converted')::numeric / nullif(count(*), 0) * 100
-                  FROM crm.lead_conversion_history AS h
-                 WHERE h.agent_id = g.agent_id AND h.to_status IN ('converted', 'lost')
-                   AND h.changed_at > p_now - interval '90 days' AND h.changed_at <= p_now) AS conversion,
-               (SELECT avg(extract(epoch FROM a.first_activity_at - a.assigned_at)) / 3600
-                  FROM crm.lead_assignments AS a
-                 WHERE a.agent_id = g.agent_id AND a.first_activity_at > p_now - interval '90 days'
-                   AND a.first_activity_at <= p_now AND a.first_activity_at >= a.assigned_at) AS response_hours
-          FROM crm.agents AS g
+    WITH conversion AS (
+        SELECT h.agent_id, count(*) FILTER (WHERE h.to_status = 'converted')::numeric / count(*) * 100 AS rate
+          FROM crm.lead_conversion_history AS h
+         WHERE h.to_status IN ('converted', 'lost') AND h.changed_at > p_now - interval '90 days' AND h.changed_at <= p_now
+         GROUP BY h.agent_id
+    ),
+    response AS (
+        SELECT a.agent_id, avg(extract(epoch FROM a.first_activity_at - a.assigned_at)) / 3600 AS hours
+          FROM crm.lead_assignments AS a
+         WHERE a.first_activity_at > p_now - interval '90 days' AND a.first_activity_at <= p_now
+           AND a.first_activity_at >= a.assigned_at
+         GROUP BY a.agent_id
     )
     UPDATE crm.agents AS g
        SET performance_score = s.score
-      FROM (SELECT r.agent_id,
-                   round(0.6 * coalesce(r.conversion, 50)
-                         + 0.4 * coalesce(greatest(0, 100 * (1 - r.response_hours / 48)), 50), 2) AS score
-              FROM recent AS r) AS s
+      FROM (SELECT a.agent_id,
+                   round(0.6 * coalesce(c.rate, 50) + 0.4 * coalesce(greatest(0, 100 * (1 - r.hours / 48)), 50), 2) AS score
+              FROM crm.agents AS a
+              LEFT JOIN conversion AS c ON c.agent_id = a.agent_id
+              LEFT JOIN response AS r ON r.agent_id = a.agent_id) AS s
      WHERE g.agent_id = s.agent_id AND g.performance_score IS DISTINCT FROM s.score;
     RETURN v_rows;
 END
 $$;
 COMMENT ON FUNCTION crm.refresh_performance_metrics(timestamptz) IS
-    'Recomputes crm.agent_performance_metrics for this and last month (Asia/Dubai) and agents.performance_score from the '
+    'Recomputes crm.agent_performance_metrics for this month and the three before (Asia/Dubai) and agents.performance_score from the '
     'last 90 days (0.6 x conversion rate + 0.4 x response score). Returns the metric rows changed.';
 
 -- api.run_sweeps(now): every sweep in one transaction, under a transaction advisory lock so that of several app

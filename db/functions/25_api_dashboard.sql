@@ -96,14 +96,16 @@ BEGIN
                round(avg(m.deal_value_aed) FILTER (WHERE m.status = 'converted'), 2) AS deal_average
           FROM mine AS m
     ),
-    ranks AS (   -- average first-response time per active agent in the same range (fastest = 1)
-        SELECT r.agent_id, rank() OVER (ORDER BY r.avg_response) AS position
-          FROM (SELECT a.agent_id, avg(extract(epoch FROM a.first_activity_at - a.assigned_at)) AS avg_response
-                  FROM crm.lead_assignments AS a
-                  JOIN crm.agents AS g ON g.agent_id = a.agent_id AND g.is_active AND g.role = 'agent'
-                 WHERE a.first_activity_at >= v_start AND a.first_activity_at < v_end
-                   AND a.first_activity_at >= a.assigned_at
-                 GROUP BY a.agent_id) AS r
+    ranks AS (   -- mean first-response time per active agent over the months of the range (fastest = 1), from the
+                 -- monthly metrics the sweep keeps (crm.agent_performance_metrics): 200 rows, not every assignment
+        SELECT m.agent_id,
+               rank() OVER (ORDER BY sum(m.avg_response_seconds::numeric * m.leads_contacted)
+                                     / nullif(sum(m.leads_contacted), 0)) AS position
+          FROM crm.agent_performance_metrics AS m
+          JOIN crm.agents AS g ON g.agent_id = m.agent_id AND g.is_active AND g.role = 'agent'
+         WHERE m.period_month BETWEEN date_trunc('month', v_from)::date AND v_to
+           AND m.avg_response_seconds IS NOT NULL AND m.leads_contacted > 0
+         GROUP BY m.agent_id
     )
     SELECT pg_catalog.jsonb_build_object(
         'agent_summary', pg_catalog.jsonb_build_object(

@@ -41,6 +41,7 @@ class World:
         self.l5 = self.lead(self.a, "referral", days_ago=60, score=30)
         self.lb = self.lead(self.b, "bayut", days_ago=1, score=70, answered_after=timedelta(hours=1))
         now = datetime.now(DUBAI)
+        conn.execute("SELECT crm.refresh_performance_metrics(now())")  # what the sweep does every minute
         self.overdue = self.task(self.l1, now - timedelta(hours=2))
         self.upcoming = self.task(self.l4, now + timedelta(days=2))
 

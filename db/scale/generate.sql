@@ -1,0 +1,138 @@
+-- Scale data: :leads leads (default 1,000,000) over the last two years, :agents agents (200), about 5 activities
+-- per lead, every rule of the schema kept (reporting.invariant_violations is empty afterwards).
+-- Run by `python -m api generate` (progress on screen) or: psql -v leads=1000000 -v agents=200 -f db/scale/generate.sql
+-- Needs a superuser: it loads history as an import with triggers off (session_replication_role = replica) and
+-- writes what the triggers would have derived (status history, counters, routing profiles, contact times) itself,
+-- in bulk. No audit rows are written for the import. Generated rows are marked: agents' e-mails end in
+-- @scale.thinkrealty.ae and leads have campaign_id 'scale'.
+\set ON_ERROR_STOP 1
+\timing on
+\if :{?leads} \else \set leads 1000000 \endif
+\if :{?agents} \else \set agents 200 \endif
+
+SET session_replication_role = replica;
+SET synchronous_commit = off;
+SET work_mem = '256MB';
+
+\echo 'step 1/8: agents and their specialisations'
+INSERT INTO crm.agents (full_name, email, phone, role, performance_score, max_active_leads, property_types, area_codes, languages)
+SELECT 'Scale Agent ' || n, 'agent' || n || '@scale.thinkrealty.ae', '+97154' || lpad(n::text, 7, '0'),
+       CASE WHEN n % 20 = 0 THEN 'supervisor' ELSE 'agent' END::crm.agent_role, 30 + (n * 37) % 61, 50,
+       CASE WHEN n % 4 = 0 THEN '{}' ELSE ARRAY[(ARRAY['apartment', 'villa', 'townhouse', 'commercial'])[1 + n % 4]] END::crm.property_type[],
+       ARRAY(SELECT c.area_code FROM (SELECT a.area_code FROM crm.areas AS a ORDER BY md5(a.area_code || n)
+                                        LIMIT 2 + n % 3) AS c ORDER BY 1),
+       ARRAY(SELECT DISTINCT unnest(ARRAY['english', (ARRAY['arabic', 'hindi', 'russian', 'urdu', 'french'])[1 + n % 5]]) ORDER BY 1)
+  FROM generate_series(1, :agents) AS n;
+INSERT INTO crm.agent_property_types (agent_id, property_type)
+SELECT g.agent_id, unnest(g.property_types) FROM crm.agents AS g WHERE g.email LIKE '%@scale.thinkrealty.ae';
+INSERT INTO crm.agent_areas (agent_id, area_code)
+SELECT g.agent_id, unnest(g.area_codes) FROM crm.agents AS g WHERE g.email LIKE '%@scale.thinkrealty.ae';
+INSERT INTO crm.agent_languages (agent_id, language)
+SELECT g.agent_id, unnest(g.languages) FROM crm.agents AS g WHERE g.email LIKE '%@scale.thinkrealty.ae';
+
+CREATE TEMP TABLE scale_agent AS
+SELECT row_number() OVER (ORDER BY g.agent_id) - 1 AS k, g.agent_id
+  FROM crm.agents AS g WHERE g.email LIKE '%@scale.thinkrealty.ae' AND g.role = 'agent';
+
+\echo 'step 2/8: the lead plan (status, dates, agent) for every lead'
+-- the newest leads stay open, as many as 80 % of the agents' capacity; older ones are closed: 15 % converted
+CREATE TEMP TABLE scale_plan AS
+WITH base AS (
+    SELECT n, now() - (n::float8 / :leads) * interval '730 days' - (n % 3600) * interval '1 second' AS created_at,
+           hashtext('lead' || n) & 2147483647 AS h, n % (SELECT count(*) FROM scale_agent) AS k
+      FROM generate_series(1, :leads) AS n
+), open_quota AS (SELECT (count(*) * 40)::bigint AS q FROM scale_agent)
+SELECT b.n, b.created_at, b.h,
+       (ARRAY['bayut', 'bayut', 'propertyFinder', 'propertyFinder', 'dubizzle', 'website', 'website', 'walk_in', 'referral'])[1 + (b.h) % 9] AS source_type,
+       (ARRAY['apartment', 'apartment', 'apartment', 'villa', 'townhouse', 'commercial'])[1 + (b.h >> 4) % 6]::crm.property_type AS property_type,
+       a.agent_id,
+       CASE WHEN b.n <= (SELECT q FROM open_quota) THEN (b.h >> 8) % 5          -- open: new .. negotiation
+            WHEN (b.h >> 8) % 100 < 15 THEN 5                                      -- converted
+            ELSE 6 END AS stage,                                                      -- lost
+       CASE WHEN (b.h >> 12) % 10 < 8 THEN 1 + (b.h >> 16) % (36 * 3600) END AS response_seconds,
+       400000 + (b.h >> 3) % 120 * 50000 AS budget
+  FROM base AS b
+  JOIN scale_agent AS a ON a.k = b.k;
+-- a lost lead dropped out after one of the stages it reached
+ALTER TABLE scale_plan ADD COLUMN reached integer;
+UPDATE scale_plan SET reached = CASE WHEN stage = 6 THEN (h >> 20) % 5 WHEN stage = 5 THEN 4 ELSE stage END;
+UPDATE scale_plan SET response_seconds = 1 + (h >> 16) % (36 * 3600) WHERE response_seconds IS NULL AND reached > 0;
+
+\echo 'step 3/8: leads'
+INSERT INTO crm.leads (lead_id, source_type, first_name, last_name, email, phone, nationality, language_preference,
+                       budget_min, budget_max, property_type, status, score, score_breakdown, campaign_id,
+                       first_contacted_at, response_seconds, last_activity_at, deal_value_aed, lost_reason, closed_at,
+                       created_at, updated_at)
+SELECT md5('scale-lead-' || p.n)::uuid, p.source_type,
+       (ARRAY['Ahmed', 'Fatima', 'Omar', 'Sara', 'Raj', 'Anna', 'Li', 'Maria', 'John', 'Aisha'])[1 + (p.h) % 10],
+       'Scale' || p.n, 'lead' || p.n || '@example.com', '+1555' || lpad(p.n::text, 8, '0'),
+       (ARRAY['AE', 'SA', 'IN', 'GB', 'RU', 'EG', 'PK', 'CN', NULL])[1 + (p.h >> 5) % 9],
+       (ARRAY['english', 'arabic', 'hindi', 'russian', NULL])[1 + (p.h >> 6) % 5],
+       p.budget * 0.8, p.budget, p.property_type,
+       (ARRAY['new', 'contacted', 'qualified', 'viewing_scheduled', 'negotiation', 'converted', 'lost'])[p.stage + 1]::crm.lead_status,
+       least(100, 35 + (p.h >> 9) % 60),
+       jsonb_build_array(jsonb_build_object('rule', 'generated', 'factor', 'source_quality', 'points', least(100, 35 + (p.h >> 9) % 60))),
+       'scale',
+       CASE WHEN p.response_seconds IS NOT NULL THEN p.created_at + p.response_seconds * interval '1 second' END,
+       p.response_seconds,
+       CASE WHEN p.response_seconds IS NOT NULL THEN p.created_at + p.response_seconds * interval '1 second' END,
+       CASE WHEN p.stage = 5 THEN p.budget * (0.9 + (p.h >> 2) % 20 / 100.0) END,
+       CASE WHEN p.stage = 6 THEN (ARRAY['Budget too low', 'Bought elsewhere', 'Not responding', 'Changed plans'])[1 + (p.h) % 4] END,
+       CASE WHEN p.stage >= 5 THEN p.created_at + (3 + (p.h >> 11) % 60) * interval '1 day' END,
+       p.created_at, p.created_at
+  FROM scale_plan AS p;
+
+\echo 'step 4/8: assignments and status history'
+INSERT INTO crm.lead_assignments (lead_id, agent_id, kind, reason, assigned_by, assigned_at, first_activity_at)
+SELECT md5('scale-lead-' || p.n)::uuid, p.agent_id, 'import', 'scale data', 'generator', p.created_at + interval '2 minutes',
+       CASE WHEN p.response_seconds IS NOT NULL THEN p.created_at + greatest(p.response_seconds, 121) * interval '1 second' END
+  FROM scale_plan AS p;
+INSERT INTO crm.lead_conversion_history (lead_id, from_status, to_status, agent_id, changed_at, changed_by, note)
+SELECT md5('scale-lead-' || p.n)::uuid,
+       CASE WHEN s.i = 0 THEN NULL ELSE (ARRAY['new', 'contacted', 'qualified', 'viewing_scheduled', 'negotiation'])[s.i] END::crm.lead_status,
+       CASE WHEN p.stage = 6 AND s.i = p.reached + 1 THEN 'lost'
+            ELSE (ARRAY['new', 'contacted', 'qualified', 'viewing_scheduled', 'negotiation', 'converted'])[s.i + 1] END::crm.lead_status,
+       p.agent_id,
+       CASE WHEN p.stage >= 5 AND s.i = CASE WHEN p.stage = 6 THEN p.reached + 1 ELSE 5 END
+            THEN p.created_at + (3 + (p.h >> 11) % 60) * interval '1 day'
+            ELSE p.created_at + s.i * interval '12 hours' END,
+       'generator',
+       CASE WHEN p.stage = 6 AND s.i = p.reached + 1 THEN (ARRAY['Budget too low', 'Bought elsewhere', 'Not responding', 'Changed plans'])[1 + (p.h) % 4] END
+  FROM scale_plan AS p
+  CROSS JOIN LATERAL generate_series(0, CASE WHEN p.stage = 5 THEN 5 WHEN p.stage = 6 THEN p.reached + 1 ELSE p.stage END) AS s (i);
+
+\echo 'step 5/8: activities (about 5 per lead)'
+INSERT INTO crm.lead_activities (lead_id, agent_id, activity_type, outcome, notes, occurred_at, created_at, created_by)
+SELECT md5('scale-lead-' || p.n)::uuid, p.agent_id,
+       (ARRAY['call', 'whatsapp', 'email', 'viewing', 'meeting', 'call'])[1 + ((p.h) + a.j) % 6]::crm.activity_type,
+       (ARRAY['positive', 'neutral', 'negative'])[1 + ((p.h >> 1) + a.j) % 3]::crm.activity_outcome,
+       'generated', p.created_at + greatest(p.response_seconds, 121) * interval '1 second' + a.j * interval '1 day',
+       p.created_at + greatest(p.response_seconds, 121) * interval '1 second' + a.j * interval '1 day', 'generator'
+  FROM scale_plan AS p
+  CROSS JOIN LATERAL generate_series(0, 3 + (p.h >> 7) % 5) AS a (j)
+ WHERE p.response_seconds IS NOT NULL;
+UPDATE crm.leads AS l SET last_activity_at = x.last
+  FROM (SELECT a.lead_id, max(a.occurred_at) AS last FROM crm.lead_activities AS a
+         WHERE a.created_by = 'generator' GROUP BY a.lead_id) AS x
+ WHERE l.lead_id = x.lead_id;
+
+\echo 'step 6/8: one open follow-up per open lead, never overlapping for an agent'
+INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at, ends_at, created_by)
+SELECT x.lead_id, x.agent_id, 'call', 'medium',
+       date_trunc('hour', now()) + interval '1 day' + x.r * interval '45 minutes',
+       date_trunc('hour', now()) + interval '1 day' + x.r * interval '45 minutes' + interval '30 minutes', 'generator'
+  FROM (SELECT md5('scale-lead-' || p.n)::uuid AS lead_id, p.agent_id,
+               row_number() OVER (PARTITION BY p.agent_id ORDER BY p.n) AS r
+          FROM scale_plan AS p WHERE p.stage < 5) AS x;
+
+\echo 'step 7/8: workload counters'
+UPDATE crm.agents AS g
+   SET active_leads = coalesce(c.open, 0), last_assigned_at = c.last
+  FROM (SELECT a.agent_id, count(*) FILTER (WHERE l.status NOT IN ('converted', 'lost')) AS open, max(a.assigned_at) AS last
+          FROM crm.lead_assignments AS a JOIN crm.leads AS l USING (lead_id)
+         WHERE a.released_at IS NULL GROUP BY a.agent_id) AS c
+ WHERE g.agent_id = c.agent_id;
+
+SET session_replication_role = origin;
+\echo 'step 8/8: statistics'
+ANALYZE;
