@@ -80,6 +80,7 @@ BEGIN
           FROM crm.lead_assignments AS a
           JOIN crm.leads AS l ON l.lead_id = a.lead_id
          WHERE a.agent_id = p_agent_id AND a.released_at IS NULL
+           AND a.assigned_at >= v_start   -- implied (a lead is assigned after it is created); lets the index cut
            AND l.created_at >= v_start AND l.created_at < v_end
            AND (p_source_filter = 'all' OR l.source_type = p_source_filter)
            AND CASE p_status_filter

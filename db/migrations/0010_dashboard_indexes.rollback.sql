@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS crm.lead_conversion_history_agent_closed_idx;
