@@ -22,6 +22,8 @@ log = logging.getLogger("api.errors")
 
 PROBLEM_BASE = "https://thinkrealty.ae/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# for a route's `responses`: the 4xx/5xx it documents come as problem+json
+PROBLEM_CONTENT: dict[str, Any] = {"content": {PROBLEM_MEDIA_TYPE: {}}}
 
 # constraint names whose 23514 (check violation) is a conflict with the current state, not bad input
 CONFLICT_CHECKS = frozenset({"agents_capacity"})

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import call_api, get_pool
+from api.errors import PROBLEM_CONTENT
 from api.schemas import in_model_order
 from api.schemas.agents import AgentDashboard, DashboardQuery
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 @router.get(
@@ -26,8 +26,8 @@ _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
         "definition is in docs/business-rules.md section 9. Cached in Redis per agent and filter set, dropped when "
         "the agent's data changes (also from psql), 60 s at most otherwise; `X-Cache: hit|miss` says which."
     ),
-    responses={404: {"description": "`agent_not_found`", **_PROBLEM},
-               422: {"description": "`validation_error` (a bad filter value or date range)", **_PROBLEM}},
+    responses={404: {"description": "`agent_not_found`", **PROBLEM_CONTENT},
+               422: {"description": "`validation_error` (a bad filter value or date range)", **PROBLEM_CONTENT}},
 )
 async def agent_dashboard(request: Request, agent_id: UUID,
                           query: Annotated[DashboardQuery, Query()]) -> Response:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from api.deps import call_api, get_pool
-from api.errors import Problem
+from api.errors import PROBLEM_CONTENT, Problem
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
@@ -73,7 +73,7 @@ async def list_reports() -> dict[str, Any]:
     "/{report}",
     summary="One report: rows of a reporting view or function, for leads captured between date_from and date_to",
     description="Dates are Asia/Dubai days, inclusive, both optional (all time). docs/analytics.md defines each.",
-    responses={404: {"description": "`report_not_found`", "content": {"application/problem+json": {}}}},
+    responses={404: {"description": "`report_not_found`", **PROBLEM_CONTENT}},
 )
 async def report(request: Request, report: str, window: Annotated[Window, Query()]) -> JSONResponse:
     if report not in REPORTS:

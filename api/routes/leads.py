@@ -6,7 +6,6 @@ the dead-letter table before the 4xx goes back, so a portal's lead is never sile
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Annotated, Any
 from uuid import UUID
@@ -16,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from api.deps import call_api, get_pool
-from api.errors import Problem
+from api.errors import PROBLEM_CONTENT, Problem
 from api.schemas import in_model_order
 from api.schemas.leads import CaptureRequest, CaptureResponse, LeadState, ReassignRequest, UpdateRequest
 
@@ -29,23 +28,18 @@ IdempotencyKey = Annotated[
            description="Any unique string per lead submission; a retry with the same key returns the first answer."),
 ]
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 CAPTURE_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"model": CaptureResponse, "description": "Stored and assigned to an agent."},
     202: {"model": CaptureResponse, "description": "Stored and queued: no agent has capacity right now."},
-    400: {"description": "The body is not JSON (`invalid_json`); kept as a dead letter.", **_PROBLEM},
+    400: {"description": "The body is not JSON (`invalid_json`); kept as a dead letter.", **PROBLEM_CONTENT},
     409: {"description": "`duplicate_lead`: this source already sent this phone; `existing_lead_id` names the lead.",
-          **_PROBLEM},
-    413: {"description": "`payload_too_large`; kept (truncated) as a dead letter.", **_PROBLEM},
+          **PROBLEM_CONTENT},
+    413: {"description": "`payload_too_large`; kept (truncated) as a dead letter.", **PROBLEM_CONTENT},
     422: {"description": "`validation_error` with every bad field in `errors`, or a rule of the database; "
                          "kept as a dead letter. `idempotency_key_reused` when a key is sent with another body.",
-          **_PROBLEM},
-    503: {"description": "The database is unavailable; retry (`Retry-After`).", **_PROBLEM},
+          **PROBLEM_CONTENT},
+    503: {"description": "The database is unavailable; retry (`Retry-After`).", **PROBLEM_CONTENT},
 }
-
-
-def request_hash(normalized: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(normalized, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 async def _read_capped(request: Request, limit: int) -> tuple[bytes, bool]:
@@ -113,9 +107,7 @@ async def _capture(request: Request, payload: Any, *, raw: bytes | None, idempot
     pool = await get_pool(request)
     try:
         result = await call_api(
-            pool, "SELECT api.capture_lead($1, $2, $3, $4, $5)",
-            normalized, ACTOR, idempotency_key, request_hash(normalized) if idempotency_key else None,
-            dead_letter_id,
+            pool, "SELECT api.capture_lead($1, $2, $3, $4)", normalized, ACTOR, idempotency_key, dead_letter_id,
         )
     except Problem as problem:
         if problem.status == 422 and problem.code != "idempotency_key_reused" and dead_letter_id is None:
@@ -196,7 +188,7 @@ async def list_dead_letters(
         "Without a body the stored payload is captured again; with a body (a corrected capture) that body is "
         "captured instead. On success the dead letter records the lead it became. Answers like the capture."
     ),
-    responses={**CAPTURE_RESPONSES, 404: {"description": "`dead_letter_not_found`", **_PROBLEM}},
+    responses={**CAPTURE_RESPONSES, 404: {"description": "`dead_letter_not_found`", **PROBLEM_CONTENT}},
     response_model=None,
 )
 async def replay_dead_letter(request: Request, dead_letter_id: UUID) -> JSONResponse:
@@ -220,11 +212,11 @@ async def replay_dead_letter(request: Request, dead_letter_id: UUID) -> JSONResp
 
 
 _UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "`lead_not_found`", **_PROBLEM},
+    404: {"description": "`lead_not_found`", **PROBLEM_CONTENT},
     409: {"description": "`lead_status_transition` (with `from` and `to`), `follow_up_conflict` (with "
-                         "`next_free_slot`), `lead_has_no_agent`, `lead_closed`", **_PROBLEM},
+                         "`next_free_slot`), `lead_has_no_agent`, `lead_closed`", **PROBLEM_CONTENT},
     422: {"description": "`validation_error` (an empty body, a malformed id, lost without lost_reason...), "
-                         "`unknown_property`, `follow_up_in_past`", **_PROBLEM},
+                         "`unknown_property`, `follow_up_in_past`", **PROBLEM_CONTENT},
 }
 
 
@@ -256,10 +248,10 @@ async def update_lead(request: Request, lead_id: UUID, body: UpdateRequest) -> J
         "replaced by a first follow-up for the new agent. A named agent must be active and under capacity."
     ),
     responses={
-        404: {"description": "`lead_not_found`, `agent_not_found`", **_PROBLEM},
+        404: {"description": "`lead_not_found`, `agent_not_found`", **PROBLEM_CONTENT},
         409: {"description": "`agent_inactive`, `agent_full`, `same_agent`, `lead_closed`, `no_agent_available`",
-              **_PROBLEM},
-        422: {"description": "`validation_error`", **_PROBLEM},
+              **PROBLEM_CONTENT},
+        422: {"description": "`validation_error`", **PROBLEM_CONTENT},
     },
 )
 async def reassign_lead(request: Request, lead_id: UUID, body: ReassignRequest) -> JSONResponse:

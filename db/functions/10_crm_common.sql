@@ -12,6 +12,18 @@ AS $$
 $$;
 COMMENT ON FUNCTION crm.actor() IS 'Actor of the current change: the crm.actor setting of the transaction, else the session login.';
 
+-- crm.set_actor(actor): records who makes the changes of the current transaction (crm.actor() reads it), for the
+-- audit and history triggers. Every writing api function calls it first; blank means p_default.
+CREATE OR REPLACE FUNCTION crm.set_actor(p_actor text, p_default text DEFAULT 'api')
+RETURNS void
+LANGUAGE sql
+SET search_path = ''
+AS $$
+    SELECT pg_catalog.set_config('crm.actor', coalesce(nullif(p_actor, ''), p_default), true)
+$$;
+COMMENT ON FUNCTION crm.set_actor(text, text) IS
+    'Sets the actor of the current transaction (crm.actor) for the audit and history triggers.';
+
 -- crm.setting(key): the jsonb value of a row of crm.settings; raises PT500 setting_missing when absent.
 CREATE OR REPLACE FUNCTION crm.setting(p_key text)
 RETURNS jsonb

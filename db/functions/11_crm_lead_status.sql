@@ -103,3 +103,24 @@ COMMENT ON FUNCTION crm.leads_audit() IS 'Trigger: one crm.lead_audit row per ch
 
 CREATE OR REPLACE TRIGGER leads_40_audit AFTER INSERT OR UPDATE ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_audit();
+
+-- crm.lock_lead(lead): the lead row, locked FOR UPDATE for the rest of the transaction, so that changes to one
+-- lead (update, reassignment, assignment on request) run one after the other on its latest state.
+-- Errors: PT404 lead_not_found.
+CREATE OR REPLACE FUNCTION crm.lock_lead(p_lead_id uuid)
+RETURNS crm.leads
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_lead crm.leads;
+BEGIN
+    SELECT * INTO v_lead FROM crm.leads AS l WHERE l.lead_id = p_lead_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lead % does not exist', p_lead_id USING ERRCODE = 'PT404', CONSTRAINT = 'lead_not_found';
+    END IF;
+    RETURN v_lead;
+END
+$$;
+COMMENT ON FUNCTION crm.lock_lead(uuid) IS
+    'Locks a lead row FOR UPDATE and returns it. Errors: PT404 lead_not_found.';

@@ -16,7 +16,7 @@ END
 $$;
 COMMENT ON FUNCTION crm.notify_dashboard(uuid) IS 'Tells listeners (the API''s cache) that this agent''s dashboard changed.';
 
--- AFTER INSERT OR UPDATE OR DELETE on tables that carry an agent_id (assignments, follow-ups, agents).
+-- AFTER INSERT OR UPDATE OR DELETE on tables that carry an agent_id (assignments, follow-ups).
 CREATE OR REPLACE FUNCTION crm.notify_agent_row()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -53,7 +53,8 @@ CREATE OR REPLACE TRIGGER lead_assignments_70_notify AFTER INSERT OR UPDATE OR D
     FOR EACH ROW EXECUTE FUNCTION crm.notify_agent_row();
 CREATE OR REPLACE TRIGGER follow_up_tasks_70_notify AFTER INSERT OR UPDATE OR DELETE ON crm.follow_up_tasks
     FOR EACH ROW EXECUTE FUNCTION crm.notify_agent_row();
-CREATE OR REPLACE TRIGGER agents_70_notify AFTER UPDATE ON crm.agents
-    FOR EACH ROW WHEN (OLD IS DISTINCT FROM NEW) EXECUTE FUNCTION crm.notify_agent_row();
+-- (none on crm.agents: the dashboard figures that come from the agent row, active_leads, only change with an
+-- assignment or a lead's status, which notify already; a trigger there fired on every counter update)
+DROP TRIGGER IF EXISTS agents_70_notify ON crm.agents;
 CREATE OR REPLACE TRIGGER leads_70_notify AFTER UPDATE ON crm.leads
     FOR EACH ROW WHEN (OLD IS DISTINCT FROM NEW) EXECUTE FUNCTION crm.notify_lead_agent();

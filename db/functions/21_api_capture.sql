@@ -53,7 +53,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION crm.capture_warning(text, text, text) IS 'One entry of a capture response''s warnings list.';
 
--- api.capture_lead(input, actor, idempotency_key, request_hash, dead_letter_id, now)
+-- api.capture_lead(input, actor, idempotency_key, dead_letter_id, now)
 -- p_input is the request body normalised by the API: phone in E.164, e-mail lower case, names trimmed,
 -- budgets as numbers; nationality, language and areas as typed (mapped here, exactly). Returns
 -- {"status": 201 | 202, "replayed": bool, "body": {...}}: 201 assigned, 202 stored and queued for an agent.
@@ -61,11 +61,12 @@ COMMENT ON FUNCTION crm.capture_warning(text, text, text) IS 'One entry of a cap
 -- Errors: PT409 duplicate_lead (same phone and source; DETAIL names the existing lead),
 --         PT422 idempotency_key_reused (same key, different request), PT422 unknown_source, PT422 source_inactive,
 --         PT404 dead_letter_not_found, PT409 dead_letter_replayed; constraint violations of crm.leads (422).
+-- (the request hash parameter it once had is gone: the hash is computed here, for every caller alike)
+DROP FUNCTION IF EXISTS api.capture_lead(jsonb, text, text, text, uuid, timestamptz);
 CREATE OR REPLACE FUNCTION api.capture_lead(
     p_input           jsonb,
     p_actor           text,
     p_idempotency_key text DEFAULT NULL,
-    p_request_hash    text DEFAULT NULL,
     p_dead_letter_id  uuid DEFAULT NULL,
     p_now             timestamptz DEFAULT NULL
 )
@@ -81,7 +82,7 @@ DECLARE
     v_source     text := p_input ->> 'source_type';
     v_phone      text := v_data ->> 'phone';
     v_external   text := nullif(v_details ->> 'external_id', '');
-    v_hash       text := p_request_hash;   -- the API sends it with an Idempotency-Key; else computed when needed
+    v_hash       text;   -- md5 of the normalised request (jsonb text is canonical), when a retry can be asked
     v_active     boolean;
     v_receipt    crm.idempotency_keys;
     v_existing   crm.leads;
@@ -103,7 +104,7 @@ DECLARE
     v_body       jsonb;
     v_status     integer;
 BEGIN
-    PERFORM pg_catalog.set_config('crm.actor', coalesce(nullif(p_actor, ''), 'api'), true);
+    PERFORM crm.set_actor(p_actor);
 
     IF p_dead_letter_id IS NOT NULL THEN
         PERFORM 1 FROM crm.capture_dead_letters AS d WHERE d.dead_letter_id = p_dead_letter_id FOR UPDATE;
@@ -122,7 +123,7 @@ BEGIN
 
     -- 1. a retry with the same Idempotency-Key: the first answer (concurrent retries wait for the first)
     IF p_idempotency_key IS NOT NULL OR v_external IS NOT NULL THEN
-        v_hash := coalesce(v_hash, pg_catalog.md5(p_input::text));
+        v_hash := pg_catalog.md5(p_input::text);
     END IF;
     IF p_idempotency_key IS NOT NULL THEN
         PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('capture:' || p_idempotency_key, 0));
@@ -299,7 +300,7 @@ BEGIN
     RETURN pg_catalog.jsonb_build_object('status', v_status, 'replayed', false, 'body', v_body);
 END
 $$;
-COMMENT ON FUNCTION api.capture_lead(jsonb, text, text, text, uuid, timestamptz) IS
+COMMENT ON FUNCTION api.capture_lead(jsonb, text, text, uuid, timestamptz) IS
     'POST /api/v1/leads/capture in one transaction: idempotency, duplicate checks, scoring, assignment (or queue), initial '
     'follow-up. Returns {"status": 201|202, "replayed", "body"}. Errors: PT409 duplicate_lead, PT422 idempotency_key_reused, '
     'PT422 unknown_source, PT422 source_inactive, PT404 dead_letter_not_found, PT409 dead_letter_replayed.';
@@ -379,11 +380,8 @@ DECLARE
     v_decision jsonb;
     v_follow   jsonb;
 BEGIN
-    PERFORM pg_catalog.set_config('crm.actor', coalesce(nullif(p_actor, ''), 'api'), true);
-    SELECT l.score INTO v_score FROM crm.leads AS l WHERE l.lead_id = p_lead_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'lead % does not exist', p_lead_id USING ERRCODE = 'PT404', CONSTRAINT = 'lead_not_found';
-    END IF;
+    PERFORM crm.set_actor(p_actor);
+    v_score := (crm.lock_lead(p_lead_id)).score;
     v_decision := crm.assign_lead(p_lead_id, 'auto', NULL, NULL, 'assigned on request', now());
     IF v_decision ->> 'agent_id' IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM crm.follow_up_tasks AS t WHERE t.lead_id = p_lead_id AND t.status = 'open') THEN

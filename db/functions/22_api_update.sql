@@ -69,11 +69,8 @@ DECLARE
     v_interests integer := 0;
     v_changes   jsonb := '{}';
 BEGIN
-    PERFORM pg_catalog.set_config('crm.actor', coalesce(nullif(p_actor, ''), 'api'), true);
-    SELECT * INTO v_lead FROM crm.leads AS l WHERE l.lead_id = p_lead_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'lead % does not exist', p_lead_id USING ERRCODE = 'PT404', CONSTRAINT = 'lead_not_found';
-    END IF;
+    PERFORM crm.set_actor(p_actor);
+    v_lead := crm.lock_lead(p_lead_id);
     SELECT a.agent_id INTO v_agent FROM crm.lead_assignments AS a WHERE a.lead_id = p_lead_id AND a.released_at IS NULL;
 
     -- 1. the activity, its score and the follow-up it fulfils

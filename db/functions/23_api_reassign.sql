@@ -11,11 +11,8 @@ AS $$
 DECLARE
     v_result jsonb;
 BEGIN
-    PERFORM pg_catalog.set_config('crm.actor', coalesce(nullif(p_actor, ''), 'api'), true);
-    PERFORM 1 FROM crm.leads AS l WHERE l.lead_id = p_lead_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'lead % does not exist', p_lead_id USING ERRCODE = 'PT404', CONSTRAINT = 'lead_not_found';
-    END IF;
+    PERFORM crm.set_actor(p_actor);
+    PERFORM crm.lock_lead(p_lead_id);
     v_result := crm.reassign_lead(p_lead_id, 'manual', p_reason, p_new_agent, p_now);
     IF v_result ->> 'to_agent_id' IS NULL THEN
         RAISE EXCEPTION 'no other agent has free capacity for lead %', p_lead_id

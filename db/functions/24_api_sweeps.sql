@@ -287,7 +287,7 @@ BEGIN
     IF NOT pg_catalog.pg_try_advisory_xact_lock(7312046502) THEN
         RETURN pg_catalog.jsonb_build_object('skipped', true, 'reason', 'another sweep is running');
     END IF;
-    PERFORM pg_catalog.set_config('crm.actor', 'sweep', true);
+    PERFORM crm.set_actor('sweep');
     v_result := pg_catalog.jsonb_build_object(
         'skipped', false,
         'now', p_now,

@@ -47,7 +47,7 @@ def capture(conn: psycopg.Connection, source: str = "website", *, phone: str | N
         "source_details": details or {},
     }
     row = conn.execute(
-        "SELECT api.capture_lead(%s, 'test', %s, NULL, NULL, %s)", (Jsonb(body), key, now)
+        "SELECT api.capture_lead(%s, 'test', %s, NULL, %s)", (Jsonb(body), key, now)
     ).fetchone()
     assert row is not None
     result: dict[str, Any] = row[0]
