@@ -122,7 +122,8 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
-    """Run api.run_sweeps once, as the app's login (for cron; the app also sweeps every minute)."""
+    """Run api.run_sweeps once, then the analytics snapshot refresh, as the app's login (for cron; the app also
+    sweeps every minute)."""
     import asyncio
     import json
 
@@ -132,8 +133,12 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
         conn = await asyncpg.connect(url)
         try:
             if args.now:
-                return json.loads(await conn.fetchval("SELECT api.run_sweeps($1::text::timestamptz)::text", args.now))
-            return json.loads(await conn.fetchval("SELECT api.run_sweeps()::text"))
+                result = json.loads(await conn.fetchval("SELECT api.run_sweeps($1::text::timestamptz)::text", args.now))
+            else:
+                result = json.loads(await conn.fetchval("SELECT api.run_sweeps()::text"))
+            result["analytics"] = json.loads(await conn.fetchval("SELECT api.refresh_analytics($1)::text",
+                                                                 args.refresh_analytics))
+            return result
         finally:
             await conn.close()
 
@@ -190,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("seed", help="load the demo data (idempotent)")
     sweep = sub.add_parser("sweep", help="run the sweeps once (escalations, reassignments, decay, queue, metrics)")
     sweep.add_argument("--now", help="the clock to sweep at (ISO 8601), for rehearsals; default: now")
+    sweep.add_argument("--refresh-analytics", action="store_true",
+                       help="refresh the analytics snapshot even if analytics_refresh_interval has not passed")
     generate = sub.add_parser("generate", help="add scale data: leads, agents and activities (needs a superuser)")
     generate.add_argument("--leads", type=int, default=1_000_000)
     generate.add_argument("--agents", type=int, default=200)

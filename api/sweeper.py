@@ -19,7 +19,9 @@ log = logging.getLogger("api.sweeper")
 
 
 async def sweep_once(pool: asyncpg.Pool) -> dict[str, Any]:
+    """The sweeps, then (in a transaction of its own) the analytics snapshot when it is due."""
     result: dict[str, Any] = await call_api(pool, "SELECT api.run_sweeps()")
+    result["analytics"] = await call_api(pool, "SELECT api.refresh_analytics()")
     return result
 
 
@@ -30,7 +32,7 @@ async def run_forever(get_pool: Any, interval_s: float) -> None:
         try:
             pool = await get_pool()
             result = await sweep_once(pool)
-            if not result.get("skipped"):
+            if not result.get("skipped") or result["analytics"].get("refreshed"):
                 log.info("sweep: %s", result)
         except asyncio.CancelledError:
             raise

@@ -140,11 +140,11 @@ def _pct(values: list[float], q: int) -> float:
 class ApiServer:
     """The API as `python -m api serve` runs it (one uvicorn process, uvloop, httptools), on a free port."""
 
-    def __init__(self, database_url: str, redis_url: str) -> None:
+    def __init__(self, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, APP_ENV="production",
-                   LOG_LEVEL="WARNING")
+                   LOG_LEVEL="WARNING", **(extra_env or {}))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning", "--no-access-log"],

@@ -136,4 +136,5 @@ def seed(url: str, *, only_if_empty: bool = False) -> bool:
             conn.execute("SELECT set_config('crm.actor', 'seed', true)")
             for path in seed_files():
                 conn.execute(path.read_text().encode())
+        conn.execute("SELECT crm.refresh_analytics_snapshot(true)")  # the reports see the demo data at once
         return True

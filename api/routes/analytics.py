@@ -32,9 +32,9 @@ REPORTS: dict[str, tuple[str, str]] = {
     "agent-rankings": ("4.1 Agent performance rankings", "SELECT * FROM reporting.agent_rankings($1, $2)"),
     "revenue-by-source": ("4.1 Revenue attribution by source", "SELECT * FROM reporting.revenue_by_source($1, $2)"),
     "high-score-not-converted": ("4.2 High-scoring leads that did not convert, and why",
-                                 "SELECT * FROM reporting.high_score_not_converted($1, $2) LIMIT 500"),
+                                 "SELECT * FROM reporting.high_score_not_converted($1, $2, p_limit => 500)"),
     "low-score-converted": ("4.2 Low-scoring leads that converted",
-                            "SELECT * FROM reporting.low_score_converted($1, $2) LIMIT 500"),
+                            "SELECT * FROM reporting.low_score_converted($1, $2, p_limit => 500)"),
     "source-quality": ("4.2 Source quality by month",
                        "SELECT * FROM reporting.source_quality_monthly WHERE ($1::date IS NULL OR month >= "
                        "date_trunc('month', $1::date)) AND ($2::date IS NULL OR month <= $2::date) "
@@ -48,6 +48,9 @@ REPORTS: dict[str, tuple[str, str]] = {
     "specialist-vs-generalist": ("4.3 Specialised versus general agents",
                                  "SELECT * FROM reporting.specialist_vs_generalist($1, $2)"),
 }
+
+# current-state reports read crm live; every other report reads the analytics snapshot (as_of says when it was taken)
+LIVE_REPORTS = frozenset({"workload", "near-capacity"})
 
 
 class Window(BaseModel):
@@ -80,9 +83,12 @@ async def report(request: Request, report: str, window: Annotated[Window, Query(
         raise Problem(404, "report_not_found", f"no report named {report!r}; GET /api/v1/analytics lists them")
     question, query = REPORTS[report]
     args = (window.date_from, window.date_to) if "$1" in query else ()
-    rows = await call_api(await get_pool(request),
-                          f"SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) FROM ({query}) AS r", *args)
+    live = report in LIVE_REPORTS
+    as_of = "now()" if live else "(SELECT refreshed_at FROM reporting.analytics_freshness)"
+    result = await call_api(await get_pool(request),
+                            f"SELECT jsonb_build_object('as_of', {as_of}, 'rows', "
+                            f"(SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) FROM ({query}) AS r))", *args)
     return JSONResponse({"report": report, "question": question,
                          "filters": {"date_from": window.date_from and window.date_from.isoformat(),
                                      "date_to": window.date_to and window.date_to.isoformat()},
-                         "rows": rows})
+                         "as_of": result["as_of"], "live": live, "rows": result["rows"]})

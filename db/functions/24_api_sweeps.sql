@@ -305,3 +305,53 @@ COMMENT ON FUNCTION api.run_sweeps(timestamptz) IS
     'Runs every time-based rule at p_now: escalate 30-day-overdue follow-ups, reassign unresponsive leads, 7-day '
     'no-response decay, drain the assignment queue, balance workload, refresh performance metrics. Idempotent; one at a '
     'time (advisory lock; a concurrent call returns {"skipped": true}). SECURITY DEFINER: writes crm.';
+
+-- refresh the snapshot when it is due (or at once with p_force): the sweep calls it after api.run_sweeps
+CREATE OR REPLACE FUNCTION crm.refresh_analytics_snapshot(p_force boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_last    timestamptz;
+    v_rows    bigint;
+    v_ms      numeric;
+BEGIN
+    SELECT s.refreshed_at INTO v_last FROM crm.analytics_snapshot_log AS s WHERE s.snapshot = 'lead_facts';
+    IF NOT p_force AND v_last > now() - crm.setting_interval('analytics_refresh_interval') THEN
+        RETURN pg_catalog.jsonb_build_object('refreshed', false, 'reason', 'not due', 'refreshed_at', v_last);
+    END IF;
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(7312046503) THEN
+        RETURN pg_catalog.jsonb_build_object('refreshed', false, 'reason', 'another refresh is running',
+                                             'refreshed_at', v_last);
+    END IF;
+    REFRESH MATERIALIZED VIEW CONCURRENTLY reporting.lead_facts_snapshot;
+    ANALYZE reporting.lead_facts_snapshot;  -- the reports' plans need its statistics (a refresh keeps the old ones)
+    SELECT pg_catalog.count(*) INTO v_rows FROM reporting.lead_facts_snapshot;
+    v_ms := round(extract(epoch FROM pg_catalog.clock_timestamp() - v_started) * 1000, 1);
+    UPDATE crm.analytics_snapshot_log
+       SET refreshed_at = v_started, duration_ms = v_ms, row_count = v_rows
+     WHERE snapshot = 'lead_facts';
+    RETURN pg_catalog.jsonb_build_object('refreshed', true, 'refreshed_at', v_started, 'duration_ms', v_ms,
+                                         'rows', v_rows);
+END
+$$;
+COMMENT ON FUNCTION crm.refresh_analytics_snapshot(boolean) IS
+    'Refreshes reporting.lead_facts_snapshot (concurrently: reports keep reading the old one meanwhile) when it is '
+    'older than analytics_refresh_interval, or at once with p_force; one refresh at a time (advisory lock). '
+    'SECURITY DEFINER: only the owner may refresh a materialized view.';
+
+CREATE OR REPLACE FUNCTION api.refresh_analytics(p_force boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+    SELECT crm.refresh_analytics_snapshot(p_force)
+$$;
+COMMENT ON FUNCTION api.refresh_analytics(boolean) IS
+    'Refreshes the analytics snapshot behind the Task 4 reports when analytics_refresh_interval has passed (or at once '
+    'with p_force). The sweeper calls it after api.run_sweeps, in its own transaction, so the sweeps'' row locks are '
+    'not held while the snapshot is rebuilt.';

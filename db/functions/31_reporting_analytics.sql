@@ -4,45 +4,53 @@
 -- owner's rights (SECURITY DEFINER functions, owner-run views), so the BI login needs only reporting.
 -- docs/analytics.md explains each, with examples; db/queries/4_*.sql run them.
 
--- the leads of a window, with the agent who holds (or closed) them and the derived facts every question uses
+-- the leads of a window, from the analytics snapshot (see 0011): a plain SQL function, so the planner inlines it
+-- into each report and the window becomes an index condition on created_at; PARALLEL SAFE, or no report using it
+-- could get a parallel plan (the planner decides that before inlining)
 CREATE OR REPLACE FUNCTION reporting.lead_facts(p_from date DEFAULT NULL, p_to date DEFAULT NULL)
-RETURNS TABLE (lead_id uuid, source_type text, property_type crm.property_type, status crm.lead_status,
-               agent_id uuid, created_at timestamptz, created_month date, closed_at timestamptz,
-               converted boolean, lost boolean, deal_value_aed numeric, score integer, capture_score integer,
-               response_seconds integer, lost_reason text)
+RETURNS SETOF reporting.lead_facts_snapshot
 LANGUAGE sql
 STABLE
-SECURITY DEFINER
-SET search_path = ''
+PARALLEL SAFE
 AS $$
-    SELECT l.lead_id, l.source_type, l.property_type, l.status, a.agent_id, l.created_at,
-           date_trunc('month', l.created_at AT TIME ZONE 'Asia/Dubai')::date,
-           l.closed_at, l.status = 'converted', l.status = 'lost', l.deal_value_aed, l.score::integer,
-           least(100, greatest(0, round(coalesce((SELECT sum((b ->> 'points')::numeric)
-                                                    FROM pg_catalog.jsonb_array_elements(l.score_breakdown) AS b), 0))))::integer,
-           l.response_seconds, l.lost_reason
-      FROM crm.leads AS l
-      LEFT JOIN crm.lead_assignments AS a ON a.lead_id = l.lead_id AND a.released_at IS NULL
-     WHERE (p_from IS NULL OR l.created_at >= (p_from::timestamp AT TIME ZONE 'Asia/Dubai'))
-       AND (p_to IS NULL OR l.created_at < ((p_to + 1)::timestamp AT TIME ZONE 'Asia/Dubai'))
+    SELECT f.*
+      FROM reporting.lead_facts_snapshot AS f
+     WHERE f.created_at >= coalesce(p_from::timestamp AT TIME ZONE 'Asia/Dubai', '-infinity')
+       AND f.created_at < coalesce((p_to + 1)::timestamp AT TIME ZONE 'Asia/Dubai', 'infinity')
 $$;
 COMMENT ON FUNCTION reporting.lead_facts(date, date) IS
     'Building block: leads created between p_from and p_to (Asia/Dubai dates, inclusive; NULL = no bound) with their '
-    'current agent, month, outcome, deal value, current and capture score, response time and lost reason.';
+    'current agent, month, outcome, deal value, current and capture score, response time and lost reason, as of the '
+    'analytics snapshot (reporting.analytics_freshness).';
+
+-- how old the snapshot is
+CREATE OR REPLACE VIEW reporting.analytics_freshness AS
+SELECT l.snapshot, l.refreshed_at, now() - l.refreshed_at AS age, l.duration_ms, l.row_count,
+       i.every AS refresh_interval, l.refreshed_at + i.every AS next_refresh_due
+  FROM crm.analytics_snapshot_log AS l
+ CROSS JOIN (SELECT (s.value #>> '{}')::interval AS every  -- not crm.setting_interval(): readers may not call crm
+               FROM crm.settings AS s WHERE s.setting_key = 'analytics_refresh_interval') AS i;
+COMMENT ON VIEW reporting.analytics_freshness IS
+    'When the analytics snapshot behind every Task 4 report (all but the current-workload views) was taken, its age, '
+    'cost and rows, and when the sweep refreshes it next. Example: SELECT refreshed_at, age FROM reporting.analytics_freshness;';
 
 -- 4.1 conversion rates by source
 CREATE OR REPLACE FUNCTION reporting.conversion_by_source(p_from date DEFAULT NULL, p_to date DEFAULT NULL)
 RETURNS TABLE (source_type text, leads bigint, open_leads bigint, converted bigint, lost bigint,
                conversion_rate numeric, revenue_aed numeric)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' SET work_mem = '64MB'
 AS $$
-    SELECT f.source_type, count(*), count(*) FILTER (WHERE NOT f.converted AND NOT f.lost),
-           count(*) FILTER (WHERE f.converted), count(*) FILTER (WHERE f.lost),
-           round(100.0 * count(*) FILTER (WHERE f.converted) / nullif(count(*) FILTER (WHERE f.converted OR f.lost), 0), 1),
-           coalesce(sum(f.deal_value_aed), 0)
-      FROM reporting.lead_facts(p_from, p_to) AS f
-     GROUP BY f.source_type
-     ORDER BY 6 DESC NULLS LAST, 1
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT f.source_type, count(*), count(*) FILTER (WHERE NOT f.converted AND NOT f.lost),
+               count(*) FILTER (WHERE f.converted), count(*) FILTER (WHERE f.lost),
+               round(100.0 * count(*) FILTER (WHERE f.converted) / nullif(count(*) FILTER (WHERE f.converted OR f.lost), 0), 1),
+               coalesce(sum(f.deal_value_aed), 0)
+          FROM reporting.lead_facts(p_from, p_to) AS f
+         GROUP BY f.source_type
+         ORDER BY 6 DESC NULLS LAST, 1;
+END
 $$;
 COMMENT ON FUNCTION reporting.conversion_by_source(date, date) IS
     'Task 4.1: per source, leads created in the window, still open, converted, lost, conversion rate (converted / closed, %) '
@@ -52,16 +60,20 @@ COMMENT ON FUNCTION reporting.conversion_by_source(date, date) IS
 CREATE OR REPLACE FUNCTION reporting.conversion_by_agent(p_from date DEFAULT NULL, p_to date DEFAULT NULL)
 RETURNS TABLE (agent_id uuid, full_name text, leads bigint, converted bigint, lost bigint,
                conversion_rate numeric, revenue_aed numeric, avg_response_hours numeric)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' SET work_mem = '64MB'
 AS $$
-    SELECT g.agent_id, g.full_name::text, count(f.lead_id), count(*) FILTER (WHERE f.converted),
-           count(*) FILTER (WHERE f.lost),
-           round(100.0 * count(*) FILTER (WHERE f.converted) / nullif(count(*) FILTER (WHERE f.converted OR f.lost), 0), 1),
-           coalesce(sum(f.deal_value_aed), 0), round(avg(f.response_seconds) / 3600.0, 1)
-      FROM crm.agents AS g
-      JOIN reporting.lead_facts(p_from, p_to) AS f ON f.agent_id = g.agent_id
-     GROUP BY g.agent_id, g.full_name
-     ORDER BY 6 DESC NULLS LAST, 7 DESC
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT g.agent_id, g.full_name::text, count(f.lead_id), count(*) FILTER (WHERE f.converted),
+               count(*) FILTER (WHERE f.lost),
+               round(100.0 * count(*) FILTER (WHERE f.converted) / nullif(count(*) FILTER (WHERE f.converted OR f.lost), 0), 1),
+               coalesce(sum(f.deal_value_aed), 0), round(avg(f.response_seconds) / 3600.0, 1)
+          FROM crm.agents AS g
+          JOIN reporting.lead_facts(p_from, p_to) AS f ON f.agent_id = g.agent_id
+         GROUP BY g.agent_id, g.full_name
+         ORDER BY 6 DESC NULLS LAST, 7 DESC;
+END
 $$;
 COMMENT ON FUNCTION reporting.conversion_by_agent(date, date) IS
     'Task 4.1: per agent (the agent holding or having closed the lead), leads created in the window, converted, lost, '
@@ -70,16 +82,20 @@ COMMENT ON FUNCTION reporting.conversion_by_agent(date, date) IS
 -- 4.1 average time to conversion by property type
 CREATE OR REPLACE FUNCTION reporting.time_to_conversion_by_property_type(p_from date DEFAULT NULL, p_to date DEFAULT NULL)
 RETURNS TABLE (property_type text, conversions bigint, avg_days numeric, median_days numeric, p90_days numeric)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' SET work_mem = '64MB'
 AS $$
-    SELECT coalesce(f.property_type::text, 'unspecified'), count(*),
-           round(avg(extract(epoch FROM f.closed_at - f.created_at) / 86400)::numeric, 1),
-           round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.closed_at - f.created_at) / 86400))::numeric, 1),
-           round((percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM f.closed_at - f.created_at) / 86400))::numeric, 1)
-      FROM reporting.lead_facts(p_from, p_to) AS f
-     WHERE f.converted
-     GROUP BY 1
-     ORDER BY 3
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT coalesce(f.property_type::text, 'unspecified'), count(*),
+               round(avg(extract(epoch FROM f.closed_at - f.created_at) / 86400)::numeric, 1),
+               round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.closed_at - f.created_at) / 86400))::numeric, 1),
+               round((percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM f.closed_at - f.created_at) / 86400))::numeric, 1)
+          FROM reporting.lead_facts(p_from, p_to) AS f
+         WHERE f.converted
+         GROUP BY 1
+         ORDER BY 3;
+END
 $$;
 COMMENT ON FUNCTION reporting.time_to_conversion_by_property_type(date, date) IS
     'Task 4.1: days from capture to conversion per property type (mean, median, 90th percentile) for leads created in '
@@ -103,18 +119,22 @@ CREATE OR REPLACE FUNCTION reporting.agent_rankings(p_from date DEFAULT NULL, p_
 RETURNS TABLE (agent_id uuid, full_name text, conversions bigint, conversion_rate numeric, revenue_aed numeric,
                avg_response_hours numeric, revenue_rank bigint, conversion_rank bigint, response_rank bigint,
                overall_rank bigint)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' SET work_mem = '64MB'
 AS $$
-    WITH c AS (SELECT * FROM reporting.conversion_by_agent(p_from, p_to)),
-    r AS (
-        SELECT c.*, rank() OVER (ORDER BY c.revenue_aed DESC) AS rr,
-               rank() OVER (ORDER BY c.conversion_rate DESC NULLS LAST) AS cr,
-               rank() OVER (ORDER BY c.avg_response_hours NULLS LAST) AS sr
-          FROM c)
-    SELECT r.agent_id, r.full_name, r.converted, r.conversion_rate, r.revenue_aed, r.avg_response_hours, r.rr, r.cr, r.sr,
-           rank() OVER (ORDER BY r.rr + r.cr + r.sr, r.revenue_aed DESC)
-      FROM r
-     ORDER BY 10
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        WITH c AS (SELECT * FROM reporting.conversion_by_agent(p_from, p_to)),
+        r AS (
+            SELECT c.*, rank() OVER (ORDER BY c.revenue_aed DESC) AS rr,
+                   rank() OVER (ORDER BY c.conversion_rate DESC NULLS LAST) AS cr,
+                   rank() OVER (ORDER BY c.avg_response_hours NULLS LAST) AS sr
+              FROM c)
+        SELECT r.agent_id, r.full_name, r.converted, r.conversion_rate, r.revenue_aed, r.avg_response_hours, r.rr, r.cr, r.sr,
+               rank() OVER (ORDER BY r.rr + r.cr + r.sr, r.revenue_aed DESC)
+          FROM r
+         ORDER BY 10;
+END
 $$;
 COMMENT ON FUNCTION reporting.agent_rankings(date, date) IS
     'Task 4.1: agents ranked by revenue, by conversion rate and by response time over leads created in the window, and '
@@ -123,15 +143,19 @@ COMMENT ON FUNCTION reporting.agent_rankings(date, date) IS
 -- 4.1 revenue attribution by lead source
 CREATE OR REPLACE FUNCTION reporting.revenue_by_source(p_from date DEFAULT NULL, p_to date DEFAULT NULL)
 RETURNS TABLE (source_type text, conversions bigint, revenue_aed numeric, share_pct numeric, avg_deal_aed numeric)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' SET work_mem = '64MB'
 AS $$
-    SELECT f.source_type, count(*), sum(f.deal_value_aed),
-           round(100 * sum(f.deal_value_aed) / nullif(sum(sum(f.deal_value_aed)) OVER (), 0), 1),
-           round(avg(f.deal_value_aed), 0)
-      FROM reporting.lead_facts(p_from, p_to) AS f
-     WHERE f.converted
-     GROUP BY f.source_type
-     ORDER BY 3 DESC
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT f.source_type, count(*), sum(f.deal_value_aed),
+               round(100 * sum(f.deal_value_aed) / nullif(sum(sum(f.deal_value_aed)) OVER (), 0), 1),
+               round(avg(f.deal_value_aed), 0)
+          FROM reporting.lead_facts(p_from, p_to) AS f
+         WHERE f.converted
+         GROUP BY f.source_type
+         ORDER BY 3 DESC;
+END
 $$;
 COMMENT ON FUNCTION reporting.revenue_by_source(date, date) IS
     'Task 4.1: deal value of converted leads per source (last-touch: the source the lead came in through), its share of '
@@ -139,42 +163,56 @@ COMMENT ON FUNCTION reporting.revenue_by_source(date, date) IS
 
 -- 4.2 high-scoring leads that did not convert, and what went wrong
 CREATE OR REPLACE FUNCTION reporting.high_score_not_converted(p_from date DEFAULT NULL, p_to date DEFAULT NULL,
-                                                            p_min_score integer DEFAULT 80)
+                                                            p_min_score integer DEFAULT 80,
+                                                            p_limit integer DEFAULT NULL)
 RETURNS TABLE (lead_id uuid, source_type text, agent_id uuid, capture_score integer, score integer,
                status crm.lead_status, issue text, response_hours numeric, lost_reason text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' SET work_mem = '64MB'
 AS $$
-    SELECT f.lead_id, f.source_type, f.agent_id, f.capture_score, f.score, f.status,
-           CASE WHEN f.response_seconds IS NULL THEN 'no_response'
-                WHEN f.response_seconds > 24 * 3600 THEN 'slow_response'
-                WHEN f.lost THEN 'lost'
-                ELSE 'stalled' END,
-           round(f.response_seconds / 3600.0, 1), f.lost_reason
-      FROM reporting.lead_facts(p_from, p_to) AS f
-     WHERE f.capture_score >= p_min_score AND NOT f.converted
-       AND (f.lost OR f.created_at < now() - interval '30 days')
-     ORDER BY f.capture_score DESC, f.created_at
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT f.lead_id, f.source_type, f.agent_id, f.capture_score, f.score, f.status,
+               CASE WHEN f.response_seconds IS NULL THEN 'no_response'
+                    WHEN f.response_seconds > 24 * 3600 THEN 'slow_response'
+                    WHEN f.lost THEN 'lost'
+                    ELSE 'stalled' END,
+               round(f.response_seconds / 3600.0, 1), f.lost_reason
+          FROM reporting.lead_facts(p_from, p_to) AS f
+         WHERE f.capture_score >= p_min_score AND NOT f.converted
+           AND (f.lost OR f.created_at < now() - interval '30 days')
+         ORDER BY f.capture_score DESC, f.created_at
+         LIMIT p_limit;
+END
 $$;
-COMMENT ON FUNCTION reporting.high_score_not_converted(date, date, integer) IS
+COMMENT ON FUNCTION reporting.high_score_not_converted(date, date, integer, integer) IS
     'Task 4.2: leads that scored at least p_min_score (80) at capture and were lost, or are still open after 30 days, '
     'with the likely issue: no_response (never contacted), slow_response (first contact after 24 h), lost (with the '
-    'reason), stalled. Example: SELECT issue, count(*) FROM reporting.high_score_not_converted() GROUP BY issue;';
+    'reason), stalled; highest capture score first, the first p_limit (NULL: all). '
+    'Example: SELECT issue, count(*) FROM reporting.high_score_not_converted() GROUP BY issue;';
 
 -- 4.2 low-scoring leads that converted
 CREATE OR REPLACE FUNCTION reporting.low_score_converted(p_from date DEFAULT NULL, p_to date DEFAULT NULL,
-                                                       p_max_score integer DEFAULT 50)
+                                                       p_max_score integer DEFAULT 50,
+                                                       p_limit integer DEFAULT NULL)
 RETURNS TABLE (lead_id uuid, source_type text, property_type crm.property_type, agent_id uuid, capture_score integer,
                deal_value_aed numeric, days_to_convert numeric, response_hours numeric)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' SET work_mem = '64MB'
 AS $$
-    SELECT f.lead_id, f.source_type, f.property_type, f.agent_id, f.capture_score, f.deal_value_aed,
-           round((extract(epoch FROM f.closed_at - f.created_at) / 86400)::numeric, 1), round(f.response_seconds / 3600.0, 1)
-      FROM reporting.lead_facts(p_from, p_to) AS f
-     WHERE f.converted AND f.capture_score < p_max_score
-     ORDER BY f.deal_value_aed DESC NULLS LAST
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT f.lead_id, f.source_type, f.property_type, f.agent_id, f.capture_score, f.deal_value_aed,
+               round((extract(epoch FROM f.closed_at - f.created_at) / 86400)::numeric, 1), round(f.response_seconds / 3600.0, 1)
+          FROM reporting.lead_facts(p_from, p_to) AS f
+         WHERE f.converted AND f.capture_score < p_max_score
+         ORDER BY f.deal_value_aed DESC NULLS LAST
+         LIMIT p_limit;
+END
 $$;
-COMMENT ON FUNCTION reporting.low_score_converted(date, date, integer) IS
-    'Task 4.2: leads that scored under p_max_score (50) at capture and still converted: what the scoring rules missed. '
+COMMENT ON FUNCTION reporting.low_score_converted(date, date, integer, integer) IS
+    'Task 4.2: leads that scored under p_max_score (50) at capture and still converted: what the scoring rules missed; '
+    'largest deal first, the first p_limit (NULL: all). '
     'Example: SELECT source_type, count(*), sum(deal_value_aed) FROM reporting.low_score_converted() GROUP BY 1;';
 
 -- 4.2 source quality over time
@@ -197,22 +235,25 @@ COMMENT ON VIEW reporting.source_quality_monthly IS
 CREATE OR REPLACE FUNCTION reporting.response_time_conversion(p_from date DEFAULT NULL, p_to date DEFAULT NULL)
 RETURNS TABLE (response_window text, window_order integer, leads bigint, closed bigint, converted bigint,
                conversion_rate numeric, correlation numeric)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' SET work_mem = '64MB'
 AS $$
-    WITH closed AS (
-        SELECT f.*, CASE WHEN f.response_seconds IS NULL THEN 6
-                         WHEN f.response_seconds < 3600 THEN 1 WHEN f.response_seconds < 4 * 3600 THEN 2
-                         WHEN f.response_seconds < 24 * 3600 THEN 3 WHEN f.response_seconds < 72 * 3600 THEN 4
-                         ELSE 5 END AS bucket
-          FROM reporting.lead_facts(p_from, p_to) AS f)
-    SELECT (ARRAY['under 1 hour', '1 to 4 hours', '4 to 24 hours', '1 to 3 days', 'over 3 days', 'never contacted'])[c.bucket],
-           c.bucket, count(*), count(*) FILTER (WHERE c.converted OR c.lost), count(*) FILTER (WHERE c.converted),
-           round(100.0 * count(*) FILTER (WHERE c.converted) / nullif(count(*) FILTER (WHERE c.converted OR c.lost), 0), 1),
-           (SELECT round(corr(x.response_seconds, x.converted::integer)::numeric, 3)
-              FROM closed AS x WHERE (x.converted OR x.lost) AND x.response_seconds IS NOT NULL)
-      FROM closed AS c
-     GROUP BY c.bucket
-     ORDER BY c.bucket
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT (ARRAY['under 1 hour', '1 to 4 hours', '4 to 24 hours', '1 to 3 days', 'over 3 days', 'never contacted'])[c.bucket],
+               c.bucket, count(*), count(*) FILTER (WHERE c.converted OR c.lost), count(*) FILTER (WHERE c.converted),
+               round(100.0 * count(*) FILTER (WHERE c.converted) / nullif(count(*) FILTER (WHERE c.converted OR c.lost), 0), 1),
+               (SELECT round(corr(x.response_seconds, x.converted::integer)::numeric, 3)
+                  FROM reporting.lead_facts(p_from, p_to) AS x
+                 WHERE (x.converted OR x.lost) AND x.response_seconds IS NOT NULL)
+          FROM (SELECT CASE WHEN f.response_seconds IS NULL THEN 6
+                            WHEN f.response_seconds < 3600 THEN 1 WHEN f.response_seconds < 4 * 3600 THEN 2
+                            WHEN f.response_seconds < 24 * 3600 THEN 3 WHEN f.response_seconds < 72 * 3600 THEN 4
+                            ELSE 5 END AS bucket, f.converted, f.lost
+                  FROM reporting.lead_facts(p_from, p_to) AS f) AS c
+         GROUP BY c.bucket
+         ORDER BY c.bucket;
+END
 $$;
 COMMENT ON FUNCTION reporting.response_time_conversion(date, date) IS
     'Tasks 4.2 and 4.3: conversion rate of closed leads by first-response window (under 1 h ... over 3 days, never), the '
@@ -235,19 +276,33 @@ COMMENT ON VIEW reporting.agents_near_capacity IS
 CREATE OR REPLACE FUNCTION reporting.specialist_vs_generalist(p_from date DEFAULT NULL, p_to date DEFAULT NULL)
 RETURNS TABLE (agent_kind text, lead_match text, agents bigint, leads bigint, conversion_rate numeric,
                avg_deal_aed numeric, avg_response_hours numeric)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' SET work_mem = '64MB'
 AS $$
-    SELECT CASE WHEN cardinality(g.property_types) > 0 THEN 'specialist' ELSE 'generalist' END,
-           CASE WHEN cardinality(g.property_types) = 0 THEN 'any'
-                WHEN f.property_type = ANY (g.property_types) THEN 'in specialty' ELSE 'outside specialty' END,
-           count(DISTINCT g.agent_id), count(*),
-           round(100.0 * count(*) FILTER (WHERE f.converted) / nullif(count(*) FILTER (WHERE f.converted OR f.lost), 0), 1),
-           round(avg(f.deal_value_aed), 0), round(avg(f.response_seconds) / 3600.0, 1)
-      FROM reporting.lead_facts(p_from, p_to) AS f
-      JOIN crm.agents AS g ON g.agent_id = f.agent_id
-     WHERE g.role = 'agent'
-     GROUP BY 1, 2
-     ORDER BY 1, 2
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        -- per agent and property type first (a parallel hash aggregate over the snapshot), then per kind of agent
+        WITH per AS (
+            SELECT f.agent_id, f.property_type, count(*) AS n, count(*) FILTER (WHERE f.converted) AS won,
+                   count(*) FILTER (WHERE f.converted OR f.lost) AS closed, sum(f.deal_value_aed) AS deal_sum,
+                   count(f.deal_value_aed) AS deals, sum(f.response_seconds) AS response_sum,
+                   count(f.response_seconds) AS responses
+              FROM reporting.lead_facts(p_from, p_to) AS f
+             WHERE f.agent_id IS NOT NULL
+             GROUP BY f.agent_id, f.property_type)
+        SELECT CASE WHEN cardinality(g.property_types) > 0 THEN 'specialist' ELSE 'generalist' END,
+               CASE WHEN cardinality(g.property_types) = 0 THEN 'any'
+                    WHEN p.property_type = ANY (g.property_types) THEN 'in specialty' ELSE 'outside specialty' END,
+               count(DISTINCT g.agent_id), sum(p.n)::bigint,
+               round(100.0 * sum(p.won) / nullif(sum(p.closed), 0), 1),
+               round(sum(p.deal_sum) / nullif(sum(p.deals), 0), 0),
+               round(sum(p.response_sum) / nullif(sum(p.responses), 0) / 3600.0, 1)
+          FROM per AS p
+          JOIN crm.agents AS g ON g.agent_id = p.agent_id
+         WHERE g.role = 'agent'
+         GROUP BY 1, 2
+         ORDER BY 1, 2;
+END
 $$;
 COMMENT ON FUNCTION reporting.specialist_vs_generalist(date, date) IS
     'Task 4.3: conversion rate, deal size and response time of specialist agents (with property-type specialisations) on '

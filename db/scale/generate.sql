@@ -75,7 +75,9 @@ SELECT md5('scale-lead-' || p.n)::uuid, p.source_type,
        'scale',
        CASE WHEN p.response_seconds IS NOT NULL THEN p.created_at + p.response_seconds * interval '1 second' END,
        p.response_seconds,
-       CASE WHEN p.response_seconds IS NOT NULL THEN p.created_at + p.response_seconds * interval '1 second' END,
+       -- the last of the activities step 5 writes (days 0 .. 3 + (h >> 7) % 5 after the first contact)
+       CASE WHEN p.response_seconds IS NOT NULL THEN p.created_at + greatest(p.response_seconds, 121) * interval '1 second'
+                                                     + (3 + (p.h >> 7) % 5) * interval '1 day' END,
        CASE WHEN p.stage = 5 THEN p.budget * (0.9 + (p.h >> 2) % 20 / 100.0) END,
        CASE WHEN p.stage = 6 THEN (ARRAY['Budget too low', 'Bought elsewhere', 'Not responding', 'Changed plans'])[1 + (p.h) % 4] END,
        CASE WHEN p.stage >= 5 THEN p.created_at + (3 + (p.h >> 11) % 60) * interval '1 day' END,
@@ -111,10 +113,6 @@ SELECT md5('scale-lead-' || p.n)::uuid, p.agent_id,
   FROM scale_plan AS p
   CROSS JOIN LATERAL generate_series(0, 3 + (p.h >> 7) % 5) AS a (j)
  WHERE p.response_seconds IS NOT NULL;
-UPDATE crm.leads AS l SET last_activity_at = x.last
-  FROM (SELECT a.lead_id, max(a.occurred_at) AS last FROM crm.lead_activities AS a
-         WHERE a.created_by = 'generator' GROUP BY a.lead_id) AS x
- WHERE l.lead_id = x.lead_id;
 
 \echo 'step 6/8: one open follow-up per open lead, never overlapping for an agent'
 INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at, ends_at, created_by)
@@ -134,5 +132,6 @@ UPDATE crm.agents AS g
  WHERE g.agent_id = c.agent_id;
 
 SET session_replication_role = origin;
-\echo 'step 8/8: statistics'
+\echo 'step 8/8: statistics, then the analytics snapshot'
 ANALYZE;
+SELECT crm.refresh_analytics_snapshot(true);

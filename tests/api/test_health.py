@@ -22,11 +22,15 @@ async def test_health_and_ready(client: httpx.AsyncClient) -> None:
     assert body["database"]["server_version"] >= 150000 and body["database"]["agents"] >= 12
 
 
-async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
+async def test_every_response_carries_a_request_id_and_its_server_time(client: httpx.AsyncClient) -> None:
     own = await client.get("/health", headers={"X-Request-ID": "req-123"})
     assert own.headers["x-request-id"] == "req-123"
     fresh = await client.get("/health")
     assert len(fresh.headers["x-request-id"]) == 32
+    name, duration = fresh.headers["server-timing"].split(";dur=")
+    assert name == "app" and float(duration) >= 0
+    missing = await client.get("/no/such/route")
+    assert missing.status_code == 404 and "server-timing" in missing.headers
 
 
 async def test_unknown_route_is_problem_json(client: httpx.AsyncClient) -> None:

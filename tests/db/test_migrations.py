@@ -90,7 +90,9 @@ def test_every_function_pins_search_path(db: psycopg.Connection) -> None:
             WHERE p.pronamespace IN (SELECT oid FROM pg_namespace WHERE nspname IN ('crm', 'api', 'reporting'))
               AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=""']"""
     ).fetchall()
-    assert loose == []
+    # the one exception: a plain SQL building block (not SECURITY DEFINER, every name qualified) that the planner
+    # must inline into the reports, which a SET clause would prevent
+    assert loose == [("reporting.lead_facts(date,date)",)]
 
 
 def test_api_schema_holds_exactly_what_the_files_declare(db: psycopg.Connection) -> None:

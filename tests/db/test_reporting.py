@@ -71,7 +71,29 @@ def crafted(db: psycopg.Connection) -> dict[str, str]:
     for _ in range(8):  # the specialist is near capacity: 8 + b3 = 9 of 10 open
         lead(db, spec, "dubizzle", capture_score=50, days_ago=1)
     ids["spec"], ids["gen"] = spec, gen
+    refresh = db.execute("SELECT crm.refresh_analytics_snapshot(true)").fetchone()
+    assert refresh is not None and refresh[0]["refreshed"] is True
     return ids
+
+
+def test_reports_read_the_snapshot_and_say_how_old_it_is(db: psycopg.Connection, db_url: str,
+                                                          crafted: dict[str, str]) -> None:
+    def bayut_leads() -> int:
+        return next(r["leads"] for r in rows(db, "SELECT * FROM reporting.conversion_by_source()")
+                    if r["source_type"] == "bayut")
+
+    assert bayut_leads() == 3
+    lead(db, crafted["gen"], "bayut", capture_score=70)
+    assert bayut_leads() == 3  # captured after the snapshot: not counted yet
+    fresh = rows(db, "SELECT refreshed_at, age, row_count, refresh_interval FROM reporting.analytics_freshness")
+    assert len(fresh) == 1 and fresh[0]["row_count"] == 14 and fresh[0]["refresh_interval"] == timedelta(minutes=10)
+    not_due = rows(db, "SELECT crm.refresh_analytics_snapshot() AS r")[0]["r"]
+    assert not_due["refreshed"] is False and not_due["reason"] == "not due"
+    db.execute("UPDATE crm.analytics_snapshot_log SET refreshed_at = now() - interval '11 minutes'")
+    with psycopg.connect(with_user(db_url, "thinkrealty_app"), autocommit=True) as app:
+        due = app.execute("SELECT api.refresh_analytics()").fetchone()
+    assert due is not None and due[0]["refreshed"] is True and due[0]["rows"] == 15
+    assert bayut_leads() == 4
 
 
 def test_conversion_and_revenue_by_source(db: psycopg.Connection, crafted: dict[str, str]) -> None:
@@ -133,6 +155,11 @@ def test_the_bi_login_reads_reporting_only(db_url: str, crafted: dict[str, str])
     with psycopg.connect(with_user(db_url, "thinkrealty_reporting"), autocommit=True) as bi:
         assert bi.execute("SELECT count(*) FROM reporting.monthly_lead_volume").fetchone() is not None
         assert bi.execute("SELECT count(*) FROM reporting.conversion_by_source()").fetchone() is not None
+        views = bi.execute("SELECT relname FROM pg_class WHERE relnamespace = 'reporting'::regnamespace "
+                           "AND relkind IN ('v', 'm')").fetchall()
+        for (view,) in views:  # every view and the snapshot, with whatever functions they call
+            bi.execute(f"SELECT * FROM reporting.{view} LIMIT 1").fetchall()
+        assert len(views) >= 7
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             bi.execute("SELECT count(*) FROM crm.leads")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):

@@ -29,6 +29,13 @@ def test_generated_data_obeys_every_rule(db_url: str) -> None:
         assert (leads, agents, statuses) == (5000, 20, 7)
         assert 5 * leads <= activities <= 7 * leads and busiest <= 50
         assert conn.execute("SELECT * FROM reporting.invariant_violations").fetchall() == []
+        stale = conn.execute("""
+            SELECT count(*) FROM crm.leads AS l
+             WHERE l.campaign_id = 'scale' AND l.last_activity_at IS DISTINCT FROM
+                   (SELECT max(a.occurred_at) FROM crm.lead_activities AS a WHERE a.lead_id = l.lead_id)""").fetchone()
+        assert stale == (0,)  # last_activity_at is the last generated activity
+        fresh = conn.execute("SELECT row_count FROM reporting.analytics_freshness").fetchone()
+        assert fresh is not None and fresh[0] >= leads  # the snapshot was taken at the end
         # the API keeps working on top of it
         row = conn.execute("SELECT api.agent_dashboard(agent_id, '90d') FROM crm.agents "
                            "WHERE email LIKE '%@scale.thinkrealty.ae' AND role = 'agent' LIMIT 1").fetchone()
