@@ -1,4 +1,4 @@
-"""Command line: python -m api serve | migrate [--rollback [TARGET]] | seed | psql
+"""Command line: python -m api serve | migrate [--rollback [TARGET]] | seed | keys create|list|revoke | psql
 
 Without DATABASE_URL / REDIS_URL, each command starts the embedded PostgreSQL and Redis whose data
 lives in .data/ (the same ones every time), and stops what it started when it ends.
@@ -121,6 +121,58 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    """API keys, as the schema owner (a DBA's session: trusted by crm.authorize). The key is printed once."""
+    import psycopg
+
+    with environment(settings, need_redis=False) as env, psycopg.connect(env.owner_url, autocommit=True) as conn:
+        actor = f"cli:{os.environ.get('USER') or 'operator'}"
+        try:
+            if args.keys_command == "create":
+                row = conn.execute("SELECT api.create_api_key(%s, %s, %s, %s)",
+                                   (args.role, args.label, args.agent_id, actor)).fetchone()
+                assert row is not None
+                created = row[0]
+                print(json.dumps(created, indent=2))
+                print(f"\nthe key (shown this once; only its hash is stored):\n{created['key']}", file=sys.stderr)
+            elif args.keys_command == "list":
+                listed = conn.execute("SELECT api.list_api_keys()").fetchone()
+                assert listed is not None
+                for key in listed[0]:
+                    state = f"revoked {key['revoked_at'][:19]}" if key["revoked_at"] else "active"
+                    print(f"{key['prefix']}  {key['role']:<11} {state:<28} {key['label']}"
+                          + (f"  agent {key['agent_id']}" if key["agent_id"] else ""))
+            else:
+                revoked = conn.execute("SELECT api.revoke_api_key(%s, %s)", (args.key, actor)).fetchone()
+                assert revoked is not None
+                print(json.dumps(revoked[0], indent=2))
+        except psycopg.Error as exc:
+            print(f"error: {exc.diag.message_primary or exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def ensure_dev_admin_key(owner_url: str, data_dir: Path) -> None:
+    """`make run`: one development admin key, made on the first run, printed and kept in .data/dev-admin-key
+    (a local file for a local server; production makes its keys with `python -m api keys create`)."""
+    import psycopg
+
+    path = data_dir / "dev-admin-key"
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        existing = conn.execute("SELECT prefix FROM crm.api_keys WHERE label = 'development admin (make run)' "
+                                "AND revoked_at IS NULL").fetchone()
+        if existing and path.exists():
+            print(f"development admin key: {path.read_text().strip()}  (from {path})")
+            return
+        row = conn.execute("SELECT api.create_api_key('admin', 'development admin (make run)', NULL, "
+                           "'make run')").fetchone()
+    assert row is not None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(row[0]["key"] + "\n")
+    path.chmod(0o600)
+    print(f"development admin key (new; kept in {path}): {row[0]['key']}")
+
+
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     """Run api.run_sweeps once, then the analytics snapshot refresh, as the app's login (for cron; the app also
     sweeps every minute)."""
@@ -170,18 +222,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             apply.migrate(env.owner_url)
             if apply.seed(env.owner_url, only_if_empty=True):
                 print("demo data loaded (first run)")
+            ensure_dev_admin_key(env.owner_url, Path(settings.data_dir))
         os.environ["DATABASE_URL"] = env.app_url
         os.environ["REDIS_URL"] = env.redis_url
         get_settings.cache_clear()
         host, port = args.host or settings.host, args.port or settings.port
         print(f"API on http://{host}:{port}  docs: http://{host}:{port}/docs", flush=True)
         uvicorn.run("api.main:create_app", factory=True, host=host, port=port,
-                    log_level=settings.log_level.lower(), workers=1)
+                    log_level=settings.log_level.lower(), workers=1,
+                    log_config=None, access_log=False)  # our handler and format; api.access logs each request
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    from api.middleware import RequestIdFilter
+
+    for log_handler in logging.getLogger().handlers:
+        log_handler.addFilter(RequestIdFilter())  # every line says which request wrote it ("-": none)
     parser = argparse.ArgumentParser(prog="python -m api")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="migrate, load demo data once, serve the API")
@@ -200,12 +259,21 @@ def main(argv: list[str] | None = None) -> int:
     generate = sub.add_parser("generate", help="add scale data: leads, agents and activities (needs a superuser)")
     generate.add_argument("--leads", type=int, default=1_000_000)
     generate.add_argument("--agents", type=int, default=200)
+    keys = sub.add_parser("keys", help="API keys: create, list, revoke")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="make a key (printed once)")
+    create.add_argument("--role", required=True, choices=["integration", "agent", "supervisor", "admin"])
+    create.add_argument("--label", required=True, help="who or what holds it, e.g. 'Bayut webhook'")
+    create.add_argument("--agent-id", help="the agent an agent key belongs to (required for --role agent)")
+    keys_sub.add_parser("list", help="every key: prefix, role, state, label (never the key)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its prefix or id; it fails from its next request")
+    revoke.add_argument("key", help="the key's prefix (8 hex characters) or key_id")
     psql = sub.add_parser("psql", help="psql on the database (reads SQL from standard input too)")
     psql.add_argument("psql_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     settings = get_settings()
     handler = {"serve": cmd_serve, "migrate": cmd_migrate, "seed": cmd_seed, "sweep": cmd_sweep,
-               "generate": cmd_generate, "psql": cmd_psql}[args.command]
+               "generate": cmd_generate, "psql": cmd_psql, "keys": cmd_keys}[args.command]
     return handler(args, settings)
 
 

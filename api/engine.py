@@ -4,6 +4,9 @@
 calls `api.assign_lead`; the rules themselves live in `db/functions/16_crm_scoring.sql` and
 `db/functions/18_crm_assignment.sql`. They let Python code (scripts, workers, a notebook) use the same rules
 as the HTTP API and psql, without a second implementation.
+
+Pass an API key (`api_key=`) when the pool logs in as the API's login: the calls that change a lead then run
+as that key's holder, through the same endpoint matrix and row-level security as HTTP (api.begin_request).
 """
 
 from __future__ import annotations
@@ -35,9 +38,16 @@ class _ScoringSource(BaseModel):
     referrer_agent_id: UUID | None = None
 
 
+def _as_caller(call: str, action: str, key_arg: int, lead_arg: int | None = None) -> str:
+    """`SELECT <call> FROM api.begin_request($key, action[, NULL, $lead]) AS ctx`: the call runs as the key's holder."""
+    scope = f", NULL, ${lead_arg}" if lead_arg else ""
+    return f"SELECT {call} FROM api.begin_request(${key_arg}, '{action}'{scope}) AS ctx"
+
+
 class LeadScoringEngine:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, api_key: str | None = None) -> None:
         self.pool = pool
+        self.api_key = api_key
 
     async def score(self, lead_data: dict[str, Any], source_details: dict[str, Any]) -> dict[str, Any]:
         """{"score", "raw", "breakdown"}. `source_details` carries `source_type` (the capture body's top level)."""
@@ -56,9 +66,13 @@ class LeadScoringEngine:
         positive +5, viewing +10, offer made +20, clamped to 0-100 (crm.activity_points in SQL). The 7-day
         no-response penalty is the sweep's (api.run_sweeps)."""
         activity = ActivityIn.model_validate(activity_data)
-        state: dict[str, Any] = await call_api(
-            self.pool, "SELECT api.update_lead($1, $2, $3)", lead_id,
-            {"activity": activity.model_dump(mode="json", exclude_none=True)}, actor)
+        body = {"activity": activity.model_dump(mode="json", exclude_none=True)}
+        if self.api_key:
+            state: dict[str, Any] = await call_api(
+                self.pool, _as_caller("api.update_lead($1, $2, ctx.actor)", "update_lead", 3, 1),
+                lead_id, body, self.api_key)
+        else:
+            state = await call_api(self.pool, "SELECT api.update_lead($1, $2, $3)", lead_id, body, actor)
         return int(state["score"])
 
     async def calculate_lead_score(self, lead_data: dict[str, Any], source_details: dict[str, Any]) -> int:
@@ -68,9 +82,10 @@ class LeadScoringEngine:
 
 
 class LeadAssignmentManager:
-    def __init__(self, pool: asyncpg.Pool, actor: str = "python") -> None:
+    def __init__(self, pool: asyncpg.Pool, actor: str = "python", api_key: str | None = None) -> None:
         self.pool = pool
         self.actor = actor
+        self.api_key = api_key
 
     async def assign_lead(self, lead_data: dict[str, Any]) -> UUID | None:
         """Assigns the stored lead `lead_data["lead_id"]` (one without an agent, e.g. queued) to the best
@@ -85,6 +100,11 @@ class LeadAssignmentManager:
         """Moves the lead to new_agent_id, or to the best ranked other agent, and returns the new agent's id.
         Raises Problem (agent_full, agent_inactive, no_agent_available, ...). The automatic kinds (no response
         within 24 hours, workload balancing) are run by the sweeps."""
-        state: dict[str, Any] = await call_api(
-            self.pool, "SELECT api.reassign_lead($1, $2, $3, $4)", lead_id, reason, new_agent_id, self.actor)
+        if self.api_key:
+            state: dict[str, Any] = await call_api(
+                self.pool, _as_caller("api.reassign_lead($1, $2, $3, ctx.actor)", "reassign_lead", 4),
+                lead_id, reason, new_agent_id, self.api_key)
+        else:
+            state = await call_api(self.pool, "SELECT api.reassign_lead($1, $2, $3, $4)", lead_id, reason,
+                                   new_agent_id, self.actor)
         return UUID(state["assigned_agent"]["agent_id"])

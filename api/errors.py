@@ -25,6 +25,9 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 # for a route's `responses`: the 4xx/5xx it documents come as problem+json
 PROBLEM_CONTENT: dict[str, Any] = {"content": {PROBLEM_MEDIA_TYPE: {}}}
 
+# what a 401 asks for (RFC 9110 section 11.6.1)
+WWW_AUTHENTICATE = 'ApiKey header="X-API-Key", Bearer realm="thinkrealty"'
+
 # constraint names whose 23514 (check violation) is a conflict with the current state, not bad input
 CONFLICT_CHECKS = frozenset({"agents_capacity"})
 
@@ -95,7 +98,8 @@ def from_postgres(exc: asyncpg.PostgresError) -> Problem:
 
     if state.startswith("PT") and state[2:].isdigit():
         status = int(state[2:])
-        return Problem(status, name or "business_rule", message, **extra)
+        headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
+        return Problem(status, name or "business_rule", message, headers=headers, **extra)
     if state == "23505":
         return Problem(409, name or "unique_violation", message, **extra)
     if state == "23P01":

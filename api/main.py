@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.cache import DashboardCache, create_redis
 from api.deps import app_pool, open_pool
 from api.errors import is_connection_error
 from api.listener import NotificationListener
+from api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from api.routes import agents, analytics, health, leads
 from api.schemas.leads import CaptureRequest
 from api.settings import Settings, get_settings
@@ -34,33 +33,6 @@ Lead management for a Dubai real-estate brokerage. Leads arrive from Bayut, Prop
 the website, walk-ins and referrals; PostgreSQL scores, routes and tracks them, and every business rule
 lives in the database. Errors are RFC 9457 `application/problem+json` bodies whose `code` is stable.
 """
-
-
-class RequestIdMiddleware:
-    """Gives every request an id (the caller's X-Request-ID, or a new one) and echoes it back, with the time the
-    server spent before answering as `Server-Timing: app;dur=<ms>` (what the benchmarks read as server-side)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 0 < len(incoming) <= 100 else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                headers = message.setdefault("headers", [])
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
-                headers.append((b"server-timing", f"app;dur={elapsed_ms:.2f}".encode("latin-1")))
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -116,7 +88,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    app.add_middleware(RequestIdMiddleware)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:  # off unless CORS_ORIGINS names the browsers' origins
+        app.add_middleware(
+            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "X-Cache", "Server-Timing", "Idempotent-Replayed", "Retry-After"],
+            max_age=600)
+    app.add_middleware(RequestGuardMiddleware,
+                       max_body_bytes=max(settings.max_body_bytes, settings.capture_max_body_bytes + 1))
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 and 415 included, carries an id
     app.include_router(health.router)
     app.include_router(leads.router)
     app.include_router(agents.router)

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     dashboard_cache_ttl_s: int = Field(
         default=60, description="Safety-net lifetime of a cached dashboard; changes invalidate it at once.")
     capture_max_body_bytes: int = Field(default=65536, description="Largest capture body accepted (413 above).")
+    max_body_bytes: int = Field(
+        default=1_048_576, description="Largest request body of any route (413 above, before the route runs).")
+    cors_origins: str = Field(
+        default="", description="Comma-separated browser origins allowed by CORS; empty (the default): CORS off.")
     property_service_url: str | None = Field(
         default=None, description="External property-suggestion service; unset: suggestions from our own listings.")
     property_service_timeout_ms: int = Field(default=500, description="Total time allowed for one suggestion call.")

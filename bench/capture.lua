@@ -1,6 +1,7 @@
 -- wrk script: POST /api/v1/leads/capture with a unique, valid lead per request.
 -- Phones are +971569NNNNNN / +971568NNNNNN UAE mobiles: a per-thread prefix and a per-thread counter, so no two
 -- requests of a run share a phone (a same-source duplicate would be a 409 and count as an error).
+local INTEGRATION_KEY = "trk_de000001_demo-integration-portals-and-website"  -- demo data (db/seed/60_api_keys.sql)
 local threads = {}
 local counter = 0
 local offset = 0
@@ -30,7 +31,8 @@ function request()
         '"source_details": {"campaign_id": "bench"}}',
         sources[n % 6 + 1], phone, thread_no, n, languages[n % 4 + 1], 500000 + (n % 40) * 50000,
         900000 + (n % 40) * 100000, types[n % 4 + 1], areas[n % 4 + 1])
-    return wrk.format("POST", "/api/v1/leads/capture", {["Content-Type"] = "application/json"}, body)
+    return wrk.format("POST", "/api/v1/leads/capture", {["Content-Type"] = "application/json",
+                                                        ["X-API-Key"] = INTEGRATION_KEY}, body)
 end
 
 function done(summary, latency, requests)

@@ -1,9 +1,11 @@
 -- wrk script: GET /api/v1/agents/{id}/dashboard.
 --   wrk -t T ... -- miss AGENTS_FILE T    every request a filter set not asked before in the run (cache misses)
 --   wrk -t T ... -- hit AGENTS_FILE T K   the first K filter sets over and over (warmed first: cache hits)
--- AGENTS_FILE holds one agent id per line. Each thread counts the X-Cache values it sees.
+-- AGENTS_FILE holds "agent_id api_key" per line: each agent asks for its own dashboard with its own agent key (the
+-- path of the agents' app: key check, endpoint matrix, row-level security). Each thread counts the X-Cache values.
 local threads = {}
 local agents = {}
+local keys_of = {}
 local mode = "miss"
 local keys = 0
 local nthreads = 1
@@ -21,7 +23,11 @@ end
 function init(args)
     mode = args[1] or "miss"
     for line in io.lines(args[2]) do
-        if #line > 0 then table.insert(agents, line) end
+        local id, key = line:match("^(%S+)%s+(%S+)$")
+        if id then
+            table.insert(agents, id)
+            keys_of[id] = key
+        end
     end
     nthreads = tonumber(args[3]) or 1
     keys = tonumber(args[4]) or 0
@@ -31,8 +37,9 @@ end
 local function path(n)
     local a = #agents
     local combo = math.floor(n / a)
-    return string.format("/api/v1/agents/%s/dashboard?date_range=%s&status_filter=%s&source_filter=%s",
-        agents[n % a + 1], ranges[combo % 3 + 1], statuses[math.floor(combo / 3) % 4 + 1],
+    local agent = agents[n % a + 1]
+    return agent, string.format("/api/v1/agents/%s/dashboard?date_range=%s&status_filter=%s&source_filter=%s",
+        agent, ranges[combo % 3 + 1], statuses[math.floor(combo / 3) % 4 + 1],
         sources[math.floor(combo / 12) % 7 + 1])
 end
 
@@ -44,7 +51,8 @@ function request()
         n = counter * nthreads + thread_no
     end
     counter = counter + 1
-    return wrk.format("GET", path(n))
+    local agent, url = path(n)
+    return wrk.format("GET", url, {["X-API-Key"] = keys_of[agent]})
 end
 
 function response(status, headers, body)

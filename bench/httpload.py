@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+INTEGRATION_KEY = "trk_de000001_demo-integration-portals-and-website"  # demo data (db/seed/60_api_keys.sql)
+
 
 async def _load(url: str, connections: int, seconds: float) -> dict[str, Any]:
     latencies: list[float] = []
@@ -22,7 +24,7 @@ async def _load(url: str, connections: int, seconds: float) -> dict[str, Any]:
 
     async def worker(w: int) -> None:
         nonlocal non_2xx, errors
-        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=url, timeout=10, headers={"X-API-Key": INTEGRATION_KEY}) as http:
             n = 0
             while time.monotonic() < stop:
                 n += 1

@@ -119,7 +119,7 @@ def counts(url: str) -> dict[str, int]:
 
 
 def _path(agent_ids: list[str], n: int) -> str:
-    """The n-th filter set, exactly as bench/dashboard.lua builds it."""
+    """The n-th filter set, exactly as bench/dashboard.lua builds it (its agent is agent_ids[n % len])."""
     ranges, statuses, sources = FILTERS
     combo = n // len(agent_ids)
     return (f"/api/v1/agents/{agent_ids[n % len(agent_ids)]}/dashboard?date_range={ranges[combo % 3]}"
@@ -147,11 +147,13 @@ def _load(server_url: str, mode: str, agents_file: Path, keys: int, connections:
     return _python_load(server_url, mode, agents_file, keys, connections, seconds)
 
 
-def _python_load(server_url: str, mode: str, agents_file: Path, keys: int, connections: int,
+def _python_load(server_url: str, mode: str, agents_file: Path, hit_keys: int, connections: int,
                  seconds: int) -> dict[str, Any]:
     import asyncio
 
-    agent_ids = agents_file.read_text().split()
+    pairs = [line.split() for line in agents_file.read_text().splitlines() if line.strip()]
+    agent_ids = [agent for agent, _ in pairs]
+    keys = dict(pairs)
 
     async def go() -> dict[str, Any]:
         stop = time.monotonic() + seconds
@@ -160,9 +162,10 @@ def _python_load(server_url: str, mode: str, agents_file: Path, keys: int, conne
         async def worker() -> None:
             async with httpx.AsyncClient(base_url=server_url, timeout=10) as http:
                 while time.monotonic() < stop:
-                    n = counter["n"] % keys if mode == "hit" else counter["n"]
+                    n = counter["n"] % hit_keys if mode == "hit" else counter["n"]
                     counter["n"] += 1
-                    response = await http.get(_path(agent_ids, n))
+                    agent = agent_ids[n % len(agent_ids)]
+                    response = await http.get(_path(agent_ids, n), headers={"X-API-Key": keys[agent]})
                     counter["requests"] += 1
                     counter["errors"] += response.status_code != 200
                     counter["hits" if response.headers.get("x-cache") == "hit" else "misses"] += 1
@@ -180,14 +183,16 @@ def _python_load(server_url: str, mode: str, agents_file: Path, keys: int, conne
 def run_dashboard(url: str, redis_url: str, seconds: int, connections: int = 8,
                   samples: int = 300) -> DashboardResult:
     app_url = _with_db(url, SCALE_DB, "thinkrealty_app")
-    with psycopg.connect(url) as conn:
-        agent_ids = [r[0] for r in conn.execute(
-            "SELECT agent_id::text FROM crm.agents WHERE email LIKE '%@scale.thinkrealty.ae' AND role = 'agent' "
-            "ORDER BY agent_id").fetchall()]
+    with psycopg.connect(url, autocommit=True) as conn:  # each agent gets an agent key of its own for the run
+        pairs = conn.execute(
+            "SELECT agent_id::text, api.create_api_key('agent', 'bench: dashboard', agent_id, 'bench') ->> 'key' "
+            "FROM crm.agents WHERE email LIKE '%@scale.thinkrealty.ae' AND role = 'agent' ORDER BY agent_id").fetchall()
         per_agent = conn.execute("SELECT count(*) / greatest(count(DISTINCT agent_id), 1) FROM crm.lead_assignments "
                                  "WHERE released_at IS NULL").fetchone()
+    agent_ids = [str(agent) for agent, _ in pairs]
+    keys: dict[str, str] = {str(agent): str(key) for agent, key in pairs}
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
-        handle.write("\n".join(agent_ids) + "\n")
+        handle.write("".join(f"{agent} {key}\n" for agent, key in pairs))
         agents_file = Path(handle.name)
     env = {"SWEEP_INTERVAL_S": "0"}  # reads only: no sweep (and no snapshot refresh) inside the measurement
     try:
@@ -196,14 +201,16 @@ def run_dashboard(url: str, redis_url: str, seconds: int, connections: int = 8,
             uncached, cached, client_miss, client_hit = [], [], [], []
             with httpx.Client(base_url=server.url, timeout=30) as http:
                 for n in range(samples):
+                    headers = {"X-API-Key": keys[agent_ids[n % len(agent_ids)]]}
                     started = time.perf_counter()
-                    response = http.get(_path(agent_ids, n))
+                    response = http.get(_path(agent_ids, n), headers=headers)
                     client_miss.append((time.perf_counter() - started) * 1000)
                     assert response.status_code == 200 and response.headers["x-cache"] == "miss", response.text
                     uncached.append(_server_ms(response))
                 for n in range(samples):
+                    headers = {"X-API-Key": keys[agent_ids[n % len(agent_ids)]]}
                     started = time.perf_counter()
-                    response = http.get(_path(agent_ids, n))
+                    response = http.get(_path(agent_ids, n), headers=headers)
                     client_hit.append((time.perf_counter() - started) * 1000)
                     assert response.status_code == 200 and response.headers["x-cache"] == "hit", response.text
                     cached.append(_server_ms(response))
@@ -217,6 +224,9 @@ def run_dashboard(url: str, redis_url: str, seconds: int, connections: int = 8,
             server.stop()
     finally:
         agents_file.unlink()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("SELECT api.revoke_api_key(prefix, 'bench') FROM crm.api_keys "
+                         "WHERE label = 'bench: dashboard' AND revoked_at IS NULL")
     return DashboardResult(
         agents=len(agent_ids), leads_per_agent=int(per_agent[0]) if per_agent else 0,
         uncached_server_p50_ms=_pct(uncached, 50), uncached_server_p99_ms=_pct(uncached, 99),

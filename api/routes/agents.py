@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
 from api.errors import PROBLEM_CONTENT
 from api.schemas import in_model_order
@@ -24,21 +25,25 @@ router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
     description=(
         "Figures for the agent's leads created in the date range (Asia/Dubai days) that match the filters; every "
         "definition is in docs/business-rules.md section 9. Cached in Redis per agent and filter set, dropped when "
-        "the agent's data changes (also from psql), 60 s at most otherwise; `X-Cache: hit|miss` says which."
+        "the agent's data changes (also from psql), 60 s at most otherwise; `X-Cache: hit|miss` says which. The key "
+        "is checked on every call, cached or not." + roles_note("dashboard")
     ),
-    responses={404: {"description": "`agent_not_found`", **PROBLEM_CONTENT},
+    responses={**auth_responses("dashboard"),
+               404: {"description": "`agent_not_found`", **PROBLEM_CONTENT},
                422: {"description": "`validation_error` (a bad filter value or date range)", **PROBLEM_CONTENT}},
 )
-async def agent_dashboard(request: Request, agent_id: UUID,
+async def agent_dashboard(request: Request, agent_id: UUID, key: ApiKey,
                           query: Annotated[DashboardQuery, Query()]) -> Response:
     cache = request.app.state.dashboard_cache
     field = query.cache_field()
+    pool = await get_pool(request)
     cached, version = await cache.get(str(agent_id), field)
-    if cached is not None:
+    if cached is not None:  # served from Redis only to a caller the database lets see it
+        await call_api(pool, "SELECT 1 FROM api.begin_request($1, 'dashboard', $2) AS ctx", key, agent_id)
         return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
     body = await call_api(
-        await get_pool(request), "SELECT api.agent_dashboard($1, $2, $3, $4, $5, $6)",
-        agent_id, query.date_range, query.date_from, query.date_to, query.status_filter, query.source_filter)
+        pool, "SELECT api.agent_dashboard($1, $2, $3, $4, $5, $6) FROM api.begin_request($7, 'dashboard', $1) AS ctx",
+        agent_id, query.date_range, query.date_from, query.date_to, query.status_filter, query.source_filter, key)
     content = json.dumps(in_model_order(body, AgentDashboard), separators=(",", ":")).encode()
     if version is not None:
         await cache.put(str(agent_id), field, content, version)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
 from api.errors import PROBLEM_CONTENT, Problem
 
@@ -66,8 +67,10 @@ class Window(BaseModel):
         return self
 
 
-@router.get("", summary="The available reports")
-async def list_reports() -> dict[str, Any]:
+@router.get("", summary="The available reports", description="The names and questions of every report."
+            + roles_note("analytics"), responses=auth_responses("analytics"))
+async def list_reports(request: Request, key: ApiKey) -> dict[str, Any]:
+    await call_api(await get_pool(request), "SELECT 1 FROM api.begin_request($1, 'analytics') AS ctx", key)
     return {"reports": [{"name": name, "question": question, "path": f"/api/v1/analytics/{name}"}
                         for name, (question, _) in REPORTS.items()]}
 
@@ -75,10 +78,11 @@ async def list_reports() -> dict[str, Any]:
 @router.get(
     "/{report}",
     summary="One report: rows of a reporting view or function, for leads captured between date_from and date_to",
-    description="Dates are Asia/Dubai days, inclusive, both optional (all time). docs/analytics.md defines each.",
-    responses={404: {"description": "`report_not_found`", **PROBLEM_CONTENT}},
+    description="Dates are Asia/Dubai days, inclusive, both optional (all time). docs/analytics.md defines each."
+                + roles_note("analytics"),
+    responses={**auth_responses("analytics"), 404: {"description": "`report_not_found`", **PROBLEM_CONTENT}},
 )
-async def report(request: Request, report: str, window: Annotated[Window, Query()]) -> JSONResponse:
+async def report(request: Request, report: str, key: ApiKey, window: Annotated[Window, Query()]) -> JSONResponse:
     if report not in REPORTS:
         raise Problem(404, "report_not_found", f"no report named {report!r}; GET /api/v1/analytics lists them")
     question, query = REPORTS[report]
@@ -87,7 +91,8 @@ async def report(request: Request, report: str, window: Annotated[Window, Query(
     as_of = "now()" if live else "(SELECT refreshed_at FROM reporting.analytics_freshness)"
     result = await call_api(await get_pool(request),
                             f"SELECT jsonb_build_object('as_of', {as_of}, 'rows', "
-                            f"(SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) FROM ({query}) AS r))", *args)
+                            f"(SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) FROM ({query}) AS r)) "
+                            f"FROM api.begin_request(${len(args) + 1}, 'analytics') AS ctx", *args, key)
     return JSONResponse({"report": report, "question": question,
                          "filters": {"date_from": window.date_from and window.date_from.isoformat(),
                                      "date_to": window.date_to and window.date_to.isoformat()},

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
 from api.errors import PROBLEM_CONTENT, Problem
 from api.schemas import in_model_order
@@ -21,7 +22,6 @@ from api.schemas.leads import CaptureRequest, CaptureResponse, LeadState, Reassi
 
 router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 
-ACTOR = "api"
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", min_length=1, max_length=200,
@@ -54,10 +54,10 @@ async def _read_capped(request: Request, limit: int) -> tuple[bytes, bool]:
     return b"".join(chunks), False
 
 
-async def _dead_letter(request: Request, *, payload: Any, raw: bytes | None, problem: Problem,
+async def _dead_letter(request: Request, key: str, *, payload: Any, raw: bytes | None, problem: Problem,
                        idempotency_key: str | None, parsed: bool = True) -> Problem:
     """Keep the failed capture (its JSON, or its raw text when it was not JSON), then hand back the problem to
-    raise, naming the dead letter."""
+    raise, naming the dead letter. A key that may not capture gets its 401/403 instead, and nothing is kept."""
     source = payload.get("source_type") if isinstance(payload, dict) else None
     errors = {"code": problem.code, "detail": problem.detail, "errors": problem.extra.get("errors", [])}
     raw_text = (raw or b"").decode("utf-8", "replace").replace("\x00", "\ufffd")
@@ -66,15 +66,18 @@ async def _dead_letter(request: Request, *, payload: Any, raw: bytes | None, pro
     try:
         letter_id = await call_api(
             await get_pool(request),
-            "SELECT api.record_capture_dead_letter($1, $2, $3, $4, $5, $6, $7)",
+            "SELECT api.record_capture_dead_letter($1, $2, $3, $4, $5, $6, $7) "
+            "FROM api.begin_request($8, 'capture') AS ctx",
             source.replace("\x00", "") if isinstance(source, str) else None,
             payload if parsed else None,
             None if parsed else raw_text,
-            problem.code, errors, getattr(request.state, "request_id", None), idempotency_key,
+            problem.code, errors, getattr(request.state, "request_id", None), idempotency_key, key,
         )
         problem.extra["dead_letter_id"] = str(letter_id)
-    except Problem:  # the database is down: the client still gets its 4xx, and retries later
-        pass
+    except Problem as refused:
+        if refused.status in (401, 403):
+            return refused
+        # the database is down: the client still gets its 4xx, and retries later
     return problem
 
 
@@ -89,7 +92,7 @@ def _validation_problem(exc: ValidationError) -> Problem:
     return Problem(422, "validation_error", f"{where}: {first['msg']}{more}", errors=errors)
 
 
-async def _capture(request: Request, payload: Any, *, raw: bytes | None, idempotency_key: str | None,
+async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | None, idempotency_key: str | None,
                    dead_letter_id: UUID | None, body: CaptureRequest | None = None) -> JSONResponse:
     """Validate (unless the caller already did), call api.capture_lead, add suggestions. Shared by capture and
     dead-letter replay."""
@@ -99,7 +102,7 @@ async def _capture(request: Request, payload: Any, *, raw: bytes | None, idempot
         except ValidationError as exc:
             problem = _validation_problem(exc)
             if dead_letter_id is None:
-                problem = await _dead_letter(request, payload=payload, raw=raw, problem=problem,
+                problem = await _dead_letter(request, key, payload=payload, raw=raw, problem=problem,
                                              idempotency_key=idempotency_key)
             raise problem from None
 
@@ -107,11 +110,12 @@ async def _capture(request: Request, payload: Any, *, raw: bytes | None, idempot
     pool = await get_pool(request)
     try:
         result = await call_api(
-            pool, "SELECT api.capture_lead($1, $2, $3, $4)", normalized, ACTOR, idempotency_key, dead_letter_id,
+            pool, "SELECT api.capture_lead($1, ctx.actor, $2, $3) FROM api.begin_request($4, 'capture') AS ctx",
+            normalized, idempotency_key, dead_letter_id, key,
         )
     except Problem as problem:
         if problem.status == 422 and problem.code != "idempotency_key_reused" and dead_letter_id is None:
-            problem = await _dead_letter(request, payload=payload, raw=raw, problem=problem,
+            problem = await _dead_letter(request, key, payload=payload, raw=raw, problem=problem,
                                          idempotency_key=idempotency_key)
         raise
 
@@ -136,18 +140,19 @@ async def _capture(request: Request, payload: Any, *, raw: bytes | None, idempot
         "24 hours it is linked to the earlier lead (`duplicate_of`) and sent to the same agent. A retry with the "
         "same `Idempotency-Key`, or the same `source_details.external_id`, returns the first answer "
         "(header `Idempotent-Replayed: true`). Invalid captures are kept as dead letters."
+        + roles_note("capture")
     ),
-    responses=CAPTURE_RESPONSES,
+    responses={**CAPTURE_RESPONSES, **auth_responses("capture")},
     response_model=None,
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/CaptureRequest"}}}}},
 )
-async def capture_lead(request: Request, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+async def capture_lead(request: Request, key: ApiKey, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     limit = request.app.state.settings.capture_max_body_bytes
     raw, too_large = await _read_capped(request, limit)
     if too_large:
         raise await _dead_letter(
-            request, payload=None, raw=raw, idempotency_key=idempotency_key, parsed=False,
+            request, key, payload=None, raw=raw, idempotency_key=idempotency_key, parsed=False,
             problem=Problem(413, "payload_too_large", f"A capture body may be at most {limit} bytes."),
         )
     try:  # the common case in one step: pydantic parses and validates the raw JSON
@@ -155,29 +160,35 @@ async def capture_lead(request: Request, idempotency_key: IdempotencyKey = None)
     except ValidationError:
         body = None  # parse it again below to tell bad JSON from bad content and keep the right dead letter
     if body is not None:
-        return await _capture(request, None, raw=raw, idempotency_key=idempotency_key, dead_letter_id=None, body=body)
+        return await _capture(request, key, None, raw=raw, idempotency_key=idempotency_key, dead_letter_id=None,
+                              body=body)
     try:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise await _dead_letter(
-            request, payload=None, raw=raw, idempotency_key=idempotency_key, parsed=False,
+            request, key, payload=None, raw=raw, idempotency_key=idempotency_key, parsed=False,
             problem=Problem(400, "invalid_json", "The body is not valid JSON."),
         ) from None
-    return await _capture(request, payload, raw=raw, idempotency_key=idempotency_key, dead_letter_id=None)
+    return await _capture(request, key, payload, raw=raw, idempotency_key=idempotency_key, dead_letter_id=None)
 
 
 @router.get(
     "/capture/dead-letters",
     summary="Captures that failed validation, newest first",
-    description="Each entry keeps the payload (or the raw body when it was not JSON), the source and the errors.",
+    description="Each entry keeps the payload (or the raw body when it was not JSON), the source and the errors."
+                + roles_note("dead_letters"),
+    responses=auth_responses("dead_letters"),
 )
 async def list_dead_letters(
     request: Request,
+    key: ApiKey,
     pending: Annotated[bool, Query(description="Only those not replayed yet.")] = True,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     letters: list[dict[str, Any]] = await call_api(
-        await get_pool(request), "SELECT api.capture_dead_letters($1, $2)", pending, limit)
+        await get_pool(request),
+        "SELECT api.capture_dead_letters($1, $2) FROM api.begin_request($3, 'dead_letters') AS ctx",
+        pending, limit, key)
     return letters
 
 
@@ -187,11 +198,13 @@ async def list_dead_letters(
     description=(
         "Without a body the stored payload is captured again; with a body (a corrected capture) that body is "
         "captured instead. On success the dead letter records the lead it became. Answers like the capture."
+        + roles_note("dead_letters")
     ),
-    responses={**CAPTURE_RESPONSES, 404: {"description": "`dead_letter_not_found`", **PROBLEM_CONTENT}},
+    responses={**CAPTURE_RESPONSES, **auth_responses("dead_letters"),
+               404: {"description": "`dead_letter_not_found`", **PROBLEM_CONTENT}},
     response_model=None,
 )
-async def replay_dead_letter(request: Request, dead_letter_id: UUID) -> JSONResponse:
+async def replay_dead_letter(request: Request, dead_letter_id: UUID, key: ApiKey) -> JSONResponse:
     raw, too_large = await _read_capped(request, request.app.state.settings.capture_max_body_bytes)
     if too_large:
         raise Problem(413, "payload_too_large", "The corrected body is too large.")
@@ -201,14 +214,16 @@ async def replay_dead_letter(request: Request, dead_letter_id: UUID) -> JSONResp
         except (ValueError, UnicodeDecodeError):
             raise Problem(400, "invalid_json", "The corrected body is not valid JSON.") from None
     else:
-        letter = await call_api(await get_pool(request), "SELECT api.capture_dead_letter($1)", dead_letter_id)
+        letter = await call_api(
+            await get_pool(request),
+            "SELECT api.capture_dead_letter($1) FROM api.begin_request($2, 'dead_letters') AS ctx", dead_letter_id, key)
         if letter is None:
             raise Problem(404, "dead_letter_not_found", f"dead letter {dead_letter_id} does not exist")
         payload = letter.get("payload")
         if payload is None:
             raise Problem(422, "dead_letter_unreadable",
                           "This dead letter was not JSON; send a corrected body to replay it.")
-    return await _capture(request, payload, raw=None, idempotency_key=None, dead_letter_id=dead_letter_id)
+    return await _capture(request, key, payload, raw=None, idempotency_key=None, dead_letter_id=dead_letter_id)
 
 
 _UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -229,13 +244,16 @@ _UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {
         "first contact also scores its response time) and completes the follow-up it fulfils; `next_follow_up` books "
         "a slot for the lead's agent (409 with `next_free_slot` when taken); interests are upserted per listing; the "
         "status must be the next stage or `lost` (with `lost_reason`); `converted` (or `conversion`) takes a "
-        "`deal_value` in AED. Answers the lead as it now stands, with `changes`."
+        "`deal_value` in AED. Answers the lead as it now stands, with `changes`. An agent key that does not hold "
+        "the lead gets 404, as if it did not exist." + roles_note("update_lead")
     ),
-    responses=_UPDATE_RESPONSES,
+    responses={**_UPDATE_RESPONSES, **auth_responses("update_lead")},
 )
-async def update_lead(request: Request, lead_id: UUID, body: UpdateRequest) -> JSONResponse:
-    state = await call_api(await get_pool(request), "SELECT api.update_lead($1, $2, $3)",
-                           lead_id, body.to_sql(), ACTOR)
+async def update_lead(request: Request, lead_id: UUID, body: UpdateRequest, key: ApiKey) -> JSONResponse:
+    state = await call_api(
+        await get_pool(request),
+        "SELECT api.update_lead($1, $2, ctx.actor) FROM api.begin_request($3, 'update_lead', NULL, $1) AS ctx",
+        lead_id, body.to_sql(), key)
     return JSONResponse(state)
 
 
@@ -246,15 +264,19 @@ async def update_lead(request: Request, lead_id: UUID, body: UpdateRequest) -> J
     description=(
         "Closes the current assignment and opens a new one with the reason; the lead's open follow-ups are "
         "replaced by a first follow-up for the new agent. A named agent must be active and under capacity."
+        + roles_note("reassign_lead")
     ),
     responses={
+        **auth_responses("reassign_lead"),
         404: {"description": "`lead_not_found`, `agent_not_found`", **PROBLEM_CONTENT},
         409: {"description": "`agent_inactive`, `agent_full`, `same_agent`, `lead_closed`, `no_agent_available`",
               **PROBLEM_CONTENT},
         422: {"description": "`validation_error`", **PROBLEM_CONTENT},
     },
 )
-async def reassign_lead(request: Request, lead_id: UUID, body: ReassignRequest) -> JSONResponse:
-    state = await call_api(await get_pool(request), "SELECT api.reassign_lead($1, $2, $3, $4)",
-                           lead_id, body.reason, body.new_agent_id, ACTOR)
+async def reassign_lead(request: Request, lead_id: UUID, body: ReassignRequest, key: ApiKey) -> JSONResponse:
+    state = await call_api(
+        await get_pool(request),
+        "SELECT api.reassign_lead($1, $2, $3, ctx.actor) FROM api.begin_request($4, 'reassign_lead') AS ctx",
+        lead_id, body.reason, body.new_agent_id, key)
     return JSONResponse(state)

@@ -7,6 +7,7 @@
 CREATE OR REPLACE FUNCTION crm.leads_check_status()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
@@ -39,7 +40,8 @@ END
 $$;
 COMMENT ON FUNCTION crm.leads_check_status() IS
     'Trigger: new leads start as new; status changes must be listed in crm.lead_status_transitions. '
-    'Errors: PT422 lead_initial_status, PT409 lead_status_transition.';
+    'Errors: PT422 lead_initial_status, PT409 lead_status_transition. '
+    'SECURITY DEFINER: keeps derived rows no caller may write, also when a caller''s own UPDATE (under row-level security) fires it.';
 
 CREATE OR REPLACE TRIGGER leads_20_check_status BEFORE INSERT OR UPDATE OF status ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_check_status();
@@ -48,6 +50,7 @@ CREATE OR REPLACE TRIGGER leads_20_check_status BEFORE INSERT OR UPDATE OF statu
 CREATE OR REPLACE FUNCTION crm.leads_record_status()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
@@ -65,7 +68,8 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.leads_record_status() IS 'Trigger: writes crm.lead_conversion_history for every status a lead enters.';
+COMMENT ON FUNCTION crm.leads_record_status() IS 'Trigger: writes crm.lead_conversion_history for every status a lead enters. '
+    'SECURITY DEFINER: keeps derived rows no caller may write, also when a caller''s own UPDATE (under row-level security) fires it.';
 
 CREATE OR REPLACE TRIGGER leads_30_record_status AFTER INSERT OR UPDATE OF status ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_record_status();
@@ -74,6 +78,7 @@ CREATE OR REPLACE TRIGGER leads_30_record_status AFTER INSERT OR UPDATE OF statu
 CREATE OR REPLACE FUNCTION crm.leads_audit()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = ''
 AS $$
 DECLARE
@@ -99,7 +104,8 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.leads_audit() IS 'Trigger: one crm.lead_audit row per change of a lead, holding the changed columns before and after.';
+COMMENT ON FUNCTION crm.leads_audit() IS 'Trigger: one crm.lead_audit row per change of a lead, holding the changed columns before and after. '
+    'SECURITY DEFINER: keeps derived rows no caller may write, also when a caller''s own UPDATE (under row-level security) fires it.';
 
 CREATE OR REPLACE TRIGGER leads_40_audit AFTER INSERT OR UPDATE ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_audit();

@@ -97,6 +97,7 @@ CREATE OR REPLACE TRIGGER lead_assignments_20_count AFTER INSERT OR UPDATE OF re
 CREATE OR REPLACE FUNCTION crm.leads_release_workload()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
@@ -109,7 +110,8 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.leads_release_workload() IS 'Trigger: a converted or lost lead no longer counts in its agent''s active_leads.';
+COMMENT ON FUNCTION crm.leads_release_workload() IS 'Trigger: a converted or lost lead no longer counts in its agent''s active_leads. '
+    'SECURITY DEFINER: keeps derived rows no caller may write, also when a caller''s own UPDATE (under row-level security) fires it.';
 
 CREATE OR REPLACE TRIGGER leads_50_release_workload AFTER UPDATE OF status ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_release_workload();

@@ -274,7 +274,8 @@ END
 $$;
 COMMENT ON FUNCTION crm.drain_on_freed_capacity() IS
     'Deferred trigger: when capacity frees (an open lead released or closed, an agent added, reactivated or given more '
-    'room), assigns that many queued leads at commit.';
+    'room), assigns that many queued leads at commit. SECURITY DEFINER: queued leads go to any agent, whoever freed '
+    'the capacity.';
 
 DROP TRIGGER IF EXISTS lead_assignments_60_drain_queue ON crm.lead_assignments;
 CREATE CONSTRAINT TRIGGER lead_assignments_60_drain_queue AFTER UPDATE OF released_at ON crm.lead_assignments

@@ -38,6 +38,7 @@ COMMENT ON FUNCTION crm.notify_agent_row() IS 'Trigger: notifies the dashboard o
 CREATE OR REPLACE FUNCTION crm.notify_lead_agent()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
@@ -47,7 +48,8 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.notify_lead_agent() IS 'Trigger: notifies the dashboard of the lead''s current agent.';
+COMMENT ON FUNCTION crm.notify_lead_agent() IS 'Trigger: notifies the dashboard of the lead''s current agent. '
+    'SECURITY DEFINER: keeps derived rows no caller may write, also when a caller''s own UPDATE (under row-level security) fires it.';
 
 CREATE OR REPLACE TRIGGER lead_assignments_70_notify AFTER INSERT OR UPDATE OR DELETE ON crm.lead_assignments
     FOR EACH ROW EXECUTE FUNCTION crm.notify_agent_row();

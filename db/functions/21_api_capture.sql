@@ -104,6 +104,7 @@ DECLARE
     v_body       jsonb;
     v_status     integer;
 BEGIN
+    PERFORM crm.authorize('capture');
     PERFORM crm.set_actor(p_actor);
 
     IF p_dead_letter_id IS NOT NULL THEN
@@ -303,7 +304,9 @@ $$;
 COMMENT ON FUNCTION api.capture_lead(jsonb, text, text, uuid, timestamptz) IS
     'POST /api/v1/leads/capture in one transaction: idempotency, duplicate checks, scoring, assignment (or queue), initial '
     'follow-up. Returns {"status": 201|202, "replayed", "body"}. Errors: PT409 duplicate_lead, PT422 idempotency_key_reused, '
-    'PT422 unknown_source, PT422 source_inactive, PT404 dead_letter_not_found, PT409 dead_letter_replayed.';
+    'PT422 unknown_source, PT422 source_inactive, PT404 dead_letter_not_found, PT409 dead_letter_replayed; crm.authorize''s. '
+    'SECURITY DEFINER: duplicate detection reads every lead and assignment ranks and locks every agent, beyond any '
+    'caller''s own rows.';
 
 -- crm.capture_replay(lead, source, external_id): the first answer for a portal lead id sent again.
 CREATE OR REPLACE FUNCTION crm.capture_replay(p_lead_id uuid, p_source text, p_external_id text)
@@ -437,6 +440,7 @@ LANGUAGE sql
 SECURITY DEFINER
 SET search_path = ''
 AS $$
+    SELECT crm.authorize('capture');
     INSERT INTO crm.capture_dead_letters (source_type, payload, raw_body, error_code, error_detail, request_id, idempotency_key)
     VALUES (left(p_source_type, 100), p_payload, left(p_raw_body, 65536), p_error_code,
             coalesce(p_errors, '{}'::jsonb), left(p_request_id, 100), left(p_idempotency_key, 200))
@@ -453,6 +457,7 @@ STABLE
 SECURITY DEFINER
 SET search_path = ''
 AS $$
+    SELECT crm.authorize('dead_letters');
     SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(d) ORDER BY d.received_at DESC), '[]'::jsonb)
       FROM (SELECT * FROM crm.capture_dead_letters AS x
              WHERE NOT p_pending_only OR x.replayed_at IS NULL
@@ -469,6 +474,7 @@ STABLE
 SECURITY DEFINER
 SET search_path = ''
 AS $$
+    SELECT crm.authorize('dead_letters');
     SELECT pg_catalog.to_jsonb(d) FROM crm.capture_dead_letters AS d WHERE d.dead_letter_id = p_dead_letter_id
 $$;
 COMMENT ON FUNCTION api.capture_dead_letter(uuid) IS 'One dead letter (NULL when unknown). SECURITY DEFINER: reads crm.';

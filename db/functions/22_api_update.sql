@@ -69,6 +69,7 @@ DECLARE
     v_interests integer := 0;
     v_changes   jsonb := '{}';
 BEGIN
+    PERFORM crm.authorize('update_lead', NULL, p_lead_id);  -- an agent key: only a lead it holds
     PERFORM crm.set_actor(p_actor);
     v_lead := crm.lock_lead(p_lead_id);
     SELECT a.agent_id INTO v_agent FROM crm.lead_assignments AS a WHERE a.lead_id = p_lead_id AND a.released_at IS NULL;
@@ -155,4 +156,7 @@ COMMENT ON FUNCTION api.update_lead(uuid, jsonb, text, timestamptz) IS
     'PUT /api/v1/leads/{id}/update in one transaction: activity (scored, closes the follow-up it fulfils), next '
     'follow-up (conflict-checked), property interests (upserted), status (transition-checked). Returns the lead as it '
     'stands plus "changes". Errors: PT404 lead_not_found, PT409 lead_has_no_agent, PT409 lead_closed, '
-    'PT422 unknown_property, PT409 follow_up_conflict, PT422 follow_up_in_past, PT409 lead_status_transition.';
+    'PT422 unknown_property, PT409 follow_up_conflict, PT422 follow_up_in_past, PT409 lead_status_transition; '
+    'crm.authorize''s (an agent key on a lead it does not hold: PT404 lead_not_found). SECURITY DEFINER: closing a lead '
+    'frees its agent''s capacity and may hand queued leads to other agents, and the score, history and audit it '
+    'writes are the database''s, not the caller''s; crm.authorize checks the caller''s right to the lead first.';

@@ -11,6 +11,7 @@ AS $$
 DECLARE
     v_result jsonb;
 BEGIN
+    PERFORM crm.authorize('reassign_lead');
     PERFORM crm.set_actor(p_actor);
     PERFORM crm.lock_lead(p_lead_id);
     v_result := crm.reassign_lead(p_lead_id, 'manual', p_reason, p_new_agent, p_now);
@@ -24,4 +25,5 @@ $$;
 COMMENT ON FUNCTION api.reassign_lead(uuid, text, uuid, text, timestamptz) IS
     'POST /api/v1/leads/{id}/reassign: moves the lead to p_new_agent (active, under capacity) or, when null, to the best '
     'ranked other agent. Errors: PT404 lead_not_found, PT404 agent_not_found, PT409 same_agent, PT409 agent_inactive, '
-    'PT409 agent_full, PT409 lead_closed, PT409 no_agent_available.';
+    'PT409 agent_full, PT409 lead_closed, PT409 no_agent_available; crm.authorize''s (supervisors and admins only). '
+    'SECURITY DEFINER: moves a lead between two agents and their counters.';

@@ -354,4 +354,4 @@ $$;
 COMMENT ON FUNCTION api.refresh_analytics(boolean) IS
     'Refreshes the analytics snapshot behind the Task 4 reports when analytics_refresh_interval has passed (or at once '
     'with p_force). The sweeper calls it after api.run_sweeps, in its own transaction, so the sweeps'' row locks are '
-    'not held while the snapshot is rebuilt.';
+    'not held while the snapshot is rebuilt. SECURITY DEFINER: only the owner may refresh a materialized view.';

@@ -38,7 +38,7 @@ CREATE OR REPLACE FUNCTION api.agent_dashboard(
 RETURNS jsonb
 LANGUAGE plpgsql
 STABLE
-SECURITY DEFINER
+SECURITY INVOKER  -- reads as the caller: row-level security shows an agent caller only their own rows
 SET search_path = ''
 AS $$
 DECLARE
@@ -53,6 +53,7 @@ DECLARE
     v_agent   crm.agents;
     v_result  jsonb;
 BEGIN
+    PERFORM crm.authorize('dashboard', p_agent_id);  -- an agent key: its own dashboard only
     SELECT * INTO v_agent FROM crm.agents AS g WHERE g.agent_id = p_agent_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'agent % does not exist', p_agent_id USING ERRCODE = 'PT404', CONSTRAINT = 'agent_not_found';
@@ -156,4 +157,6 @@ $$;
 COMMENT ON FUNCTION api.agent_dashboard(uuid, text, date, date, text, text, timestamptz) IS
     'GET /api/v1/agents/{id}/dashboard: agent_summary, recent_leads (10), pending_tasks (10), performance_metrics for '
     'the agent''s leads created in the date range (Asia/Dubai days) and matching the status and source filters. '
-    'Definitions: docs/business-rules.md section 9. Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter.';
+    'Definitions: docs/business-rules.md section 9. Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter; '
+    'crm.authorize''s (an agent key on another agent: PT403 forbidden). SECURITY INVOKER: it reads through the '
+    'row-level security of the caller.';

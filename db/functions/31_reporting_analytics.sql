@@ -54,7 +54,8 @@ END
 $$;
 COMMENT ON FUNCTION reporting.conversion_by_source(date, date) IS
     'Task 4.1: per source, leads created in the window, still open, converted, lost, conversion rate (converted / closed, %) '
-    'and revenue. Example: SELECT * FROM reporting.conversion_by_source(''2026-01-01'', ''2026-06-30'');';
+    'and revenue. Example: SELECT * FROM reporting.conversion_by_source(''2026-01-01'', ''2026-06-30'');'
+    ' SECURITY DEFINER: reads crm on behalf of the BI login, which may read reporting only.';
 
 -- 4.1 conversion rates by agent
 CREATE OR REPLACE FUNCTION reporting.conversion_by_agent(p_from date DEFAULT NULL, p_to date DEFAULT NULL)
@@ -77,7 +78,8 @@ END
 $$;
 COMMENT ON FUNCTION reporting.conversion_by_agent(date, date) IS
     'Task 4.1: per agent (the agent holding or having closed the lead), leads created in the window, converted, lost, '
-    'conversion rate (%), revenue and mean first-response time. Example: SELECT * FROM reporting.conversion_by_agent() LIMIT 10;';
+    'conversion rate (%), revenue and mean first-response time. Example: SELECT * FROM reporting.conversion_by_agent() LIMIT 10;'
+    ' SECURITY DEFINER: reads crm on behalf of the BI login, which may read reporting only.';
 
 -- 4.1 average time to conversion by property type
 CREATE OR REPLACE FUNCTION reporting.time_to_conversion_by_property_type(p_from date DEFAULT NULL, p_to date DEFAULT NULL)
@@ -99,7 +101,8 @@ END
 $$;
 COMMENT ON FUNCTION reporting.time_to_conversion_by_property_type(date, date) IS
     'Task 4.1: days from capture to conversion per property type (mean, median, 90th percentile) for leads created in '
-    'the window and converted. Example: SELECT * FROM reporting.time_to_conversion_by_property_type(''2026-01-01'', NULL);';
+    'the window and converted. Example: SELECT * FROM reporting.time_to_conversion_by_property_type(''2026-01-01'', NULL);'
+    ' SECURITY DEFINER: reads crm on behalf of the BI login, which may read reporting only.';
 
 -- 4.1 monthly lead volume trends
 CREATE OR REPLACE VIEW reporting.monthly_lead_volume AS
@@ -138,7 +141,8 @@ END
 $$;
 COMMENT ON FUNCTION reporting.agent_rankings(date, date) IS
     'Task 4.1: agents ranked by revenue, by conversion rate and by response time over leads created in the window, and '
-    'overall (the sum of the three ranks). Example: SELECT * FROM reporting.agent_rankings(current_date - 90, NULL);';
+    'overall (the sum of the three ranks). Example: SELECT * FROM reporting.agent_rankings(current_date - 90, NULL);'
+    ' SECURITY DEFINER: reads crm on behalf of the BI login, which may read reporting only.';
 
 -- 4.1 revenue attribution by lead source
 CREATE OR REPLACE FUNCTION reporting.revenue_by_source(p_from date DEFAULT NULL, p_to date DEFAULT NULL)
@@ -159,7 +163,8 @@ END
 $$;
 COMMENT ON FUNCTION reporting.revenue_by_source(date, date) IS
     'Task 4.1: deal value of converted leads per source (last-touch: the source the lead came in through), its share of '
-    'all revenue and the mean deal. Example: SELECT * FROM reporting.revenue_by_source(''2026-01-01'', ''2026-12-31'');';
+    'all revenue and the mean deal. Example: SELECT * FROM reporting.revenue_by_source(''2026-01-01'', ''2026-12-31'');'
+    ' SECURITY DEFINER: reads crm on behalf of the BI login, which may read reporting only.';
 
 -- 4.2 high-scoring leads that did not convert, and what went wrong
 CREATE OR REPLACE FUNCTION reporting.high_score_not_converted(p_from date DEFAULT NULL, p_to date DEFAULT NULL,
@@ -189,7 +194,8 @@ COMMENT ON FUNCTION reporting.high_score_not_converted(date, date, integer, inte
     'Task 4.2: leads that scored at least p_min_score (80) at capture and were lost, or are still open after 30 days, '
     'with the likely issue: no_response (never contacted), slow_response (first contact after 24 h), lost (with the '
     'reason), stalled; highest capture score first, the first p_limit (NULL: all). '
-    'Example: SELECT issue, count(*) FROM reporting.high_score_not_converted() GROUP BY issue;';
+    'Example: SELECT issue, count(*) FROM reporting.high_score_not_converted() GROUP BY issue;'
+    ' SECURITY DEFINER: reads crm on behalf of the BI login, which may read reporting only.';
 
 -- 4.2 low-scoring leads that converted
 CREATE OR REPLACE FUNCTION reporting.low_score_converted(p_from date DEFAULT NULL, p_to date DEFAULT NULL,
@@ -213,7 +219,8 @@ $$;
 COMMENT ON FUNCTION reporting.low_score_converted(date, date, integer, integer) IS
     'Task 4.2: leads that scored under p_max_score (50) at capture and still converted: what the scoring rules missed; '
     'largest deal first, the first p_limit (NULL: all). '
-    'Example: SELECT source_type, count(*), sum(deal_value_aed) FROM reporting.low_score_converted() GROUP BY 1;';
+    'Example: SELECT source_type, count(*), sum(deal_value_aed) FROM reporting.low_score_converted() GROUP BY 1;'
+    ' SECURITY DEFINER: reads crm on behalf of the BI login, which may read reporting only.';
 
 -- 4.2 source quality over time
 CREATE OR REPLACE VIEW reporting.source_quality_monthly AS
@@ -258,7 +265,8 @@ $$;
 COMMENT ON FUNCTION reporting.response_time_conversion(date, date) IS
     'Tasks 4.2 and 4.3: conversion rate of closed leads by first-response window (under 1 h ... over 3 days, never), the '
     'best follow-up timing, and corr(response seconds, converted) over all closed contacted leads (negative: faster '
-    'answers convert more). Example: SELECT * FROM reporting.response_time_conversion(current_date - 180, NULL);';
+    'answers convert more). Example: SELECT * FROM reporting.response_time_conversion(current_date - 180, NULL);'
+    ' SECURITY DEFINER: reads crm on behalf of the BI login, which may read reporting only.';
 
 -- 4.3 agents approaching maximum capacity
 CREATE OR REPLACE VIEW reporting.agents_near_capacity AS
@@ -306,4 +314,5 @@ END
 $$;
 COMMENT ON FUNCTION reporting.specialist_vs_generalist(date, date) IS
     'Task 4.3: conversion rate, deal size and response time of specialist agents (with property-type specialisations) on '
-    'leads in and outside their specialty, against generalists. Example: SELECT * FROM reporting.specialist_vs_generalist();';
+    'leads in and outside their specialty, against generalists. Example: SELECT * FROM reporting.specialist_vs_generalist();'
+    ' SECURITY DEFINER: reads crm on behalf of the BI login, which may read reporting only.';

@@ -8,15 +8,31 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 import pytest
 
 from api.main import create_app
 from api.settings import Settings
 from tests.conftest import Servers, with_user
+
+SEED_KEYS = Path(__file__).resolve().parents[2] / "db" / "seed" / "60_api_keys.sql"
+# the demo keys of db/seed/60_api_keys.sql (README lists them)
+INTEGRATION_KEY = "trk_de000001_demo-integration-portals-and-website"
+OMAR_KEY = "trk_de000002_demo-agent-omar-haddad"  # agent Omar Haddad
+PRIYA_KEY = "trk_de000003_demo-agent-priya-nair"  # agent Priya Nair
+SUPERVISOR_KEY = "trk_de000004_demo-supervisor"
+ADMIN_KEY = "trk_de000005_demo-admin"
+
+
+def ensure_demo_keys(owner_url: str) -> None:
+    """The demo keys in this database (seeded or not: agent keys only where their agent exists)."""
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute(SEED_KEYS.read_text().encode())
 
 
 def app_url(owner_url: str) -> str:
@@ -43,12 +59,16 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
 
 
 @asynccontextmanager
-async def api_client(database_url: str, redis_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The app inside its lifespan (as the app's own login), over ASGI, with these settings changed."""
+async def api_client(database_url: str, redis_url: str, *, api_key: str | None = ADMIN_KEY,
+                     **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The app inside its lifespan (as the app's own login), over ASGI, with these settings changed; every request
+    carries `api_key` (the demo admin's by default; None: no key)."""
+    ensure_demo_keys(database_url)
     app = create_app(make_settings(app_url(database_url), redis_url, **overrides))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        headers = {"X-API-Key": api_key} if api_key else {}
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as http:
             yield http
 
 
@@ -105,8 +125,5 @@ def suggestion_service() -> Iterator[FakeSuggestionService]:
 
 @pytest.fixture
 async def client(seeded_db_url: str, servers: Servers) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(make_settings(app_url(seeded_db_url), servers.redis_url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
+    async with api_client(seeded_db_url, servers.redis_url) as http:
+        yield http

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from db.embedded import free_port
-from tests.api.conftest import app_url
+from tests.api.conftest import INTEGRATION_KEY, app_url
 from tests.conftest import Servers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ async def test_300_parallel_captures_keep_every_rule(live_server: str, seeded_db
                             "WHERE is_active AND role = 'agent'").fetchone()
     assert free is not None
 
-    async with httpx.AsyncClient(base_url=live_server, timeout=60,
+    async with httpx.AsyncClient(base_url=live_server, timeout=60, headers={"X-API-Key": INTEGRATION_KEY},
                                  limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)) as http:
         async def capture(i: int) -> int:
             response = await http.post("/api/v1/leads/capture", json={

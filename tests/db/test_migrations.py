@@ -141,6 +141,13 @@ def test_app_and_reporting_logins_have_only_their_privileges(db: psycopg.Connect
                   has_table_privilege('thinkrealty_reporting', 'reporting.agent_workload', 'SELECT'),
                   has_table_privilege('thinkrealty_reporting', 'reporting.agent_workload', 'INSERT'),
                   has_function_privilege('thinkrealty_reporting', 'api.readiness()', 'EXECUTE'),
-                  has_function_privilege('thinkrealty_reporting', 'crm.actor()', 'EXECUTE')"""
+                  has_function_privilege('thinkrealty_reporting', 'crm.actor()', 'EXECUTE'),
+                  has_table_privilege('thinkrealty_app', 'crm.leads', 'SELECT'),
+                  has_table_privilege('thinkrealty_app', 'crm.leads', 'DELETE'),
+                  has_column_privilege('thinkrealty_app', 'crm.leads', 'score', 'UPDATE'),
+                  has_table_privilege('thinkrealty_app', 'crm.api_keys', 'SELECT'),
+                  has_table_privilege('thinkrealty_app', 'crm.lead_audit', 'SELECT')"""
     ).fetchone()
-    assert checks == (True, False, True, True, False, False, True, False, False, False)
+    # the app's login reads the lead tables through row-level security (0012) and nothing else of crm
+    assert checks == (True, True, True, True, False, False, True, False, False, False,
+                      True, False, False, False, False)

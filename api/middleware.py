@@ -1,0 +1,129 @@
+"""The ASGI layers every request passes: its id and timing (outermost), then the guard on what a body may be.
+
+- RequestIdMiddleware: the caller's X-Request-ID (letters, digits and `._:-`, at most 100) or a new one, echoed in
+  `X-Request-ID`, put on every log line written while the request runs (REQUEST_ID, RequestIdFilter), and the time
+  the app took as `Server-Timing: app;dur=<ms>`; one `api.access` log line per request.
+- RequestGuardMiddleware: a body larger than max_body_bytes is a 413 and a body that is not JSON a 415, both
+  before any route runs (so before any database work), as problem+json.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import Problem, problem_response
+
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+access_log = logging.getLogger("api.access")
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request's id on a log record (`-` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                headers = message.setdefault("headers", [])
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                headers.append((b"server-timing", f"app;dur={elapsed_ms:.2f}".encode("latin-1")))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info("%s %s %s %.1f ms", scope["method"], scope["path"], status,
+                            (time.perf_counter() - started) * 1000)
+            REQUEST_ID.reset(token)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestGuardMiddleware:
+    """413 for a body over max_body_bytes (by Content-Length, or counted as it streams in), 415 for a body that is
+    not JSON. A request without a body (GET, an empty POST) passes untouched."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            await self._refuse(scope, receive, send, Problem(
+                413, "payload_too_large", f"A request body may be at most {self.max_body_bytes} bytes."))
+            return
+        if (chunked or (length is not None and int(length) > 0)) and not _is_json(headers.get(b"content-type", b"")):
+            await self._refuse(scope, receive, send, Problem(
+                415, "unsupported_media_type", "Send the body as JSON (Content-Type: application/json).",
+                headers={"Accept": "application/json"}))
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes:
+                    raise _TooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send, Problem(
+                413, "payload_too_large", f"A request body may be at most {self.max_body_bytes} bytes."))
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, problem: Problem) -> None:
+        await problem_response(Request(scope), problem)(scope, receive, send)
+
+
+def _is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))

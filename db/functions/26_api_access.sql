@@ -1,0 +1,178 @@
+-- Access control (crm.authorize is in 10_crm_access.sql, before the functions that call it): who the caller of a transaction is (api.begin_request, from an API key), what they may do
+-- (crm.authorize, from the matrix in crm.api_permissions), what rows they see (row-level security policies on the
+-- lead tables), and the keys themselves (api.create_api_key, api.list_api_keys, api.revoke_api_key).
+--
+-- The caller lives in three transaction-local settings that only api.begin_request sets for the API:
+--   crm.caller_role      integration | agent | supervisor | admin
+--   crm.caller_agent_id  the agent an agent key is bound to (empty otherwise)
+--   crm.caller_key       the key's prefix
+-- A direct psql session may set them itself (SELECT set_config('crm.caller_role', 'agent', false), ...) to see
+-- what that caller sees: the policies read nothing else. The API's login is trusted to state the caller only
+-- through api.begin_request, after the key checked out.
+
+-- api.begin_request(key, action, agent, lead): the first thing of every API transaction. Checks the key, makes its
+-- holder the transaction's caller and actor, and authorizes the action; returns the caller for the statement.
+CREATE OR REPLACE FUNCTION api.begin_request(p_key text, p_action text DEFAULT NULL, p_agent_id uuid DEFAULT NULL,
+                                             p_lead_id uuid DEFAULT NULL)
+RETURNS TABLE (actor text, role text, agent_id uuid, key_prefix text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_key crm.api_keys%ROWTYPE;
+BEGIN
+    IF p_key IS NULL OR p_key = '' THEN
+        RAISE EXCEPTION 'no API key was presented: send X-API-Key (or Authorization: Bearer)'
+            USING ERRCODE = 'PT401', CONSTRAINT = 'api_key_missing';
+    END IF;
+    SELECT k.* INTO v_key
+      FROM crm.api_keys AS k
+     WHERE k.prefix = substring(p_key FROM '^trk_([0-9a-f]{8})_')
+       AND k.secret_hash = pg_catalog.sha256(pg_catalog.convert_to(p_key, 'UTF8'))
+       AND k.revoked_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the API key is unknown or revoked' USING ERRCODE = 'PT401', CONSTRAINT = 'api_key_invalid';
+    END IF;
+    PERFORM pg_catalog.set_config('crm.caller_role', v_key.role::text, true),
+            pg_catalog.set_config('crm.caller_agent_id', coalesce(v_key.agent_id::text, ''), true),
+            pg_catalog.set_config('crm.caller_key', v_key.prefix, true),
+            crm.set_actor(v_key.role::text || ':' || v_key.prefix);
+    IF p_action IS NOT NULL THEN
+        PERFORM crm.authorize(p_action, p_agent_id, p_lead_id);
+    END IF;
+    RETURN QUERY SELECT crm.actor(), v_key.role::text, v_key.agent_id, v_key.prefix;
+END
+$$;
+COMMENT ON FUNCTION api.begin_request(text, text, uuid, uuid) IS
+    'Authenticates an API key (sha256 of the key against crm.api_keys, by its prefix; revoked keys fail at once) and '
+    'makes its holder the caller of the transaction (crm.caller_role, crm.caller_agent_id, crm.caller_key; actor '
+    '"<role>:<prefix>"), then crm.authorize(p_action, p_agent_id, p_lead_id). The API runs every call as '
+    'SELECT api.x(..., ctx.actor) FROM api.begin_request(key, action, ...) AS ctx: one statement, one round trip. '
+    'Errors: PT401 api_key_missing, api_key_invalid; those of crm.authorize. SECURITY DEFINER: reads crm.api_keys.';
+
+-- keys: create (the key is returned once and never stored), list, revoke
+CREATE OR REPLACE FUNCTION api.create_api_key(p_role text, p_label text, p_agent_id uuid DEFAULT NULL,
+                                              p_actor text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_prefix text;
+    v_key    text;
+    v_row    crm.api_keys%ROWTYPE;
+BEGIN
+    PERFORM crm.authorize('manage_keys');
+    IF p_role IS NULL OR p_role NOT IN ('integration', 'agent', 'supervisor', 'admin') THEN
+        RAISE EXCEPTION 'role must be one of integration, agent, supervisor, admin'
+            USING ERRCODE = 'PT422', CONSTRAINT = 'api_key_role_unknown';
+    END IF;
+    IF p_role = 'agent' AND NOT EXISTS (SELECT 1 FROM crm.agents AS g WHERE g.agent_id = p_agent_id) THEN
+        RAISE EXCEPTION 'an agent key needs the id of an existing agent'
+            USING ERRCODE = 'PT422', CONSTRAINT = 'api_keys_agent_binding';
+    END IF;
+    LOOP  -- 32 random bits of prefix: retry on the rare collision
+        v_prefix := substr(md5(gen_random_uuid()::text), 1, 8);
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM crm.api_keys AS k WHERE k.prefix = v_prefix);
+    END LOOP;
+    -- two version-4 UUIDs: 244 bits from the server's strong random source
+    v_key := 'trk_' || v_prefix || '_' || replace(gen_random_uuid()::text, '-', '')
+             || replace(gen_random_uuid()::text, '-', '');
+    INSERT INTO crm.api_keys (prefix, secret_hash, role, agent_id, label, created_by)
+    VALUES (v_prefix, pg_catalog.sha256(pg_catalog.convert_to(v_key, 'UTF8')), p_role::crm.api_role,
+            CASE WHEN p_role = 'agent' THEN p_agent_id END, p_label,
+            coalesce(nullif(p_actor, ''), nullif(pg_catalog.current_setting('crm.actor', true), ''), session_user))
+    RETURNING * INTO v_row;
+    RETURN pg_catalog.jsonb_build_object('key', v_key, 'key_id', v_row.key_id, 'prefix', v_row.prefix,
+                                         'role', v_row.role, 'agent_id', v_row.agent_id, 'label', v_row.label,
+                                         'created_at', v_row.created_at);
+END
+$$;
+COMMENT ON FUNCTION api.create_api_key(text, text, uuid, text) IS
+    'Creates an API key and returns it (the only time it is shown: only its sha256 is stored). Agent keys are bound '
+    'to p_agent_id. Admin callers only (or a DBA session). Errors: PT422 api_key_role_unknown, api_keys_agent_binding, '
+    'api_keys_label_length. SECURITY DEFINER: writes crm.api_keys.';
+
+CREATE OR REPLACE FUNCTION api.list_api_keys()
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    PERFORM crm.authorize('manage_keys');
+    RETURN (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'key_id', k.key_id, 'prefix', k.prefix, 'role', k.role, 'agent_id', k.agent_id,
+                       'label', k.label, 'created_at', k.created_at, 'created_by', k.created_by,
+                       'revoked_at', k.revoked_at, 'revoked_by', k.revoked_by) ORDER BY k.created_at), '[]')
+              FROM crm.api_keys AS k);
+END
+$$;
+COMMENT ON FUNCTION api.list_api_keys() IS
+    'Every API key without its secret: prefix, role, agent, label, when created and revoked. Admin callers only. '
+    'SECURITY DEFINER: reads crm.api_keys.';
+
+CREATE OR REPLACE FUNCTION api.revoke_api_key(p_key_ref text, p_actor text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_row crm.api_keys%ROWTYPE;
+BEGIN
+    PERFORM crm.authorize('manage_keys');
+    UPDATE crm.api_keys AS k
+       SET revoked_at = coalesce(k.revoked_at, now()),
+           revoked_by = coalesce(k.revoked_by, nullif(p_actor, ''),
+                                 nullif(pg_catalog.current_setting('crm.actor', true), ''), session_user)
+     WHERE k.prefix = p_key_ref OR k.key_id::text = p_key_ref
+    RETURNING * INTO v_row;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no API key with the prefix or id %', p_key_ref
+            USING ERRCODE = 'PT404', CONSTRAINT = 'api_key_not_found';
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('key_id', v_row.key_id, 'prefix', v_row.prefix, 'role', v_row.role,
+                                         'revoked_at', v_row.revoked_at, 'revoked_by', v_row.revoked_by);
+END
+$$;
+COMMENT ON FUNCTION api.revoke_api_key(text, text) IS
+    'Revokes the key with this prefix or id: it fails from the next request on (keys are checked on every request, '
+    'nothing caches them). Idempotent. Admin callers only. Errors: PT404 api_key_not_found. SECURITY DEFINER.';
+
+-- row-level security: an agent caller sees (and may change) the leads openly assigned to them, with their
+-- activities, status history, assignments and follow-ups; supervisors and admins see everything; any other caller,
+-- and a session of a non-owner login with no caller, sees nothing. The owner (migrations, SECURITY DEFINER
+-- functions) is not subject to them. Written with current_setting() directly, not through a function, so that the
+-- planner evaluates each setting once per statement instead of once per row.
+DO $$
+DECLARE
+    v_all   constant text := $q$current_setting('crm.caller_role', true) IN ('supervisor', 'admin')$q$;
+    v_agent constant text := $q$current_setting('crm.caller_role', true) = 'agent'$q$;
+    v_me    constant text := $q$nullif(current_setting('crm.caller_agent_id', true), '')::uuid$q$;
+    v_mine  text;
+    v_spec  record;
+BEGIN
+    -- a probe of the one open assignment of the row's lead (unique index lead_assignments_one_open_per_lead): a
+    -- few microseconds per row read, where an IN (the agent's every assignment) list cost 5 to 10 ms per statement
+    v_mine := 'EXISTS (SELECT 1 FROM crm.lead_assignments AS a WHERE a.lead_id = %I.lead_id AND a.agent_id = '
+              || v_me || ' AND a.released_at IS NULL)';
+    FOR v_spec IN SELECT * FROM (VALUES
+            ('leads', format(v_mine, 'leads')),
+            ('lead_activities', format(v_mine, 'lead_activities')),
+            ('lead_conversion_history', format(v_mine, 'lead_conversion_history')),
+            ('lead_assignments', format('agent_id = %s', v_me)),
+            ('follow_up_tasks', format('agent_id = %s', v_me))) AS s (tbl, own) LOOP
+        EXECUTE format('DROP POLICY IF EXISTS caller_scope ON crm.%I', v_spec.tbl);
+        EXECUTE format('CREATE POLICY caller_scope ON crm.%I USING (%s OR (%s AND %s)) WITH CHECK (%s OR (%s AND %s))',
+                       v_spec.tbl, v_all, v_agent, v_spec.own, v_all, v_agent, v_spec.own);
+        EXECUTE format('COMMENT ON POLICY caller_scope ON crm.%I IS %L', v_spec.tbl,
+                       'Supervisor and admin callers see every row; an agent caller only the rows of the leads '
+                       'assigned to them (their own assignments and follow-ups); anyone else nothing. The caller is '
+                       'crm.caller_role / crm.caller_agent_id, set by api.begin_request.');
+    END LOOP;
+END
+$$;
