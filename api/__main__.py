@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from api import logs
 from api.settings import Settings, get_settings
 
 DATABASE_NAME = "thinkrealty_leads"
@@ -235,12 +235,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
-    from api.middleware import RequestIdFilter
-
-    for log_handler in logging.getLogger().handlers:
-        log_handler.addFilter(RequestIdFilter())  # every line says which request wrote it ("-": none)
     parser = argparse.ArgumentParser(prog="python -m api")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="migrate, load demo data once, serve the API")
@@ -272,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     psql.add_argument("psql_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)  # JSON lines with request ids (LOG_FORMAT=text: plain)
     handler = {"serve": cmd_serve, "migrate": cmd_migrate, "seed": cmd_seed, "sweep": cmd_sweep,
                "generate": cmd_generate, "psql": cmd_psql, "keys": cmd_keys}[args.command]
     return handler(args, settings)

@@ -82,7 +82,12 @@ async def call_api(pool: asyncpg.Pool, query: str, *args: Any) -> Any:
     for attempt in (1, 2):
         try:
             async with pool.acquire() as conn:
-                return await conn.fetchval(query, *args)
+                try:
+                    return await conn.fetchval(query, *args)
+                except Exception as exc:
+                    if is_connection_error(exc) and not isinstance(exc, asyncpg.PostgresError):
+                        conn.terminate()  # broken (the server restarted): the pool opens a new one next time
+                    raise
         except asyncpg.PostgresError as exc:
             if exc.sqlstate in RETRYABLE_SQLSTATES and attempt == 1:
                 continue

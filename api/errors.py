@@ -166,6 +166,7 @@ def is_connection_error(exc: BaseException) -> bool:
             TimeoutError,
             asyncpg.exceptions.ConnectionDoesNotExistError,
             asyncpg.exceptions.InterfaceError,
+            asyncpg.exceptions.InternalClientError,  # a pooled connection left mid-operation by a server restart
             asyncpg.exceptions.CannotConnectNowError,
             asyncpg.exceptions.TooManyConnectionsError,
         ),

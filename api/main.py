@@ -19,6 +19,7 @@ from api.cache import DashboardCache, create_redis
 from api.deps import app_pool, open_pool
 from api.errors import is_connection_error
 from api.listener import NotificationListener
+from api.metrics import Metrics
 from api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from api.routes import agents, analytics, health, leads
 from api.schemas.leads import CaptureRequest
@@ -63,8 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         sweeper = None
         if settings.sweep_interval_s > 0:
-            sweeper = asyncio.create_task(run_forever(lambda: app_pool(app), settings.sweep_interval_s),
-                                          name="sweeper")
+            sweeper = asyncio.create_task(run_forever(lambda: app_pool(app), settings.sweep_interval_s,
+                                                      app.state.metrics), name="sweeper")
         try:
             yield
         finally:
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.state.metrics = Metrics()
     errors.install(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # off unless CORS_ORIGINS names the browsers' origins
@@ -106,9 +108,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details. Branch on `code`; `detail` is for people. Some problems add members "
+                   "(`errors`, `existing_lead_id`, `next_free_slot`, `dead_letter_id`, ...).",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "code": {"type": "string"}, "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+# answers every route can give besides its own, by what it takes: (status, when, code)
+COMMON_PROBLEMS = (
+    (400, "body", "`invalid_json`: the body is not JSON"),
+    (413, "body", "`payload_too_large`: the body is over MAX_BODY_BYTES"),
+    (415, "body", "`unsupported_media_type`: the body is not JSON"),
+    (422, "input", "`validation_error`: a path, query or body value is invalid (`errors` lists each)"),
+    (503, "database", "`service_unavailable`: the database is unreachable; retry after `Retry-After`"),
+)
+PUBLIC_PATHS = frozenset({"/health", "/metrics"})
+
+
 def _document_raw_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
-    """Routes that read their body themselves (to keep dead letters) name its model by $ref in openapi_extra;
-    this puts those models (and the models they use) into components/schemas."""
+    """The OpenAPI document, finished: routes that read their body themselves (to keep dead letters) name its model
+    by $ref in openapi_extra, so those models are put into components/schemas; and every 4xx/5xx is documented as
+    what it is, application/problem+json with the Problem schema, including the answers every route can give
+    (400, 413, 415 with a body; 422 with inputs; 503 when it needs the database)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -118,6 +145,21 @@ def _document_raw_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
                 model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(model_schema.pop("$defs", {}))
                 components[model.__name__] = model_schema
+            components["Problem"] = PROBLEM_SCHEMA
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+            problem = {errors.PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            for path, operations in schema.get("paths", {}).items():
+                for operation in operations.values():
+                    responses = operation.setdefault("responses", {})
+                    takes = {"body": "requestBody" in operation, "input": bool(operation.get("parameters"))
+                             or "requestBody" in operation, "database": path not in PUBLIC_PATHS}
+                    for status, when, text in COMMON_PROBLEMS:
+                        if takes[when]:
+                            responses.setdefault(str(status), {"description": text})
+                    for status, response in responses.items():
+                        if status[0] in "45":
+                            response["content"] = problem
             app.openapi_schema = schema
         return app.openapi_schema
 

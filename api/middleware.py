@@ -1,8 +1,9 @@
 """The ASGI layers every request passes: its id and timing (outermost), then the guard on what a body may be.
 
 - RequestIdMiddleware: the caller's X-Request-ID (letters, digits and `._:-`, at most 100) or a new one, echoed in
-  `X-Request-ID`, put on every log line written while the request runs (REQUEST_ID, RequestIdFilter), and the time
-  the app took as `Server-Timing: app;dur=<ms>`; one `api.access` log line per request.
+  `X-Request-ID`, put on every log line written while the request runs (api.logs), and the time the app took as
+  `Server-Timing: app;dur=<ms>`; one `api.access` log line per request (method, route, status, duration) and its
+  latency in the app's metrics, by route template.
 - RequestGuardMiddleware: a body larger than max_body_bytes is a 413 and a body that is not JSON a 415, both
   before any route runs (so before any database work), as problem+json.
 """
@@ -13,24 +14,15 @@ import logging
 import re
 import time
 import uuid
-from contextvars import ContextVar
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import Problem, problem_response
+from api.logs import REQUEST_ID
 
-REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 access_log = logging.getLogger("api.access")
-
-
-class RequestIdFilter(logging.Filter):
-    """Puts the current request's id on a log record (`-` outside a request)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = REQUEST_ID.get()
-        return True
 
 
 class RequestIdMiddleware:
@@ -61,8 +53,14 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            access_log.info("%s %s %s %.1f ms", scope["method"], scope["path"], status,
-                            (time.perf_counter() - started) * 1000)
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"  # a template: bounded label values
+            metrics = getattr(getattr(scope.get("app"), "state", None), "metrics", None)
+            if metrics is not None:
+                metrics.requests.labels(scope["method"], route, str(status)).observe(elapsed)
+            access_log.info("%s %s %s %.1f ms", scope["method"], scope["path"], status, elapsed * 1000,
+                            extra={"method": scope["method"], "route": route, "path": scope["path"],
+                                   "status": status, "duration_ms": round(elapsed * 1000, 2)})
             REQUEST_ID.reset(token)
 
 

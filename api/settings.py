@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     db_command_timeout_s: float = 10.0
     redis_timeout_s: float = 0.5
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object per log line (request id, route, status, duration); text")
     sweep_interval_s: float = Field(
         default=60.0, description="Seconds between background sweeps (api.run_sweeps); 0 turns the sweeper off.")
     dashboard_cache_ttl_s: int = Field(

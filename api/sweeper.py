@@ -14,6 +14,7 @@ import asyncpg
 
 from api.deps import call_api
 from api.errors import Problem
+from api.metrics import Metrics
 
 log = logging.getLogger("api.sweeper")
 
@@ -25,13 +26,16 @@ async def sweep_once(pool: asyncpg.Pool) -> dict[str, Any]:
     return result
 
 
-async def run_forever(get_pool: Any, interval_s: float) -> None:
+async def run_forever(get_pool: Any, interval_s: float, metrics: Metrics | None = None) -> None:
     """Sweeps until cancelled; a failed sweep is logged and retried at the next tick."""
     while True:
         await asyncio.sleep(interval_s)
         try:
             pool = await get_pool()
             result = await sweep_once(pool)
+            if metrics is not None:
+                metrics.sweep("sweeps", result.get("duration_ms"))
+                metrics.sweep("analytics_refresh", result["analytics"].get("duration_ms"))
             if not result.get("skipped") or result["analytics"].get("refreshed"):
                 log.info("sweep: %s", result)
         except asyncio.CancelledError:

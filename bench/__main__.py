@@ -15,8 +15,10 @@ from pathlib import Path
 import psycopg
 
 from bench import capture, scale
+from bench.chart import capture_chart
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+CHART = DOC.with_name("benchmarks-capture.png")
 AUDIT_VIEWS = {"invariant_violations"}
 
 
@@ -51,7 +53,7 @@ def _capture_section(results: list[capture.Result]) -> str:
                     f"| {r.connections} | {r.requests:,} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
                     f"| {r.non_2xx} | {r.assigned:,} / {r.queued:,} | {r.tool} |")
     checks = []
-    for connections in sorted({r.connections for r in results}):
+    for connections in sorted({r.connections for r in results} & {16, 64}):
         http = next(r for r in results if r.mode == "http" and r.connections == connections)
         direct = next(r for r in results if r.mode == "sql" and r.connections == connections)
         ratio = http.rps / direct.rps if direct.rps else 0
@@ -177,7 +179,8 @@ def main() -> int:
             redis_url = rd.url()
 
         machine = _machine(admin_url)
-        results = capture.run(admin_url, redis_url, seconds=args.seconds)
+        results = capture.run(admin_url, redis_url, seconds=args.seconds, concurrencies=(1, 4, 16, 64))
+        capture_chart(results, CHART)
         scale_url, generated_s = scale.prepare(admin_url, args.leads, args.agents)
         sizes = scale.counts(scale_url)
         dashboard = scale.run_dashboard(scale_url, redis_url, seconds=args.seconds)
@@ -203,8 +206,13 @@ sweeper is on (every 60 s, as in production: each HTTP run contains one sweep).
 
 - **HTTP**: wrk (2 threads) with `bench/capture.lua` against `POST /api/v1/leads/capture`: pydantic validation,
   phone normalisation, one `api.capture_lead` call, then the property suggestions (a second, read-only call).
-- **SQL**: pgbench (2 threads, prepared statements) with `bench/capture_direct.sql`: the same
-  `api.capture_lead` call with the body the API would send, as the same login, no HTTP and no suggestions.
+- **SQL**: pgbench (2 threads, prepared statements) with `bench/capture_direct.sql`: the same statement the API
+  runs (`api.begin_request` with the demo integration key, then `api.capture_lead` with the body the API would
+  send), as the same login, no HTTP and no suggestions.
+
+Runs at 1, 4, 16 and 64 connections (the chart); the targets are read at 16 and 64.
+
+![Capture throughput and latency against concurrency]({CHART.name})
 
 {_capture_section(results)}
 {_scale_section(sizes, generated_s, args.leads)}

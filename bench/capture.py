@@ -111,7 +111,7 @@ def run_sql(url: str, connections: int, seconds: int) -> Result:
     with tempfile.TemporaryDirectory(prefix="bench-pgbench-") as tmp:
         prefix = Path(tmp) / "tx"
         base = [pgbench, "-n", "-M", "prepared", "-f", str(HERE / "capture_direct.sql"), "-c", str(connections),
-                "-j", "2"]
+                "-j", str(min(2, connections))]
         subprocess.run([*base, "-T", "3", app_url], check=True, capture_output=True)  # warm-up
         done = subprocess.run([*base, "-T", str(seconds), "-l", "--log-prefix", str(prefix), app_url],
                               check=True, capture_output=True, text=True)
@@ -172,7 +172,8 @@ def run_http(url: str, redis_url: str, connections: int, seconds: int) -> Result
     try:
         wrk = shutil.which("wrk")
         if wrk:
-            base = [wrk, "-t", "2", "-c", str(connections), "-s", str(HERE / "capture.lua"), "--timeout", "10s"]
+            base = [wrk, "-t", str(min(2, connections)), "-c", str(connections), "-s", str(HERE / "capture.lua"),
+                    "--timeout", "10s"]
             subprocess.run([*base, "-d", "3s", server.url, "--", "0"], check=True, capture_output=True)  # warm-up
             done = subprocess.run([*base, "-d", f"{seconds}s", server.url, "--", "200000"], check=True,
                                   capture_output=True, text=True)

@@ -40,10 +40,12 @@ async def agent_dashboard(request: Request, agent_id: UUID, key: ApiKey,
     cached, version = await cache.get(str(agent_id), field)
     if cached is not None:  # served from Redis only to a caller the database lets see it
         await call_api(pool, "SELECT 1 FROM api.begin_request($1, 'dashboard', $2) AS ctx", key, agent_id)
+        request.app.state.metrics.cache_result(hit=True)
         return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
     body = await call_api(
         pool, "SELECT api.agent_dashboard($1, $2, $3, $4, $5, $6) FROM api.begin_request($7, 'dashboard', $1) AS ctx",
         agent_id, query.date_range, query.date_from, query.date_to, query.status_filter, query.source_filter, key)
+    request.app.state.metrics.cache_result(hit=False)
     content = json.dumps(in_model_order(body, AgentDashboard), separators=(",", ":")).encode()
     if version is not None:
         await cache.put(str(agent_id), field, content, version)

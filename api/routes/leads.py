@@ -97,6 +97,8 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
     """Validate (unless the caller already did), call api.capture_lead, add suggestions. Shared by capture and
     dead-letter replay."""
     if body is None:
+        if isinstance(payload, dict):
+            request.state.capture_source = payload.get("source_type")
         try:
             body = CaptureRequest.model_validate(payload)
         except ValidationError as exc:
@@ -106,6 +108,7 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
                                              idempotency_key=idempotency_key)
             raise problem from None
 
+    request.state.capture_source = body.source_type
     normalized = body.to_sql()
     pool = await get_pool(request)
     try:
@@ -124,6 +127,8 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
     answer["suggested_properties"] = ids
     if warning:
         answer["warnings"] = [*answer.get("warnings", []), warning]
+    request.state.capture_outcome = ("replayed" if result["replayed"]
+                                     else "assigned" if result["status"] == 201 else "queued")
     headers = {"Idempotent-Replayed": "true"} if result["replayed"] else {}
     # jsonb sorts keys by length; give the reader the brief's order, then the extras
     return JSONResponse(in_model_order(answer, CaptureResponse), status_code=result["status"], headers=headers)
@@ -148,6 +153,25 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
         "application/json": {"schema": {"$ref": "#/components/schemas/CaptureRequest"}}}}},
 )
 async def capture_lead(request: Request, key: ApiKey, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    try:
+        response = await _capture_request(request, key, idempotency_key)
+    except Problem as problem:
+        request.app.state.metrics.capture(getattr(request.state, "capture_source", None), _outcome(problem))
+        raise
+    request.app.state.metrics.capture(request.state.capture_source, request.state.capture_outcome)
+    return response
+
+
+def _outcome(problem: Problem) -> str:
+    """A refused capture's outcome, for the leads_captured_total metric."""
+    if problem.status in (401, 403):
+        return "refused"
+    if problem.status == 409:
+        return "duplicate"
+    return "unavailable" if problem.status >= 500 else "invalid"
+
+
+async def _capture_request(request: Request, key: str, idempotency_key: str | None) -> JSONResponse:
     limit = request.app.state.settings.capture_max_body_bytes
     raw, too_large = await _read_capped(request, limit)
     if too_large:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,9 +21,11 @@ import pytest
 
 from api.main import create_app
 from api.settings import Settings
+from db.embedded import free_port
 from tests.conftest import Servers, with_user
 
-SEED_KEYS = Path(__file__).resolve().parents[2] / "db" / "seed" / "60_api_keys.sql"
+ROOT = Path(__file__).resolve().parents[2]
+SEED_KEYS = ROOT / "db" / "seed" / "60_api_keys.sql"
 # the demo keys of db/seed/60_api_keys.sql (README lists them)
 INTEGRATION_KEY = "trk_de000001_demo-integration-portals-and-website"
 OMAR_KEY = "trk_de000002_demo-agent-omar-haddad"  # agent Omar Haddad
@@ -121,6 +126,36 @@ class FakeSuggestionService:
 def suggestion_service() -> Iterator[FakeSuggestionService]:
     with FakeSuggestionService() as service:
         yield service
+
+
+@contextmanager
+def live_api(database_url: str, redis_url: str, **env: str) -> Iterator[str]:
+    """The API as a real uvicorn process on a free port (its own login URL, Redis, extra environment); yields its
+    base URL once /health answers, stops it afterwards."""
+    port = free_port()
+    environ = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, APP_ENV="test",
+                   DB_POOL_MAX_SIZE="20", LOG_LEVEL="WARNING", SWEEP_INTERVAL_S="0", **env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=environ,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "uvicorn exited"
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 @pytest.fixture

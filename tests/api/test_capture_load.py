@@ -3,51 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from db.embedded import free_port
-from tests.api.conftest import INTEGRATION_KEY, app_url
+from tests.api.conftest import INTEGRATION_KEY, app_url, live_api
 from tests.conftest import Servers
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def live_server(seeded_db_url: str, servers: Servers) -> Iterator[str]:
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=app_url(seeded_db_url), REDIS_URL=servers.redis_url, APP_ENV="test",
-               DB_POOL_MAX_SIZE="20", LOG_LEVEL="WARNING")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "uvicorn exited"
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.1)
+    with live_api(app_url(seeded_db_url), servers.redis_url) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 async def test_300_parallel_captures_keep_every_rule(live_server: str, seeded_db_url: str) -> None:

@@ -1,0 +1,55 @@
+"""Prometheus metrics of one app (GET /metrics): request latency by route, captures by source and outcome, the
+dashboard cache's hits and misses, sweep durations; the assignment queue is read from the database at each scrape.
+Each app has its own registry (tests build many apps in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+SOURCES = frozenset({"bayut", "propertyFinder", "dubizzle", "website", "walk_in", "referral"})
+LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Histogram(
+            "http_request_duration_seconds", "Time from a request's arrival to its response, by route template",
+            ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.captures = Counter(
+            "leads_captured_total", "Lead captures by source and outcome (assigned, queued, replayed, duplicate, "
+            "invalid, refused, unavailable)", ["source", "outcome"], registry=self.registry)
+        self.cache = Counter("dashboard_cache_requests_total", "Dashboard requests by cache result (hit, miss)",
+                             ["result"], registry=self.registry)
+        self.cache_ratio = Gauge("dashboard_cache_hit_ratio", "Hits / (hits + misses) since the process started",
+                                 registry=self.registry)
+        self.sweeps = Histogram(
+            "sweep_duration_seconds", "Duration of the background jobs: the sweeps (api.run_sweeps) and the analytics "
+            "snapshot refresh, as the database measured them", ["job"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0), registry=self.registry)
+        self.queue = Gauge("assignment_queue_length", "Open leads waiting for an agent with capacity",
+                           registry=self.registry)
+        self.queue_age = Gauge("assignment_queue_oldest_seconds", "How long the oldest queued lead has waited",
+                               registry=self.registry)
+        self.database_up = Gauge("database_up", "1 when the last scrape reached the database", registry=self.registry)
+
+    def capture(self, source: object, outcome: str) -> None:
+        self.captures.labels(source if isinstance(source, str) and source in SOURCES else "unknown", outcome).inc()
+
+    def cache_result(self, hit: bool) -> None:
+        self.cache.labels("hit" if hit else "miss").inc()
+
+    def sweep(self, job: str, duration_ms: object) -> None:
+        if isinstance(duration_ms, int | float):
+            self.sweeps.labels(job).observe(duration_ms / 1000)
+
+    def render(self, queue: dict[str, object] | None) -> bytes:
+        """The exposition text; `queue` is api.metrics() (None when the database did not answer)."""
+        hits = self.cache.labels("hit")._value.get()
+        misses = self.cache.labels("miss")._value.get()
+        self.cache_ratio.set(hits / (hits + misses) if hits + misses else 0.0)
+        self.database_up.set(0 if queue is None else 1)
+        if queue is not None:
+            self.queue.set(float(queue.get("queue_length") or 0))  # type: ignore[arg-type]
+            self.queue_age.set(float(queue.get("oldest_queued_seconds") or 0))  # type: ignore[arg-type]
+        return generate_latest(self.registry)
