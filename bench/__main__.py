@@ -104,7 +104,9 @@ def _dashboard_section(d: scale.DashboardResult, seconds: int) -> str:
 
 `GET /api/v1/agents/{{id}}/dashboard` for the {d.agents} generated agents (about {d.leads_per_agent:,} open or closed
 leads each), filter sets cycling through the agents, the date ranges 30d/7d/90d, the four status filters and the
-seven source filters. The API's sweeper is off here (reads only). Server-side is the API's own `Server-Timing`
+seven source filters. Each agent asks with an agent key of its own, as the agents' app does: every request, cached
+or not, has its key checked in the database, and an uncached one reads through row-level security as that agent.
+The API's sweeper is off here (reads only). Server-side is the API's own `Server-Timing`
 (request in to response out, in the app); client-side adds HTTP on loopback.
 
 {table}
@@ -204,8 +206,9 @@ run keeps assigning rather than queueing). Every request is a unique lead (its o
 language, property type and areas. After a 3 s warm-up, {args.seconds} s are measured. The API's background
 sweeper is on (every 60 s, as in production: each HTTP run contains one sweep).
 
-- **HTTP**: wrk (2 threads) with `bench/capture.lua` against `POST /api/v1/leads/capture`: pydantic validation,
-  phone normalisation, one `api.capture_lead` call, then the property suggestions (a second, read-only call).
+- **HTTP**: wrk (2 threads) with `bench/capture.lua` against `POST /api/v1/leads/capture` with the demo integration
+  key: pydantic validation, phone normalisation, one statement (`api.begin_request` checks the key, then
+  `api.capture_lead`), then the property suggestions (a second, read-only call).
 - **SQL**: pgbench (2 threads, prepared statements) with `bench/capture_direct.sql`: the same statement the API
   runs (`api.begin_request` with the demo integration key, then `api.capture_lead` with the body the API would
   send), as the same login, no HTTP and no suggestions.
