@@ -173,5 +173,6 @@ async def test_a_hanging_suggestion_service_bounds_capture_latency(
         assert response.json()["suggested_properties"] == []
         assert any(w.get("code") == "suggestions_timeout" for w in response.json()["warnings"])
         assert elapsed < 0.3 + 2.0  # our 300 ms timeout plus the capture itself, never the service's 5 s
-    assert len(service.calls) == 12
+    # the service was asked (a request our timeout abandoned before its thread read it is not in calls)
+    assert 0 < len(service.calls) <= 12
     no_violations(seeded_db_url)
