@@ -1,9 +1,10 @@
 """API keys: the route reads the key (X-API-Key, or Authorization: Bearer); the database checks it.
 
-Every call runs as one statement `SELECT api.x(..., ctx.actor) FROM api.begin_request(key, action, ...) AS ctx`:
-api.begin_request hashes the key, finds it by its prefix, refuses a revoked one, makes its holder the caller of
-the transaction (for row-level security and the audit trail) and checks the endpoint matrix (crm.api_permissions)
-before api.x runs. Nothing is cached here, so a revoked key fails on its next request.
+Every call runs as one statement `SELECT api.x(..., ctx.actor) FROM api.begin_request(key) AS ctx`:
+api.begin_request hashes the key, finds it by its prefix, refuses a revoked one and makes its holder the caller of
+the transaction (for row-level security and the audit trail); api.x then checks the endpoint matrix
+(crm.api_permissions) itself. Where no api function runs (a cached dashboard, the analytics reports), the route
+names the action and begin_request checks it. Nothing is cached here, so a revoked key fails on its next request.
 """
 
 from __future__ import annotations

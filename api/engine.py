@@ -38,10 +38,10 @@ class _ScoringSource(BaseModel):
     referrer_agent_id: UUID | None = None
 
 
-def _as_caller(call: str, action: str, key_arg: int, lead_arg: int | None = None) -> str:
-    """`SELECT <call> FROM api.begin_request($key, action[, NULL, $lead]) AS ctx`: the call runs as the key's holder."""
-    scope = f", NULL, ${lead_arg}" if lead_arg else ""
-    return f"SELECT {call} FROM api.begin_request(${key_arg}, '{action}'{scope}) AS ctx"
+def _as_caller(call: str, key_arg: int) -> str:
+    """`SELECT <call> FROM api.begin_request($key) AS ctx`: the call runs as the key's holder, and the api function
+    checks the endpoint matrix itself."""
+    return f"SELECT {call} FROM api.begin_request(${key_arg}) AS ctx"
 
 
 class LeadScoringEngine:
@@ -69,7 +69,7 @@ class LeadScoringEngine:
         body = {"activity": activity.model_dump(mode="json", exclude_none=True)}
         if self.api_key:
             state: dict[str, Any] = await call_api(
-                self.pool, _as_caller("api.update_lead($1, $2, ctx.actor)", "update_lead", 3, 1),
+                self.pool, _as_caller("api.update_lead($1, $2, ctx.actor)", 3),
                 lead_id, body, self.api_key)
         else:
             state = await call_api(self.pool, "SELECT api.update_lead($1, $2, $3)", lead_id, body, actor)
@@ -102,7 +102,7 @@ class LeadAssignmentManager:
         within 24 hours, workload balancing) are run by the sweeps."""
         if self.api_key:
             state: dict[str, Any] = await call_api(
-                self.pool, _as_caller("api.reassign_lead($1, $2, $3, ctx.actor)", "reassign_lead", 4),
+                self.pool, _as_caller("api.reassign_lead($1, $2, $3, ctx.actor)", 4),
                 lead_id, reason, new_agent_id, self.api_key)
         else:
             state = await call_api(self.pool, "SELECT api.reassign_lead($1, $2, $3, $4)", lead_id, reason,

@@ -15,4 +15,4 @@ SELECT api.capture_lead(jsonb_build_object(
         'property_type', (ARRAY['apartment', 'villa', 'townhouse', 'commercial'])[:t],
         'preferred_areas', (ARRAY['["Marina", "JBR"]', '["Downtown Dubai"]', '["JVC", "JLT"]', '[]'])[:t]::jsonb),
     'source_details', jsonb_build_object('campaign_id', 'bench')), ctx.actor)
-  FROM api.begin_request('trk_de000001_demo-integration-portals-and-website', 'capture') AS ctx;
+  FROM api.begin_request('trk_de000001_demo-integration-portals-and-website') AS ctx;

@@ -43,7 +43,7 @@ async def agent_dashboard(request: Request, agent_id: UUID, key: ApiKey,
         request.app.state.metrics.cache_result(hit=True)
         return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
     body = await call_api(
-        pool, "SELECT api.agent_dashboard($1, $2, $3, $4, $5, $6) FROM api.begin_request($7, 'dashboard', $1) AS ctx",
+        pool, "SELECT api.agent_dashboard($1, $2, $3, $4, $5, $6) FROM api.begin_request($7) AS ctx",
         agent_id, query.date_range, query.date_from, query.date_to, query.status_filter, query.source_filter, key)
     request.app.state.metrics.cache_result(hit=False)
     content = json.dumps(in_model_order(body, AgentDashboard), separators=(",", ":")).encode()

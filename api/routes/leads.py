@@ -67,7 +67,7 @@ async def _dead_letter(request: Request, key: str, *, payload: Any, raw: bytes |
         letter_id = await call_api(
             await get_pool(request),
             "SELECT api.record_capture_dead_letter($1, $2, $3, $4, $5, $6, $7) "
-            "FROM api.begin_request($8, 'capture') AS ctx",
+            "FROM api.begin_request($8) AS ctx",
             source.replace("\x00", "") if isinstance(source, str) else None,
             payload if parsed else None,
             None if parsed else raw_text,
@@ -113,7 +113,7 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
     pool = await get_pool(request)
     try:
         result = await call_api(
-            pool, "SELECT api.capture_lead($1, ctx.actor, $2, $3) FROM api.begin_request($4, 'capture') AS ctx",
+            pool, "SELECT api.capture_lead($1, ctx.actor, $2, $3) FROM api.begin_request($4) AS ctx",
             normalized, idempotency_key, dead_letter_id, key,
         )
     except Problem as problem:
@@ -211,7 +211,7 @@ async def list_dead_letters(
 ) -> list[dict[str, Any]]:
     letters: list[dict[str, Any]] = await call_api(
         await get_pool(request),
-        "SELECT api.capture_dead_letters($1, $2) FROM api.begin_request($3, 'dead_letters') AS ctx",
+        "SELECT api.capture_dead_letters($1, $2) FROM api.begin_request($3) AS ctx",
         pending, limit, key)
     return letters
 
@@ -240,7 +240,7 @@ async def replay_dead_letter(request: Request, dead_letter_id: UUID, key: ApiKey
     else:
         letter = await call_api(
             await get_pool(request),
-            "SELECT api.capture_dead_letter($1) FROM api.begin_request($2, 'dead_letters') AS ctx", dead_letter_id, key)
+            "SELECT api.capture_dead_letter($1) FROM api.begin_request($2) AS ctx", dead_letter_id, key)
         if letter is None:
             raise Problem(404, "dead_letter_not_found", f"dead letter {dead_letter_id} does not exist")
         payload = letter.get("payload")
@@ -276,7 +276,7 @@ _UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def update_lead(request: Request, lead_id: UUID, body: UpdateRequest, key: ApiKey) -> JSONResponse:
     state = await call_api(
         await get_pool(request),
-        "SELECT api.update_lead($1, $2, ctx.actor) FROM api.begin_request($3, 'update_lead', NULL, $1) AS ctx",
+        "SELECT api.update_lead($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx",
         lead_id, body.to_sql(), key)
     return JSONResponse(state)
 
@@ -301,6 +301,6 @@ async def update_lead(request: Request, lead_id: UUID, body: UpdateRequest, key:
 async def reassign_lead(request: Request, lead_id: UUID, body: ReassignRequest, key: ApiKey) -> JSONResponse:
     state = await call_api(
         await get_pool(request),
-        "SELECT api.reassign_lead($1, $2, $3, ctx.actor) FROM api.begin_request($4, 'reassign_lead') AS ctx",
+        "SELECT api.reassign_lead($1, $2, $3, ctx.actor) FROM api.begin_request($4) AS ctx",
         lead_id, body.reason, body.new_agent_id, key)
     return JSONResponse(state)

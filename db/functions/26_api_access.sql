@@ -11,7 +11,9 @@
 -- through api.begin_request, after the key checked out.
 
 -- api.begin_request(key, action, agent, lead): the first thing of every API transaction. Checks the key, makes its
--- holder the transaction's caller and actor, and authorizes the action; returns the caller for the statement.
+-- holder the transaction's caller and actor, and, when an action is named, authorizes it; returns the caller for the
+-- statement. The api functions behind endpoints authorize themselves, so the API names an action only where none
+-- runs (a dashboard served from the cache, the analytics reports): the matrix is checked once per request.
 CREATE OR REPLACE FUNCTION api.begin_request(p_key text, p_action text DEFAULT NULL, p_agent_id uuid DEFAULT NULL,
                                              p_lead_id uuid DEFAULT NULL)
 RETURNS TABLE (actor text, role text, agent_id uuid, key_prefix text)
@@ -47,8 +49,9 @@ $$;
 COMMENT ON FUNCTION api.begin_request(text, text, uuid, uuid) IS
     'Authenticates an API key (sha256 of the key against crm.api_keys, by its prefix; revoked keys fail at once) and '
     'makes its holder the caller of the transaction (crm.caller_role, crm.caller_agent_id, crm.caller_key; actor '
-    '"<role>:<prefix>"), then crm.authorize(p_action, p_agent_id, p_lead_id). The API runs every call as '
-    'SELECT api.x(..., ctx.actor) FROM api.begin_request(key, action, ...) AS ctx: one statement, one round trip. '
+    '"<role>:<prefix>"), then, when p_action is given, crm.authorize(p_action, p_agent_id, p_lead_id). The API runs '
+    'every call as SELECT api.x(..., ctx.actor) FROM api.begin_request(key) AS ctx (one statement, one round trip; '
+    'api.x authorizes itself), and names the action only where no api function runs. '
     'Errors: PT401 api_key_missing, api_key_invalid; those of crm.authorize. SECURITY DEFINER: reads crm.api_keys.';
 
 -- keys: create (the key is returned once and never stored), list, revoke

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from api.deps import _init_connection
 from api.engine import LeadAssignmentManager, LeadScoringEngine
 from api.errors import Problem
-from tests.api.conftest import app_url
+from tests.api.conftest import INTEGRATION_KEY, SUPERVISOR_KEY, app_url, ensure_demo_keys
 from tests.db.factories import new_agent, new_lead
 
 
@@ -48,5 +48,34 @@ async def test_assignment_manager_assigns_a_waiting_lead(db: psycopg.Connection,
             await manager.assign_lead({"lead_id": waiting})
         assert (info.value.status, info.value.code) == (409, "lead_already_assigned")
         assert full != free
+    finally:
+        await pool.close()
+
+
+async def test_changes_through_the_engine_run_as_the_keys_holder(seeded_db_url: str) -> None:
+    with psycopg.connect(seeded_db_url, autocommit=True) as conn:
+        ensure_demo_keys(seeded_db_url)
+        row = conn.execute(
+            "SELECT a.lead_id FROM crm.lead_assignments AS a JOIN crm.leads AS l USING (lead_id) "
+            "WHERE a.released_at IS NULL AND l.status NOT IN ('converted', 'lost') "
+            "ORDER BY a.lead_id LIMIT 1").fetchone()
+    assert row is not None
+    lead: UUID = row[0]
+    pool = await asyncpg.create_pool(app_url(seeded_db_url), min_size=1, max_size=2, init=_init_connection)
+    try:
+        with pytest.raises(Problem) as anonymous:  # on the app's login, a change needs a key
+            await LeadScoringEngine(pool).update_lead_score(lead, {"type": "call", "outcome": "positive"})
+        assert (anonymous.value.status, anonymous.value.code) == (401, "api_key_missing")
+        with pytest.raises(Problem) as integration:
+            await LeadScoringEngine(pool, api_key=INTEGRATION_KEY).update_lead_score(lead, {"type": "call"})
+        assert (integration.value.status, integration.value.code) == (403, "forbidden")
+        score = await LeadScoringEngine(pool, api_key=SUPERVISOR_KEY).update_lead_score(
+            lead, {"type": "call", "outcome": "positive"})
+        assert 0 <= score <= 100
+        moved = await LeadAssignmentManager(pool, api_key=SUPERVISOR_KEY).reassign_lead(lead, "engine test")
+        with psycopg.connect(seeded_db_url, autocommit=True) as conn:
+            holder = conn.execute("SELECT agent_id, assigned_by FROM crm.lead_assignments "
+                                  "WHERE lead_id = %s AND released_at IS NULL", (lead,)).fetchone()
+        assert holder is not None and holder[0] == moved and holder[1] == "supervisor:de000004"
     finally:
         await pool.close()
