@@ -28,6 +28,7 @@ DEFAULT_REDIS_PORT = 63799
 class Environment:
     owner_url: str  # owns the schema: migrations and seed
     app_url: str  # the API's login
+    jobs_url: str | None  # the job login (the sweeper), when known
     redis_url: str
     psql: str  # psql binary
 
@@ -74,6 +75,7 @@ def environment(settings: Settings, *, need_redis: bool = True) -> Iterator[Envi
     data_dir = Path(settings.data_dir).resolve()
     owner_url = settings.owner_url
     app_url = settings.database_url
+    jobs_url = settings.jobs_url
     redis_url = settings.redis_url
     try:
         if not owner_url:
@@ -86,14 +88,15 @@ def environment(settings: Settings, *, need_redis: bool = True) -> Iterator[Envi
             _ensure_database(pg.url(), DATABASE_NAME)
             owner_url = pg.url(DATABASE_NAME)
             app_url = pg.url(DATABASE_NAME, user="thinkrealty_app")
+            jobs_url = pg.url(DATABASE_NAME, user="thinkrealty_jobs")
         if not redis_url and need_redis:
             from db.embedded import EmbeddedRedis
 
             rd = EmbeddedRedis(data_dir / "redis", port=_ports(data_dir)["redis"]).start()
             started.append(rd)
             redis_url = rd.url()
-        yield Environment(owner_url=owner_url, app_url=app_url or owner_url, redis_url=redis_url or "",
-                          psql=_psql_binary())
+        yield Environment(owner_url=owner_url, app_url=app_url or owner_url, jobs_url=jobs_url,
+                          redis_url=redis_url or "", psql=_psql_binary())
     finally:
         for server in reversed(started):
             server.stop()  # type: ignore[attr-defined]
@@ -174,8 +177,10 @@ def ensure_dev_admin_key(owner_url: str, data_dir: Path) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
-    """Run api.run_sweeps once, then the analytics snapshot refresh, as the app's login (for cron; the app also
-    sweeps every minute)."""
+    """Run the sweeps once, then the analytics snapshot refresh (for cron; the app also sweeps every minute), as the
+    job login when one is named, else as the owner. `--now T` rehearses a sweep at T: it reports what it would do and
+    rolls everything back; `--now T --commit` sweeps at T for real, refused more than sweep_clock_tolerance ahead of
+    the real clock unless `--force`."""
     import asyncio
     import json
 
@@ -184,18 +189,27 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     async def once(url: str) -> object:
         conn = await asyncpg.connect(url)
         try:
-            if args.now:
-                result = json.loads(await conn.fetchval("SELECT api.run_sweeps($1::text::timestamptz)::text", args.now))
-            else:
-                result = json.loads(await conn.fetchval("SELECT api.run_sweeps()::text"))
-            result["analytics"] = json.loads(await conn.fetchval("SELECT api.refresh_analytics($1)::text",
+            if args.now and not args.commit:
+                return json.loads(await conn.fetchval("SELECT jobs.rehearse_sweeps($1::text::timestamptz)::text",
+                                                      args.now))
+            result = json.loads(await conn.fetchval("SELECT jobs.run_sweeps($1::text::timestamptz, $2)::text",
+                                                    args.now, args.force))
+            result["analytics"] = json.loads(await conn.fetchval("SELECT jobs.refresh_analytics($1)::text",
                                                                  args.refresh_analytics))
             return result
         finally:
             await conn.close()
 
+    if (args.commit or args.force) and not args.now:
+        print("error: --commit and --force go with --now", file=sys.stderr)
+        return 2
     with environment(settings, need_redis=False) as env:
-        print(json.dumps(asyncio.run(once(env.app_url)), indent=2))
+        try:
+            print(json.dumps(asyncio.run(once(env.jobs_url or env.owner_url)), indent=2))
+        except asyncpg.PostgresError as exc:
+            print(f"error: {exc.message}" + (f" ({exc.hint})" if getattr(exc, "hint", None) else ""),
+                  file=sys.stderr)
+            return 1
     return 0
 
 
@@ -212,6 +226,17 @@ def cmd_psql(args: argparse.Namespace, settings: Settings) -> int:
         return subprocess.call([env.psql, "-X", env.owner_url, *args.psql_args])
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM unwinds like SIGINT: SystemExit runs every `finally`, so the embedded servers this process started
+    stop with it. (uvicorn handles SIGTERM while it serves, and raises it again when it is done: it lands here.)"""
+    import signal
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -225,6 +250,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             ensure_dev_admin_key(env.owner_url, Path(settings.data_dir))
         os.environ["DATABASE_URL"] = env.app_url
         os.environ["REDIS_URL"] = env.redis_url
+        if env.jobs_url:
+            os.environ["JOBS_DATABASE_URL"] = env.jobs_url
         get_settings.cache_clear()
         host, port = args.host or settings.host, args.port or settings.port
         print(f"API on http://{host}:{port}  docs: http://{host}:{port}/docs", flush=True)
@@ -247,7 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("seed", help="load the demo data (idempotent)")
     sweep = sub.add_parser("sweep", help="run the sweeps once (escalations, reassignments, decay, queue, metrics)")
-    sweep.add_argument("--now", help="the clock to sweep at (ISO 8601), for rehearsals; default: now")
+    sweep.add_argument("--now", help="rehearse a sweep at this clock (ISO 8601): report what it would do, change "
+                                     "nothing")
+    sweep.add_argument("--commit", action="store_true",
+                       help="with --now: sweep at that clock for real (refused beyond sweep_clock_tolerance ahead)")
+    sweep.add_argument("--force", action="store_true", help="with --now --commit: allow a clock far ahead")
     sweep.add_argument("--refresh-analytics", action="store_true",
                        help="refresh the analytics snapshot even if analytics_refresh_interval has not passed")
     generate = sub.add_parser("generate", help="add scale data: leads, agents and activities (needs a superuser)")
@@ -267,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)  # JSON lines with request ids (LOG_FORMAT=text: plain)
+    _exit_on_sigterm()
     handler = {"serve": cmd_serve, "migrate": cmd_migrate, "seed": cmd_seed, "sweep": cmd_sweep,
                "generate": cmd_generate, "psql": cmd_psql, "keys": cmd_keys}[args.command]
     return handler(args, settings)

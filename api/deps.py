@@ -13,7 +13,7 @@ from api.errors import RETRYABLE_SQLSTATES, from_postgres, is_connection_error, 
 from api.settings import Settings
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
@@ -33,7 +33,7 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
         min_size=settings.db_pool_min_size,
         max_size=settings.db_pool_max_size,
         command_timeout=settings.db_command_timeout_s,
-        init=_init_connection,
+        init=init_connection,
         reset=_no_session_reset,
         server_settings={
             "application_name": "thinkrealty-api",

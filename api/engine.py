@@ -5,8 +5,9 @@ calls `api.assign_lead`; the rules themselves live in `db/functions/16_crm_scori
 `db/functions/18_crm_assignment.sql`. They let Python code (scripts, workers, a notebook) use the same rules
 as the HTTP API and psql, without a second implementation.
 
-Pass an API key (`api_key=`) when the pool logs in as the API's login: the calls that change a lead then run
-as that key's holder, through the same endpoint matrix and row-level security as HTTP (api.begin_request).
+Pass an API key (`api_key=`) when the pool logs in as the API's login: every call then runs as that key's holder,
+through the same endpoint matrix and row-level security as HTTP (api.begin_request); without a key the API's login
+is refused (401 api_key_missing). A pool of the owner (a DBA's script) needs no key.
 """
 
 from __future__ import annotations
@@ -58,13 +59,16 @@ class LeadScoringEngine:
             "lead_data": lead.model_dump(mode="json", exclude_none=True),
             "source_details": source.model_dump(mode="json", exclude_none=True),
         }
-        result: dict[str, Any] = await call_api(self.pool, "SELECT api.score_lead($1)", body)
+        if self.api_key:
+            result: dict[str, Any] = await call_api(self.pool, _as_caller("api.score_lead($1)", 2), body, self.api_key)
+        else:
+            result = await call_api(self.pool, "SELECT api.score_lead($1)", body)
         return result
 
     async def update_lead_score(self, lead_id: UUID, activity_data: dict[str, Any], actor: str = "python") -> int:
         """Logs the activity on the lead (as PUT /leads/{id}/update does) and returns the lead's new score:
         positive +5, viewing +10, offer made +20, clamped to 0-100 (crm.activity_points in SQL). The 7-day
-        no-response penalty is the sweep's (api.run_sweeps)."""
+        no-response penalty is the sweep's (jobs.run_sweeps)."""
         activity = ActivityIn.model_validate(activity_data)
         body = {"activity": activity.model_dump(mode="json", exclude_none=True)}
         if self.api_key:
@@ -91,8 +95,12 @@ class LeadAssignmentManager:
         """Assigns the stored lead `lead_data["lead_id"]` (one without an agent, e.g. queued) to the best
         available agent and returns that agent's id, or None when nobody has capacity (it stays queued).
         Ranking, SKIP LOCKED locking and the queue are `crm.choose_agent` / `crm.assign_lead` in SQL."""
-        decision: dict[str, Any] = await call_api(
-            self.pool, "SELECT api.assign_lead($1, $2)", UUID(str(lead_data["lead_id"])), self.actor)
+        lead_id = UUID(str(lead_data["lead_id"]))
+        if self.api_key:
+            decision: dict[str, Any] = await call_api(
+                self.pool, _as_caller("api.assign_lead($1, ctx.actor)", 2), lead_id, self.api_key)
+        else:
+            decision = await call_api(self.pool, "SELECT api.assign_lead($1, $2)", lead_id, self.actor)
         agent = decision.get("agent_id")
         return UUID(agent) if agent else None
 

@@ -73,45 +73,69 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
 
 
 def _detail_fields(raw: str | None) -> dict[str, Any]:
-    """The DETAIL of a PT error may be a JSON object of extra fields for the client."""
+    """The DETAIL of a PT error is a JSON object of extra fields for the client (our raises build it so); anything
+    else is not the client's to see."""
     if not raw:
         return {}
     try:
         value = json.loads(raw)
     except ValueError:
-        return {"reason": raw}
-    return value if isinstance(value, dict) else {"reason": value}
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def unavailable(detail: str = "The database is not reachable right now; retry shortly.") -> Problem:
     return Problem(503, "service_unavailable", detail, headers={"Retry-After": "2"})
 
 
+# what a client is told about a value PostgreSQL refused (SQLSTATE class 22): never the server's own message, which
+# may quote SQL types, the value and the statement
+_DATA_EXCEPTIONS = {
+    "22001": "A text is longer than its field allows.",
+    "22003": "A number is out of range.",
+    "22007": "A date or time is malformed.",
+    "22008": "A date or time is out of range.",
+    "22021": "A text holds a byte sequence that is not valid UTF-8.",
+    "22P02": "A value does not have the format its field needs.",
+    "22P05": "A text holds a character the database cannot store (for example an unpaired surrogate).",
+}
+# what a violated constraint means, for the people reading `detail` (the `code` is the constraint's name)
+_CONSTRAINT_KINDS = {
+    "23505": (409, "unique_violation", "This would duplicate an existing record ({name})."),
+    "23P01": (409, "exclusion_violation", "This overlaps an existing record ({name})."),
+    "23514": (422, "check_violation", "A value breaks the rule {name}."),
+    "23503": (422, "foreign_key_violation", "A referenced record does not exist ({name})."),
+}
+
+
 def from_postgres(exc: asyncpg.PostgresError) -> Problem:
-    """Map a PostgreSQL error to a Problem by SQLSTATE and constraint name."""
+    """Map a PostgreSQL error to a Problem by SQLSTATE and constraint name. Only our own raises (PTnnn) pass their
+    message, hint and JSON detail on; for every other error the client gets the stable name and a sentence of ours,
+    never the server's text (which can carry SQL, a raw row or the values of other columns)."""
     state: str = getattr(exc, "sqlstate", "") or ""
     name: str | None = getattr(exc, "constraint_name", None)
     message: str = getattr(exc, "message", None) or str(exc)
-    extra = _detail_fields(getattr(exc, "detail", None))
-    if getattr(exc, "hint", None):
-        extra.setdefault("hint", exc.hint)
 
     if state.startswith("PT") and state[2:].isdigit():
         status = int(state[2:])
+        extra = _detail_fields(getattr(exc, "detail", None))
+        if getattr(exc, "hint", None):
+            extra.setdefault("hint", exc.hint)
         headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
         return Problem(status, name or "business_rule", message, headers=headers, **extra)
-    if state == "23505":
-        return Problem(409, name or "unique_violation", message, **extra)
-    if state == "23P01":
-        return Problem(409, name or "exclusion_violation", message, **extra)
-    if state == "23514":
-        return Problem(409 if name in CONFLICT_CHECKS else 422, name or "check_violation", message, **extra)
-    if state == "23503":
-        return Problem(422, name or "foreign_key_violation", message, **extra)
+    if state in _CONSTRAINT_KINDS:
+        status, fallback, text = _CONSTRAINT_KINDS[state]
+        if state == "23514" and name in CONFLICT_CHECKS:
+            status = 409
+        log.info("constraint %s (%s): %s", name, state, message)
+        return Problem(status, name or fallback, text.format(name=name or "of the database"))
     if state == "23502":
-        return Problem(422, "not_null_violation", message, column=getattr(exc, "column_name", None))
+        column = getattr(exc, "column_name", None)
+        return Problem(422, "not_null_violation", f"The field {column or 'named in the request'} is required.",
+                       column=column)
     if state.startswith("22"):
-        return Problem(422, "invalid_value", message)
+        log.info("data exception %s: %s", state, message)
+        return Problem(422, "invalid_value", _DATA_EXCEPTIONS.get(state, "A value is not valid for its field."))
     if state in RETRYABLE_SQLSTATES:
         return Problem(503, "concurrent_update", "The request collided with another; retry it.",
                        headers={"Retry-After": "1"})
@@ -119,6 +143,20 @@ def from_postgres(exc: asyncpg.PostgresError) -> Problem:
         return unavailable()
     log.error("unmapped database error %s: %s", state, message)
     return Problem(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
+def unexpected(exc: BaseException) -> Problem:
+    """The answer to an exception nothing else handled: 503 when it is the database going away, else a generic
+    500 (the caller logs the exception)."""
+    if is_connection_error(exc):
+        return unavailable()
+    return Problem(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
+def invalid_json(detail: str = "The body is not valid JSON.", reason: str = "syntax") -> Problem:
+    """Every body the JSON parser cannot take (syntax, encoding, nesting deeper than it goes) is this one documented
+    400, on every route."""
+    return Problem(400, "invalid_json", detail, reason=reason)
 
 
 def install(app: FastAPI) -> None:
@@ -132,6 +170,8 @@ def install(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
+        if any(e["type"] == "json_invalid" for e in errors):  # FastAPI's own parse of a body: same 400 as ours
+            return problem_response(request, invalid_json())
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
         return problem_response(
@@ -140,6 +180,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI answers a body it could not decode (bad UTF-8, nesting too deep for json.loads) with a bare
+            # 400: it is the same unparseable body as any other
+            return problem_response(request, invalid_json(
+                "The body could not be read as JSON (its encoding or its nesting).", reason="unreadable"))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
         detail = exc.detail if isinstance(exc.detail, str) else _HTTP_TITLES.get(exc.status_code, "Error")
         return problem_response(request, Problem(exc.status_code, code, detail, headers=dict(exc.headers or {})))
@@ -147,15 +192,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(asyncpg.PostgresError)
     async def _postgres(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
         return problem_response(request, from_postgres(exc))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if is_connection_error(exc):
-            return problem_response(request, unavailable())
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            request, Problem(500, "internal_error", "Something went wrong on our side; it has been logged.")
-        )
+    # (anything else is answered by RequestIdMiddleware, inside the request's context: api.middleware)
 
 
 def is_connection_error(exc: BaseException) -> bool:

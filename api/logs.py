@@ -17,7 +17,8 @@ class RequestIdFilter(logging.Filter):
     """Puts the current request's id on a log record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = REQUEST_ID.get()
+        if getattr(record, "request_id", None) in (None, "-"):  # an id given with extra= stands
+            record.request_id = REQUEST_ID.get()
         return True
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from api import errors
 from api.cache import DashboardCache, create_redis
-from api.deps import app_pool, open_pool
+from api.deps import open_pool
 from api.errors import is_connection_error
 from api.listener import NotificationListener
 from api.metrics import Metrics
@@ -63,9 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CircuitBreaker(settings.property_service_failure_threshold, settings.property_service_cooldown_s),
         )
         sweeper = None
-        if settings.sweep_interval_s > 0:
-            sweeper = asyncio.create_task(run_forever(lambda: app_pool(app), settings.sweep_interval_s,
+        if settings.sweep_interval_s > 0 and settings.jobs_url:
+            sweeper = asyncio.create_task(run_forever(settings.jobs_url, settings.sweep_interval_s,
                                                       app.state.metrics), name="sweeper")
+        elif settings.sweep_interval_s > 0:
+            log.warning("no JOBS_DATABASE_URL: the background sweeper is off (run `python -m api sweep` from cron)")
         try:
             yield
         finally:

@@ -24,7 +24,7 @@ class Metrics:
         self.cache_ratio = Gauge("dashboard_cache_hit_ratio", "Hits / (hits + misses) since the process started",
                                  registry=self.registry)
         self.sweeps = Histogram(
-            "sweep_duration_seconds", "Duration of the background jobs: the sweeps (api.run_sweeps) and the analytics "
+            "sweep_duration_seconds", "Duration of the background jobs: the sweeps (jobs.run_sweeps) and the analytics "
             "snapshot refresh, as the database measured them", ["job"],
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0), registry=self.registry)
         self.queue = Gauge("assignment_queue_length", "Open leads waiting for an agent with capacity",

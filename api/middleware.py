@@ -15,14 +15,15 @@ import re
 import time
 import uuid
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import Problem, problem_response
+from api.errors import Problem, problem_response, unexpected
 from api.logs import REQUEST_ID
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 access_log = logging.getLogger("api.access")
+log = logging.getLogger("api.errors")
 
 
 class RequestIdMiddleware:
@@ -50,8 +51,32 @@ class RequestIdMiddleware:
                 headers.append((b"server-timing", f"app;dur={elapsed_ms:.2f}".encode("latin-1")))
             await send(message)
 
+        started_response = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started_response
+            started_response = started_response or message["type"] == "http.response.start"
+            await send_with_id(message)
+
         try:
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, tracked)
+            except ClientDisconnect:
+                # the client went away mid-request (mid-body, typically): nothing to answer, nothing went wrong here
+                status = 499
+                access_log.info("client disconnected before the request was read", extra={"status": 499})
+            except Exception as exc:
+                # anything no handler answered: logged here, inside the request's context (its id on every line),
+                # and answered as problem+json; nothing escapes to the server's own error page and log line
+                problem = unexpected(exc)
+                if problem.status == 500:
+                    log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+                else:
+                    log.warning("database not reachable on %s %s: %s", scope["method"], scope["path"],
+                                type(exc).__name__)
+                if started_response:
+                    raise
+                await problem_response(Request(scope), problem)(scope, receive, tracked)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"  # a template: bounded label values

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
         default=None,
         description="URL that owns the schema and runs migrations; defaults to DATABASE_URL.",
     )
+    jobs_database_url: str | None = Field(
+        default=None,
+        description="URL of the job login (thinkrealty_jobs) the background sweeper connects with; the API's own "
+                    "login cannot run the jobs. Unset: MIGRATION_DATABASE_URL, else DATABASE_URL.")
     redis_url: str | None = Field(default=None, description="Redis URL (dashboard cache). Unset: embedded Redis.")
     app_env: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
@@ -33,7 +37,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         default="json", description="json: one JSON object per log line (request id, route, status, duration); text")
     sweep_interval_s: float = Field(
-        default=60.0, description="Seconds between background sweeps (api.run_sweeps); 0 turns the sweeper off.")
+        default=60.0, description="Seconds between background sweeps (jobs.run_sweeps); 0 turns the sweeper off.")
     dashboard_cache_ttl_s: int = Field(
         default=60, description="Safety-net lifetime of a cached dashboard; changes invalidate it at once.")
     capture_max_body_bytes: int = Field(default=65536, description="Largest capture body accepted (413 above).")
@@ -50,9 +54,16 @@ class Settings(BaseSettings):
         default=30.0, description="How long an open circuit refuses calls before one trial call.")
     data_dir: str = ".data"
 
+
     @property
     def owner_url(self) -> str | None:
         return self.migration_database_url or self.database_url
+
+    @property
+    def jobs_url(self) -> str | None:
+        """Where the sweeper runs the jobs: the job login, else the owner (MIGRATION_DATABASE_URL, else DATABASE_URL:
+        a deployment whose one URL is the owner's)."""
+        return self.jobs_database_url or self.owner_url
 
 
 @lru_cache

@@ -87,31 +87,34 @@ class PropertySuggester:
         if self._http is not None:
             await self._http.aclose()
 
-    async def suggest(self, pool: asyncpg.Pool, lead_id: uuid.UUID | str) -> tuple[list[str], dict[str, Any] | None]:
-        """(property ids, warning or None). Never raises."""
+    async def suggest(self, pool: asyncpg.Pool, key: str,
+                      lead_id: uuid.UUID | str) -> tuple[list[str], dict[str, Any] | None]:
+        """(property ids, warning or None), asked with the capturing caller's key. Never raises."""
         try:
             if self.service_url:
-                ids = await self._from_service(pool, lead_id)
+                ids = await self._from_service(pool, key, lead_id)
             else:
-                ids = await self._from_database(pool, lead_id)
+                ids = await self._from_database(pool, key, lead_id)
             return ids, None
         except SuggestionError as exc:
             log.warning("property suggestions unavailable for lead %s: %s", lead_id, exc.detail)
             return [], {"code": exc.code, "field": "suggested_properties", "detail": exc.detail}
 
-    async def _from_database(self, pool: asyncpg.Pool, lead_id: uuid.UUID | str) -> list[str]:
+    async def _from_database(self, pool: asyncpg.Pool, key: str, lead_id: uuid.UUID | str) -> list[str]:
         try:
-            ids = await call_api(pool, "SELECT api.suggest_properties($1, $2)", lead_id, LIMIT)
+            ids = await call_api(pool, "SELECT api.suggest_properties($1, $2) FROM api.begin_request($3) AS ctx",
+                                 lead_id, LIMIT, key)
         except Problem as exc:
             raise SuggestionError("suggestions_unavailable", f"listing search failed: {exc.detail}") from exc
         return [str(i) for i in ids or []]
 
-    async def _from_service(self, pool: asyncpg.Pool, lead_id: uuid.UUID | str) -> list[str]:
+    async def _from_service(self, pool: asyncpg.Pool, key: str, lead_id: uuid.UUID | str) -> list[str]:
         if not self.breaker.allow():
             raise SuggestionError("suggestions_circuit_open",
                                   "The property suggestion service failed repeatedly; calls are paused for a while.")
         try:
-            profile = await call_api(pool, "SELECT api.lead_profile($1)", lead_id)
+            profile = await call_api(pool, "SELECT api.lead_profile($1) FROM api.begin_request($2) AS ctx",
+                                     lead_id, key)
         except Problem as exc:
             self.breaker.trial_in_flight = False
             raise SuggestionError("suggestions_unavailable", f"lead profile unavailable: {exc.detail}") from exc

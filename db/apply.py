@@ -29,6 +29,7 @@ FUNCTIONS_DIR = DB_DIR / "functions"
 SEED_DIR = DB_DIR / "seed"
 
 APP_ROLE = "thinkrealty_app"
+JOBS_ROLE = "thinkrealty_jobs"
 REPORTING_ROLE = "thinkrealty_reporting"
 APPLY_LOCK_KEY = 7_312_046_501  # pg_advisory_lock key shared by every apply/seed run
 
@@ -47,12 +48,13 @@ def seed_files() -> list[Path]:
 
 
 def ensure_roles(conn: psycopg.Connection) -> None:
-    """Create the app and reporting logins if missing (cluster-wide, so not in a migration).
+    """Create the app, jobs and reporting logins if missing (cluster-wide, so not in a migration).
 
-    Passwords come from APP_DB_PASSWORD / REPORTING_DB_PASSWORD when set (docker compose);
+    Passwords come from APP_DB_PASSWORD / JOBS_DB_PASSWORD / REPORTING_DB_PASSWORD when set (docker compose);
     the embedded server uses trust authentication and needs none.
     """
-    for role, env in ((APP_ROLE, "APP_DB_PASSWORD"), (REPORTING_ROLE, "REPORTING_DB_PASSWORD")):
+    for role, env in ((APP_ROLE, "APP_DB_PASSWORD"), (JOBS_ROLE, "JOBS_DB_PASSWORD"),
+                      (REPORTING_ROLE, "REPORTING_DB_PASSWORD")):
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         if not exists:
             try:

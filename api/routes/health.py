@@ -21,9 +21,10 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
-    status: str = Field(examples=["ready"])
+    status: str = Field(description="ready, or degraded when Redis is down", examples=["ready"])
     database: dict[str, Any] = Field(examples=[{"database": "thinkrealty_leads", "server_version": 180000}])
-    redis: str = Field(examples=["ok"])
+    redis: str = Field(description="ok, or degraded: the cache is skipped and every request still served",
+                       examples=["ok"])
 
 
 @router.get("/health", response_model=Health, summary="The process is up")
@@ -34,22 +35,21 @@ async def health() -> Health:
 @router.get(
     "/ready",
     response_model=Ready,
-    summary="The database and Redis answer",
-    responses={503: {"description": "A dependency is down (problem+json, code not_ready)"}},
+    summary="The API can serve: the database answers (Redis is only the dashboard cache)",
+    description="200 while the database answers, with `redis: ok` or `redis: degraded` (Redis down: every request "
+                "still succeeds, dashboards come from the database uncached); 503 when the database does not.",
+    responses={503: {"description": "`not_ready`: the database is not reachable (problem+json)"}},
 )
 async def ready(request: Request) -> Ready:
-    database: dict[str, Any] | None = None
-    failed: list[str] = []
     try:
         database = await call_api(await get_pool(request), "SELECT api.readiness()")
     except Problem:
-        failed.append("database")
-    if not await redis_ok(request.app.state.redis):
-        failed.append("redis")
-    if failed or database is None:
-        raise Problem(503, "not_ready", f"not reachable: {', '.join(failed)}", failed=failed,
+        database = None
+    redis = "ok" if await redis_ok(request.app.state.redis) else "degraded"
+    if database is None:
+        raise Problem(503, "not_ready", "The database is not reachable.", failed=["database"], redis=redis,
                       headers={"Retry-After": "2"})
-    return Ready(status="ready", database=database, redis="ok")
+    return Ready(status="ready" if redis == "ok" else "degraded", database=database, redis=redis)
 
 
 @router.get(

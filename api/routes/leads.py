@@ -10,13 +10,14 @@ import json
 from typing import Annotated, Any
 from uuid import UUID
 
+import pydantic_core
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
-from api.errors import PROBLEM_CONTENT, Problem
+from api.errors import PROBLEM_CONTENT, Problem, invalid_json
 from api.schemas import in_model_order
 from api.schemas.leads import CaptureRequest, CaptureResponse, LeadState, ReassignRequest, UpdateRequest
 
@@ -31,7 +32,8 @@ IdempotencyKey = Annotated[
 CAPTURE_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"model": CaptureResponse, "description": "Stored and assigned to an agent."},
     202: {"model": CaptureResponse, "description": "Stored and queued: no agent has capacity right now."},
-    400: {"description": "The body is not JSON (`invalid_json`); kept as a dead letter.", **PROBLEM_CONTENT},
+    400: {"description": "`invalid_json`: the body is not JSON, not UTF-8, or nests deeper than the parser takes "
+                         "(about 200 levels); kept as a dead letter (its raw text).", **PROBLEM_CONTENT},
     409: {"description": "`duplicate_lead`: this source already sent this phone; `existing_lead_id` names the lead.",
           **PROBLEM_CONTENT},
     413: {"description": "`payload_too_large`; kept (truncated) as a dead letter.", **PROBLEM_CONTENT},
@@ -81,6 +83,18 @@ async def _dead_letter(request: Request, key: str, *, payload: Any, raw: bytes |
     return problem
 
 
+def parse_json(raw: bytes) -> Any:
+    """A body the client sent, as JSON, or the one documented 400 invalid_json: bad syntax, bytes that are not
+    UTF-8, or nesting deeper than the parser takes (pydantic-core's parser stops at about 200 levels, before any
+    recursion; the value then also fits jsonb and the dead-letter table)."""
+    try:
+        return pydantic_core.from_json(raw)
+    except ValueError as exc:
+        if "recursion limit" in str(exc):
+            raise invalid_json("The body nests arrays and objects too deeply.", reason="depth") from None
+        raise invalid_json() from None
+
+
 def _validation_problem(exc: ValidationError) -> Problem:
     errors = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
@@ -123,7 +137,9 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
         raise
 
     answer: dict[str, Any] = result["body"]
-    ids, warning = await request.app.state.suggester.suggest(pool, answer["lead_id"])
+    if not result["replayed"]:
+        await _fresh_dashboards(request, answer)
+    ids, warning = await request.app.state.suggester.suggest(pool, key, answer["lead_id"])
     answer["suggested_properties"] = ids
     if warning:
         answer["warnings"] = [*answer.get("warnings", []), warning]
@@ -187,12 +203,10 @@ async def _capture_request(request: Request, key: str, idempotency_key: str | No
         return await _capture(request, key, None, raw=raw, idempotency_key=idempotency_key, dead_letter_id=None,
                               body=body)
     try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise await _dead_letter(
-            request, key, payload=None, raw=raw, idempotency_key=idempotency_key, parsed=False,
-            problem=Problem(400, "invalid_json", "The body is not valid JSON."),
-        ) from None
+        payload = parse_json(raw)
+    except Problem as problem:
+        raise await _dead_letter(request, key, payload=None, raw=raw, idempotency_key=idempotency_key,
+                                 parsed=False, problem=problem) from None
     return await _capture(request, key, payload, raw=raw, idempotency_key=idempotency_key, dead_letter_id=None)
 
 
@@ -233,10 +247,7 @@ async def replay_dead_letter(request: Request, dead_letter_id: UUID, key: ApiKey
     if too_large:
         raise Problem(413, "payload_too_large", "The corrected body is too large.")
     if raw.strip():
-        try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise Problem(400, "invalid_json", "The corrected body is not valid JSON.") from None
+        payload = parse_json(raw)
     else:
         letter = await call_api(
             await get_pool(request),
@@ -278,7 +289,20 @@ async def update_lead(request: Request, lead_id: UUID, body: UpdateRequest, key:
         await get_pool(request),
         "SELECT api.update_lead($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx",
         lead_id, body.to_sql(), key)
+    await _fresh_dashboards(request, state)
     return JSONResponse(state)
+
+
+async def _fresh_dashboards(request: Request, answer: dict[str, Any]) -> None:
+    """Read-after-write: the cached dashboards of the agents this answer names (the lead's agent; a reassignment's
+    old and new one) are dropped before the client hears back, so its next dashboard read is fresh. Changes made
+    elsewhere (psql, the sweeper, a queue drain at commit) reach the cache through NOTIFY (api.listener)."""
+    agents = {(answer.get("assigned_agent") or {}).get("agent_id")}
+    moved = answer.get("reassignment") or {}
+    agents |= {moved.get("from_agent_id"), moved.get("to_agent_id")}
+    cache = request.app.state.dashboard_cache
+    for agent_id in agents - {None}:
+        await cache.invalidate(str(agent_id))
 
 
 @router.post(
@@ -303,4 +327,5 @@ async def reassign_lead(request: Request, lead_id: UUID, body: ReassignRequest, 
         await get_pool(request),
         "SELECT api.reassign_lead($1, $2, $3, ctx.actor) FROM api.begin_request($4) AS ctx",
         lead_id, body.reason, body.new_agent_id, key)
+    await _fresh_dashboards(request, state)
     return JSONResponse(state)

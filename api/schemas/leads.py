@@ -21,6 +21,8 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     StringConstraints,
     field_validator,
     model_validator,
@@ -32,7 +34,6 @@ PropertyType = Literal["apartment", "villa", "townhouse", "commercial"]
 DEFAULT_PHONE_REGION = "AE"
 MAX_BUDGET_AED = Decimal("999999999999")  # numeric(14, 2)
 _SPACES = re.compile(r"\s+")
-_NAME_PUNCTUATION = frozenset("'’.-")
 
 
 def normalize_phone(value: str) -> str:
@@ -62,17 +63,19 @@ def _clean_text(value: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFC", _no_controls(value))).strip()
 
 
+def drop_unstorable(value: str) -> str:
+    """`value` without control characters (C0, DEL, C1: Unicode category Cc) and unpaired surrogates (Cs): what a
+    name may hold is everything else, as typed (the database's CHECK leads_*_name_printable says the same)."""
+    return "".join(char for char in value if unicodedata.category(char) not in ("Cc", "Cs"))
+
+
 def _person_name(value: str) -> str:
-    value = _clean_text(value)
+    """A person's name in any script as typed: letters, combining marks, ZWNJ/ZWJ (Persian, Indic scripts),
+    digits, apostrophes, brackets, anything printable. Spaces are trimmed and runs of them folded; control
+    characters were already dropped (with a warning, LeadData); only a name left blank is refused."""
+    value = _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
     if not value:
         raise ValueError("must not be blank")
-    for char in value:
-        category = unicodedata.category(char)
-        # letters and combining marks of any script (Arabic, Devanagari, ...), spaces, ' ’ . -
-        if not (category[0] in "LM" or char == " " or char in _NAME_PUNCTUATION):
-            raise ValueError("must be letters (any script), spaces, apostrophes, dots or hyphens")
-    if not any(unicodedata.category(char)[0] == "L" for char in value):
-        raise ValueError("must contain a letter")
     return value
 
 
@@ -104,6 +107,25 @@ class LeadData(BaseModel):
     property_type: PropertyType | None = Field(default=None, examples=["apartment"])
     preferred_areas: list[FreeText] = Field(default_factory=list, max_length=20,
                                             examples=[["Downtown Dubai", "Marina", "JBR"]])
+
+    _dropped_from: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _drop_controls_from_names(cls, data: Any, handler: ModelWrapValidatorHandler[LeadData]) -> LeadData:
+        """A lead is not lost over how a name was typed: control characters are dropped from the names (and
+        reported as a warning, see CaptureRequest.to_sql) instead of refusing the lead."""
+        dropped: list[str] = []
+        if isinstance(data, dict):
+            data = dict(data)
+            for field in ("first_name", "last_name"):
+                value = data.get(field)
+                if isinstance(value, str) and drop_unstorable(value) != value:
+                    data[field] = drop_unstorable(value)
+                    dropped.append(field)
+        model = handler(data)
+        model._dropped_from = dropped
+        return model
 
     @field_validator("email")
     @classmethod
@@ -164,8 +186,15 @@ class CaptureRequest(BaseModel):
     source_details: SourceDetails = Field(default_factory=SourceDetails)
 
     def to_sql(self) -> dict[str, Any]:
-        """The normalised body as api.capture_lead reads it (JSON types only, absent fields left out)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The normalised body as api.capture_lead reads it (JSON types only, absent fields left out), with the
+        warnings of the normalisation (control characters dropped from a name) for the answer's `warnings`."""
+        body = self.model_dump(mode="json", exclude_none=True)
+        warnings = [{"code": "control_characters_removed", "field": f"lead_data.{field}",
+                     "detail": f"Control characters were removed from {field}; the rest is kept as typed."}
+                    for field in self.lead_data._dropped_from]
+        if warnings:
+            body["warnings"] = warnings
+        return body
 
 
 class AssignedAgent(BaseModel):

@@ -1,19 +1,33 @@
 -- Shared helpers: the actor of a change, settings lookup, updated_at and append-only triggers.
 
--- crm.actor(): who is making the change. The API sets crm.actor per transaction
--- (set_config('crm.actor', ..., true)); a psql session is recorded as its login.
+-- crm.actor(): who is making the change, for the audit and history rows. The sealed caller of the transaction
+-- ("<role>:<key prefix>", see crm.caller) when there is one; else, in a DBA's session or the jobs' login, the
+-- crm.actor setting (crm.set_actor) or the login; in any other session (the API's login without a key) the login:
+-- a crm.actor set there names nobody.
 CREATE OR REPLACE FUNCTION crm.actor()
 RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
-    SELECT coalesce(nullif(current_setting('crm.actor', true), ''), session_user::text)
+DECLARE
+    v_caller record := crm.caller();
+BEGIN
+    IF v_caller.role IS NOT NULL THEN
+        RETURN v_caller.role || ':' || coalesce(v_caller.key_prefix, '-');
+    END IF;
+    IF crm.session_is_trusted() OR session_user = 'thinkrealty_jobs' THEN
+        RETURN coalesce(nullif(pg_catalog.current_setting('crm.actor', true), ''), session_user::text);
+    END IF;
+    RETURN session_user::text;
+END
 $$;
-COMMENT ON FUNCTION crm.actor() IS 'Actor of the current change: the crm.actor setting of the transaction, else the session login.';
+COMMENT ON FUNCTION crm.actor() IS
+    'Actor of the current change: the sealed caller ("<role>:<key prefix>"); else, for a DBA''s session or the jobs'' '
+    'login, the crm.actor setting or the login; else the login (an unsealed crm.actor names nobody).';
 
--- crm.set_actor(actor): records who makes the changes of the current transaction (crm.actor() reads it), for the
--- audit and history triggers. Every writing api function calls it first; blank means p_default.
+-- crm.set_actor(actor): names the actor of the current transaction's changes where the session may (a DBA's, the
+-- jobs'); blank means p_default. Under a sealed caller crm.actor() answers the caller, whatever is set here.
 CREATE OR REPLACE FUNCTION crm.set_actor(p_actor text, p_default text DEFAULT 'api')
 RETURNS void
 LANGUAGE sql
@@ -22,7 +36,8 @@ AS $$
     SELECT pg_catalog.set_config('crm.actor', coalesce(nullif(p_actor, ''), p_default), true)
 $$;
 COMMENT ON FUNCTION crm.set_actor(text, text) IS
-    'Sets the actor of the current transaction (crm.actor) for the audit and history triggers.';
+    'Sets the crm.actor setting of the current transaction, which crm.actor() reads for DBA and jobs sessions without '
+    'a sealed caller.';
 
 -- crm.setting(key): the jsonb value of a row of crm.settings; raises PT500 setting_missing when absent.
 CREATE OR REPLACE FUNCTION crm.setting(p_key text)

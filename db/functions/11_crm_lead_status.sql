@@ -3,7 +3,9 @@
 
 -- BEFORE INSERT OR UPDATE OF status ON crm.leads.
 -- Errors: PT422 lead_initial_status (a lead must start as new),
---         PT409 lead_status_transition (the move is not in crm.lead_status_transitions).
+--         PT409 lead_status_transition (the move is not in crm.lead_status_transitions),
+--         PT409 lead_unassigned (a lead without an open assignment does not move),
+--         PT409 leads_score_frozen (the score of a converted or lost lead does not change).
 CREATE OR REPLACE FUNCTION crm.leads_check_status()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -20,7 +22,17 @@ BEGIN
         RETURN NEW;
     END IF;
 
+    IF NEW.score IS DISTINCT FROM OLD.score AND OLD.status IN ('converted', 'lost') THEN
+        RAISE EXCEPTION 'lead % is % and its score is frozen', OLD.lead_id, OLD.status
+            USING ERRCODE = 'PT409', CONSTRAINT = 'leads_score_frozen';
+    END IF;
     IF NEW.status IS DISTINCT FROM OLD.status THEN
+        IF NOT EXISTS (SELECT 1 FROM crm.lead_assignments AS a
+                        WHERE a.lead_id = OLD.lead_id AND a.released_at IS NULL) THEN
+            RAISE EXCEPTION 'lead % has no agent yet; its status cannot move', OLD.lead_id
+                USING ERRCODE = 'PT409', CONSTRAINT = 'lead_unassigned',
+                      HINT = 'Assign it first (it waits in the queue for capacity).';
+        END IF;
         IF NOT EXISTS (
             SELECT 1 FROM crm.lead_status_transitions AS t
             WHERE t.from_status = OLD.status AND t.to_status = NEW.status
@@ -39,11 +51,13 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.leads_check_status() IS
-    'Trigger: new leads start as new; status changes must be listed in crm.lead_status_transitions. '
-    'Errors: PT422 lead_initial_status, PT409 lead_status_transition. '
+    'Trigger: new leads start as new; status changes must be listed in crm.lead_status_transitions and need an '
+    'agent; a closed lead''s score is frozen. Errors: PT422 lead_initial_status, PT409 lead_status_transition, '
+    'PT409 lead_unassigned, PT409 leads_score_frozen. '
     'SECURITY DEFINER: keeps derived rows no caller may write, also when a caller''s own UPDATE (under row-level security) fires it.';
 
-CREATE OR REPLACE TRIGGER leads_20_check_status BEFORE INSERT OR UPDATE OF status ON crm.leads
+DROP TRIGGER IF EXISTS leads_20_check_status ON crm.leads;
+CREATE TRIGGER leads_20_check_status BEFORE INSERT OR UPDATE OF status, score ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_check_status();
 
 -- AFTER INSERT OR UPDATE OF status ON crm.leads: one history row per status entered.
@@ -73,6 +87,30 @@ COMMENT ON FUNCTION crm.leads_record_status() IS 'Trigger: writes crm.lead_conve
 
 CREATE OR REPLACE TRIGGER leads_30_record_status AFTER INSERT OR UPDATE OF status ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_record_status();
+
+-- AFTER UPDATE OF status ON crm.leads, into converted or lost: the lead's open follow-ups are cancelled, whoever
+-- closed it and however (api.update_lead, a direct UPDATE in psql).
+CREATE OR REPLACE FUNCTION crm.leads_cancel_follow_ups()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    UPDATE crm.follow_up_tasks
+       SET status = 'cancelled', notes = coalesce(notes || ' ', '') || '(lead ' || NEW.status || ')'
+     WHERE lead_id = NEW.lead_id AND status = 'open';
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.leads_cancel_follow_ups() IS
+    'Trigger: a lead that closes (converted or lost) has its open follow-ups cancelled. SECURITY DEFINER: keeps '
+    'derived rows no caller may write, also when a caller''s own UPDATE (under row-level security) fires it.';
+
+DROP TRIGGER IF EXISTS leads_35_cancel_follow_ups ON crm.leads;
+CREATE TRIGGER leads_35_cancel_follow_ups AFTER UPDATE OF status ON crm.leads
+    FOR EACH ROW WHEN (OLD.status NOT IN ('converted', 'lost') AND NEW.status IN ('converted', 'lost'))
+    EXECUTE FUNCTION crm.leads_cancel_follow_ups();
 
 -- AFTER INSERT OR UPDATE ON crm.leads: the audit row, with only the columns that changed.
 CREATE OR REPLACE FUNCTION crm.leads_audit()

@@ -102,10 +102,14 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    v_old integer;
-    v_new integer;
+    v_old    integer;
+    v_new    integer;
+    v_closed boolean;
 BEGIN
-    SELECT l.score INTO v_old FROM crm.leads AS l WHERE l.lead_id = p_lead_id;
+    SELECT l.score, l.status IN ('converted', 'lost') INTO v_old, v_closed FROM crm.leads AS l WHERE l.lead_id = p_lead_id;
+    IF v_closed THEN
+        RETURN 0;   -- a closed lead's score is frozen (leads_score_frozen refuses a direct change too)
+    END IF;
     v_new := least(100, greatest(0, v_old + p_points));
     IF v_new <> v_old THEN
         UPDATE crm.leads SET score = v_new WHERE lead_id = p_lead_id;
@@ -114,4 +118,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.adjust_score(uuid, integer) IS
-    'Adds points to a lead''s score, clamped to 0-100 (leads_score_range), and returns the change actually applied.';
+    'Adds points to a lead''s score, clamped to 0-100 (leads_score_range), and returns the change actually applied: '
+    '0 for a closed (converted or lost) lead, whose score is frozen.';

@@ -159,9 +159,28 @@ $$;
 COMMENT ON FUNCTION crm.sla_class(integer) IS
     'The follow-up SLA for a lead score: the sla_*_lead setting with the highest min_score <= score, plus its key as "class".';
 
--- crm.schedule_initial_follow_up(lead, agent, score, now): books the first follow-up of a newly assigned lead.
--- Due at the SLA deadline (rounded up to 5 minutes); moved to the agent's next free slot when taken.
--- Returns the task as jsonb {task_id, task_type, priority, due_at, ends_at, sla, moved}.
+-- crm.round_up_to_slot(t): t rounded up to the next multiple of the follow_up_slot_step setting (5 minutes).
+CREATE OR REPLACE FUNCTION crm.round_up_to_slot(p_at timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_step numeric := extract(epoch FROM crm.setting_interval('follow_up_slot_step'));
+BEGIN
+    RETURN pg_catalog.to_timestamp(ceil(extract(epoch FROM p_at) / v_step) * v_step);
+END
+$$;
+COMMENT ON FUNCTION crm.round_up_to_slot(timestamptz) IS
+    'p_at rounded up to the next multiple of follow_up_slot_step (slots start on the 5 minutes).';
+
+-- crm.schedule_initial_follow_up(lead, agent, score, now): books the first follow-up of a newly assigned lead at
+-- the agent's earliest free slot from now (rounded up to the slot step; inside business hours unless the SLA class
+-- runs around the clock). The SLA deadline is when it must be due by: a slot after it is booked only when nothing
+-- before it is free, and the answer says so (within_sla false).
+-- Returns the task as jsonb {task_id, task_type, priority, due_at, ends_at, sla, sla_deadline, moved, within_sla}:
+-- moved is true when the earliest allowed start was taken and the task went to a later free slot.
 CREATE OR REPLACE FUNCTION crm.schedule_initial_follow_up(p_lead_id uuid, p_agent_id uuid, p_score integer, p_now timestamptz)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -171,6 +190,7 @@ DECLARE
     v_sla      jsonb := crm.sla_class(p_score);
     v_business boolean := coalesce((v_sla ->> 'business_time')::boolean, true);
     v_length   interval := crm.setting_interval('follow_up_default_duration');
+    v_earliest timestamptz := crm.round_up_to_slot(p_now);
     v_deadline timestamptz;
     v_due      timestamptz;
     v_task     crm.follow_up_tasks;
@@ -180,11 +200,12 @@ BEGIN
     END IF;
     IF v_business THEN
         v_deadline := crm.add_business_time(p_now, (v_sla ->> 'within')::interval);
+        v_earliest := crm.business_open_at(v_earliest, v_length);
     ELSE
         v_deadline := p_now + (v_sla ->> 'within')::interval;
     END IF;
-    v_deadline := pg_catalog.to_timestamp(ceil(extract(epoch FROM v_deadline) / 300) * 300);
-    v_due := crm.next_free_slot(p_agent_id, v_deadline, v_length, v_business);
+    v_deadline := crm.round_up_to_slot(v_deadline);
+    v_due := crm.next_free_slot(p_agent_id, v_earliest, v_length, v_business);
 
     INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at, ends_at, notes)
     VALUES (p_lead_id, p_agent_id, (v_sla ->> 'task_type')::crm.task_type, (v_sla ->> 'priority')::crm.task_priority,
@@ -194,16 +215,18 @@ BEGIN
     RETURN pg_catalog.jsonb_build_object(
         'task_id', v_task.task_id, 'task_type', v_task.task_type, 'priority', v_task.priority,
         'due_at', v_task.due_at, 'ends_at', v_task.ends_at, 'sla', v_sla ->> 'class',
-        'sla_deadline', v_deadline, 'moved', v_due <> v_deadline);
+        'sla_deadline', v_deadline, 'moved', v_due <> v_earliest, 'within_sla', v_due <= v_deadline);
 END
 $$;
 COMMENT ON FUNCTION crm.schedule_initial_follow_up(uuid, uuid, integer, timestamptz) IS
-    'Books a new lead''s first follow-up: type, priority and deadline from its SLA class (crm.sla_class), in business time '
-    'unless the class says otherwise, moved to the agent''s next free slot on conflict. Errors: PT500 setting_missing.';
+    'Books a new lead''s first follow-up at the agent''s earliest free slot from now (type, priority and deadline from '
+    'its SLA class, crm.sla_class; business hours unless the class says otherwise); later than the SLA deadline only '
+    'when nothing before it is free (within_sla false). Errors: PT500 setting_missing.';
 
 -- crm.book_follow_up(lead, agent, at, type, priority, notes, now): books a follow-up at exactly p_at for the agent.
 -- Locks the agent row first, so bookings for one agent (captures included) are made one at a time.
--- Errors: PT422 follow_up_in_past; PT409 follow_up_conflict with DETAIL {requested_at, next_free_slot,
+-- Errors: PT422 follow_up_in_past; PT422 follow_up_too_far (beyond the follow_up_horizon setting);
+-- PT409 follow_up_conflict with DETAIL {requested_at, next_free_slot,
 -- conflicting_task_id} when the agent already has an open task in [p_at, p_at + default duration).
 CREATE OR REPLACE FUNCTION crm.book_follow_up(p_lead_id uuid, p_agent_id uuid, p_at timestamptz, p_type crm.task_type,
                                               p_priority crm.task_priority, p_notes text, p_now timestamptz)
@@ -219,6 +242,11 @@ BEGIN
     IF p_at < p_now - interval '1 minute' THEN
         RAISE EXCEPTION 'a follow-up cannot be scheduled in the past (%)', p_at
             USING ERRCODE = 'PT422', CONSTRAINT = 'follow_up_in_past';
+    END IF;
+    IF p_at > p_now + crm.setting_interval('follow_up_horizon') THEN
+        RAISE EXCEPTION 'a follow-up may be booked at most % ahead', crm.setting('follow_up_horizon') #>> '{}'
+            USING ERRCODE = 'PT422', CONSTRAINT = 'follow_up_too_far',
+                  DETAIL = pg_catalog.json_build_object('latest', p_now + crm.setting_interval('follow_up_horizon'))::text;
     END IF;
     PERFORM 1 FROM crm.agents AS g WHERE g.agent_id = p_agent_id FOR NO KEY UPDATE;
     SELECT t.task_id INTO v_conflict
@@ -244,4 +272,5 @@ END
 $$;
 COMMENT ON FUNCTION crm.book_follow_up(uuid, uuid, timestamptz, crm.task_type, crm.task_priority, text, timestamptz) IS
     'Books a follow-up at exactly p_at for an agent (agent row locked). Errors: PT422 follow_up_in_past, '
+    'PT422 follow_up_too_far, '
     'PT409 follow_up_conflict (DETAIL: requested_at, next_free_slot, conflicting_task_id).';

@@ -310,7 +310,9 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    v_now      timestamptz := coalesce(p_now, now());
+    -- the clock of the move: after the lead's lock was won (not the transaction's start, which may precede a
+    -- concurrent reassignment that committed while this one waited for the lock)
+    v_now      timestamptz := coalesce(p_now, pg_catalog.clock_timestamp());
     v_lead     crm.leads;
     v_from     uuid;
     v_target   crm.agents;
@@ -323,7 +325,9 @@ BEGIN
         RAISE EXCEPTION 'lead % is % and keeps its agent', p_lead_id, v_lead.status
             USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed';
     END IF;
-    SELECT a.agent_id INTO v_from FROM crm.lead_assignments AS a WHERE a.lead_id = p_lead_id AND a.released_at IS NULL;
+    SELECT a.agent_id, greatest(v_now, a.assigned_at) INTO v_from, v_now
+      FROM crm.lead_assignments AS a WHERE a.lead_id = p_lead_id AND a.released_at IS NULL;
+    v_now := coalesce(v_now, coalesce(p_now, pg_catalog.clock_timestamp()));  -- (no open assignment: as given)
 
     IF p_new_agent IS NOT NULL THEN
         IF p_new_agent = v_from THEN

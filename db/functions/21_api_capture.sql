@@ -95,7 +95,7 @@ DECLARE
     v_code       text;
     v_property   uuid;
     v_referrer   uuid;
-    v_warnings   jsonb := '[]';
+    v_warnings   jsonb := coalesce(p_input -> 'warnings', '[]');   -- the API's normalisation notes
     v_unmatched  jsonb := '{}';
     v_score      jsonb;
     v_decision   jsonb;
@@ -156,6 +156,10 @@ BEGIN
             RETURN crm.capture_replay(v_existing.lead_id, v_source, v_external);
         END IF;
     END IF;
+
+    -- one capture of a phone at a time: the second of two simultaneous captures of one client (from one source or
+    -- two) waits here for the first to commit, and its duplicate checks below then see the first lead
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('capture_phone:' || v_phone, 0));
 
     -- 4. same phone, same source: a conflict naming the existing lead
     SELECT * INTO v_existing FROM crm.leads AS l WHERE l.source_type = v_source AND l.phone = v_phone;
@@ -354,6 +358,7 @@ STABLE
 SECURITY DEFINER
 SET search_path = ''
 AS $$
+    SELECT crm.authorize('capture');
     SELECT crm.score_lead(
         p_input ->> 'source_type',
         (p_input #>> '{lead_data,budget_min}')::numeric,
@@ -367,7 +372,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION api.score_lead(jsonb) IS
     'LeadScoringEngine.calculate_lead_score: {"score", "raw", "breakdown"} for a capture-shaped body, stores nothing. '
-    'SECURITY DEFINER: reads the scoring rules in crm.';
+    'Callers that may capture (crm.authorize(''capture'')). SECURITY DEFINER: reads the scoring rules in crm.';
 
 -- api.assign_lead(lead, actor): the brief's LeadAssignmentManager.assign_lead for a lead without an agent
 -- (a queued lead, typically): assigns it now, or leaves it queued. Returns the decision plus the follow-up.
@@ -383,6 +388,7 @@ DECLARE
     v_decision jsonb;
     v_follow   jsonb;
 BEGIN
+    PERFORM crm.authorize('reassign_lead');   -- giving a lead an agent is a supervisor's move, as reassigning is
     PERFORM crm.set_actor(p_actor);
     v_score := (crm.lock_lead(p_lead_id)).score;
     v_decision := crm.assign_lead(p_lead_id, 'auto', NULL, NULL, 'assigned on request', now());
@@ -395,7 +401,8 @@ END
 $$;
 COMMENT ON FUNCTION api.assign_lead(uuid, text) IS
     'LeadAssignmentManager.assign_lead: assigns a lead that has no agent (or leaves it queued) and books its first follow-up. '
-    'Errors: PT404 lead_not_found, PT409 lead_already_assigned, PT409 lead_closed. SECURITY DEFINER: writes crm.';
+    'Supervisors and admins (crm.authorize(''reassign_lead'')). Errors: PT404 lead_not_found, PT409 lead_already_assigned, '
+    'PT409 lead_closed; crm.authorize''s. SECURITY DEFINER: writes crm.';
 
 -- api.suggest_properties(lead, limit): listing ids for the capture response (the default suggestion source).
 CREATE OR REPLACE FUNCTION api.suggest_properties(p_lead_id uuid, p_limit integer DEFAULT 3)
@@ -406,12 +413,15 @@ SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
+    PERFORM crm.authorize('capture');
     RETURN (
     SELECT coalesce(pg_catalog.jsonb_agg(s.property_id), '[]'::jsonb) FROM crm.suggest_properties(p_lead_id, p_limit) AS s);
 END
 $$;
 COMMENT ON FUNCTION api.suggest_properties(uuid, integer) IS
-    'Up to p_limit listing ids suggested for a lead (crm.suggest_properties), as a JSON array. SECURITY DEFINER: reads crm.';
+    'Up to p_limit listing ids suggested for a lead (crm.suggest_properties), as a JSON array. Callers that may capture '
+    '(the API asks right after a capture, with the capturing key): listing ids only, no contact data. '
+    'SECURITY DEFINER: reads crm.';
 
 -- api.lead_profile(lead): what an external suggestion service is told about a lead.
 CREATE OR REPLACE FUNCTION api.lead_profile(p_lead_id uuid)
@@ -421,6 +431,7 @@ STABLE
 SECURITY DEFINER
 SET search_path = ''
 AS $$
+    SELECT crm.authorize('capture');
     SELECT pg_catalog.jsonb_build_object(
         'lead_id', l.lead_id, 'property_type', l.property_type, 'budget_min', l.budget_min, 'budget_max', l.budget_max,
         'preferred_areas', coalesce((SELECT pg_catalog.jsonb_agg(a.area_code ORDER BY a.area_code)
@@ -429,7 +440,8 @@ AS $$
       FROM crm.leads AS l WHERE l.lead_id = p_lead_id
 $$;
 COMMENT ON FUNCTION api.lead_profile(uuid) IS
-    'The lead''s wishes (type, budget, areas) as sent to an external property-suggestion service. SECURITY DEFINER: reads crm.';
+    'The lead''s wishes (type, budget, areas) as sent to an external property-suggestion service; no contact data. '
+    'Callers that may capture (right after a capture, with the capturing key). SECURITY DEFINER: reads crm.';
 
 -- Dead letters: captures that failed validation, kept for an operator to list and replay.
 CREATE OR REPLACE FUNCTION api.record_capture_dead_letter(

@@ -142,9 +142,7 @@ BEGIN
                lost_reason = CASE WHEN v_status = 'lost' THEN nullif(p_input ->> 'lost_reason', '') END,
                deal_value_aed = CASE WHEN v_status = 'converted' THEN (p_input ->> 'deal_value')::numeric END
          WHERE lead_id = p_lead_id;
-        IF v_status IN ('converted', 'lost') THEN   -- a closed lead needs no more follow-ups
-            UPDATE crm.follow_up_tasks SET status = 'cancelled' WHERE lead_id = p_lead_id AND status = 'open';
-        END IF;
+        -- (a closed lead's open follow-ups are cancelled by the trigger leads_35_cancel_follow_ups)
         v_changes := v_changes || pg_catalog.jsonb_build_object(
             'status', pg_catalog.jsonb_build_object('from', v_lead.status, 'to', v_status));
     END IF;

@@ -1,4 +1,4 @@
--- The sweeps: every time-based rule, run by api.run_sweeps(p_now) once a minute (the app's background task, or
+-- The sweeps: every time-based rule, run by jobs.run_sweeps(p_now) once a minute (the app's background task, or
 -- `python -m api sweep` from cron). Every rule takes p_now, so tests move the clock instead of sleeping, and each
 -- is idempotent: a second run at the same p_now changes nothing.
 
@@ -272,41 +272,77 @@ COMMENT ON FUNCTION crm.refresh_performance_metrics(timestamptz) IS
     'Recomputes crm.agent_performance_metrics for this month and the three before (Asia/Dubai) and agents.performance_score from the '
     'last 90 days (0.6 x conversion rate + 0.4 x response score). Returns the metric rows changed.';
 
--- api.run_sweeps(now): every sweep in one transaction, under a transaction advisory lock so that of several app
--- processes (or cron and the app) only one sweeps at a time; the others get {"skipped": true} at once.
-CREATE OR REPLACE FUNCTION api.run_sweeps(p_now timestamptz DEFAULT now())
+-- jobs.run_sweeps(now, force): every sweep in one transaction, under a transaction advisory lock so that of several
+-- app processes (or cron and the app) only one sweeps at a time; the others get {"skipped": true} at once. A clock
+-- more than sweep_clock_tolerance ahead of the real one is refused unless p_force: a sweep in the future writes
+-- future escalations, decays and reassignments into the live data (jobs.rehearse_sweeps shows them instead).
+-- Errors: PT422 sweep_clock_ahead.
+DROP FUNCTION IF EXISTS api.run_sweeps(timestamptz);
+CREATE OR REPLACE FUNCTION jobs.run_sweeps(p_now timestamptz DEFAULT NULL, p_force boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
 AS $$
 DECLARE
+    v_now     timestamptz := coalesce(p_now, pg_catalog.now());
     v_started timestamptz := pg_catalog.clock_timestamp();
     v_result  jsonb;
 BEGIN
+    IF v_now > pg_catalog.now() + crm.setting_interval('sweep_clock_tolerance') AND NOT p_force THEN
+        RAISE EXCEPTION 'a sweep at % would write the future into the live data', v_now
+            USING ERRCODE = 'PT422', CONSTRAINT = 'sweep_clock_ahead',
+                  HINT = 'Rehearse it (jobs.rehearse_sweeps, or python -m api sweep --now ...), or pass force.';
+    END IF;
     IF NOT pg_catalog.pg_try_advisory_xact_lock(7312046502) THEN
         RETURN pg_catalog.jsonb_build_object('skipped', true, 'reason', 'another sweep is running');
     END IF;
     PERFORM crm.set_actor('sweep');
     v_result := pg_catalog.jsonb_build_object(
         'skipped', false,
-        'now', p_now,
-        'escalated', crm.sweep_escalations(p_now),
-        'reassigned_no_response', crm.sweep_unresponsive(p_now),
-        'decayed', crm.sweep_decay(p_now),
-        'queue_drained', crm.drain_assignment_queue(1000, p_now),
-        'rebalanced', crm.sweep_workload_balance(p_now),
-        'metrics_rows', crm.refresh_performance_metrics(p_now));
+        'now', v_now,
+        'escalated', crm.sweep_escalations(v_now),
+        'reassigned_no_response', crm.sweep_unresponsive(v_now),
+        'decayed', crm.sweep_decay(v_now),
+        'queue_drained', crm.drain_assignment_queue(1000, v_now),
+        'rebalanced', crm.sweep_workload_balance(v_now),
+        'metrics_rows', crm.refresh_performance_metrics(v_now));
     RETURN v_result || pg_catalog.jsonb_build_object(
         'duration_ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - v_started) * 1000, 1));
 END
 $$;
-COMMENT ON FUNCTION api.run_sweeps(timestamptz) IS
-    'Runs every time-based rule at p_now: escalate 30-day-overdue follow-ups, reassign unresponsive leads, 7-day '
-    'no-response decay, drain the assignment queue, balance workload, refresh performance metrics. Idempotent; one at a '
-    'time (advisory lock; a concurrent call returns {"skipped": true}). SECURITY DEFINER: writes crm.';
+COMMENT ON FUNCTION jobs.run_sweeps(timestamptz, boolean) IS
+    'Runs every time-based rule at p_now (default now): escalate 30-day-overdue follow-ups, reassign unresponsive '
+    'leads, 7-day no-response decay, drain the assignment queue, balance workload, refresh performance metrics. '
+    'Idempotent; one at a time (advisory lock; a concurrent call returns {"skipped": true}). Errors: PT422 '
+    'sweep_clock_ahead (p_now beyond sweep_clock_tolerance without p_force). SECURITY DEFINER: writes crm for the '
+    'job login, which has no rights of its own.';
 
--- refresh the snapshot when it is due (or at once with p_force): the sweep calls it after api.run_sweeps
+-- jobs.rehearse_sweeps(now): what a sweep at p_now would do, without doing it: the sweeps run in a subtransaction
+-- that is then rolled back, so the answer counts real work and nothing of it stays (no rows, no notifications).
+CREATE OR REPLACE FUNCTION jobs.rehearse_sweeps(p_now timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_result jsonb;
+BEGIN
+    BEGIN
+        v_result := jobs.run_sweeps(p_now, true);
+        RAISE EXCEPTION 'rehearsal: roll back' USING ERRCODE = 'TR001';
+    EXCEPTION WHEN SQLSTATE 'TR001' THEN
+        NULL;  -- every write of the sweeps is undone with the subtransaction; v_result keeps the counts
+    END;
+    RETURN v_result || '{"dry_run": true}'::jsonb;
+END
+$$;
+COMMENT ON FUNCTION jobs.rehearse_sweeps(timestamptz) IS
+    'A dry run of jobs.run_sweeps at p_now (any time, future included): the counts it would produce, with every write '
+    'rolled back. SECURITY DEFINER: runs the sweeps as jobs.run_sweeps does.';
+
+-- refresh the snapshot when it is due (or at once with p_force): the sweep calls it after jobs.run_sweeps
 CREATE OR REPLACE FUNCTION crm.refresh_analytics_snapshot(p_force boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -343,7 +379,8 @@ COMMENT ON FUNCTION crm.refresh_analytics_snapshot(boolean) IS
     'older than analytics_refresh_interval, or at once with p_force; one refresh at a time (advisory lock). '
     'SECURITY DEFINER: only the owner may refresh a materialized view.';
 
-CREATE OR REPLACE FUNCTION api.refresh_analytics(p_force boolean DEFAULT false)
+DROP FUNCTION IF EXISTS api.refresh_analytics(boolean);
+CREATE OR REPLACE FUNCTION jobs.refresh_analytics(p_force boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE sql
 SECURITY DEFINER
@@ -351,7 +388,7 @@ SET search_path = ''
 AS $$
     SELECT crm.refresh_analytics_snapshot(p_force)
 $$;
-COMMENT ON FUNCTION api.refresh_analytics(boolean) IS
+COMMENT ON FUNCTION jobs.refresh_analytics(boolean) IS
     'Refreshes the analytics snapshot behind the Task 4 reports when analytics_refresh_interval has passed (or at once '
-    'with p_force). The sweeper calls it after api.run_sweeps, in its own transaction, so the sweeps'' row locks are '
+    'with p_force). The sweeper calls it after jobs.run_sweeps, in its own transaction, so the sweeps'' row locks are '
     'not held while the snapshot is rebuilt. SECURITY DEFINER: only the owner may refresh a materialized view.';

@@ -25,7 +25,8 @@ COMMENT ON FUNCTION crm.human_duration(numeric) IS
 -- api.agent_dashboard(agent, date_range, date_from, date_to, status_filter, source_filter, now)
 -- date_range 7d | 30d | 90d (the last N Dubai days, today included) | custom (date_from..date_to, inclusive);
 -- status_filter all | active | converted | lost; source_filter all | a source. The API validates the values; here
--- they are checked again for psql callers. Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter.
+-- they are checked again for psql callers. Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter,
+-- PT422 date_range_out_of_bounds (a custom range outside the setting date_range_bounds).
 CREATE OR REPLACE FUNCTION api.agent_dashboard(
     p_agent_id      uuid,
     p_date_range    text DEFAULT '30d',
@@ -43,17 +44,21 @@ SET search_path = ''
 AS $$
 DECLARE
     v_now     timestamptz := coalesce(p_now, now());
-    v_tz      text := crm.setting('timezone') #>> '{}';
-    v_today   date := (v_now AT TIME ZONE v_tz)::date;
+    v_tz      text;
+    v_today   date;
     v_from    date;
     v_to      date;
     v_start   timestamptz;
     v_end     timestamptz;
-    v_month   timestamptz := date_trunc('month', v_now AT TIME ZONE v_tz) AT TIME ZONE v_tz;
+    v_month   timestamptz;
     v_agent   crm.agents;
     v_result  jsonb;
 BEGIN
-    PERFORM crm.authorize('dashboard', p_agent_id);  -- an agent key: its own dashboard only
+    PERFORM crm.authorize('dashboard', p_agent_id);  -- an agent key: its own dashboard only (first: nothing is
+                                                      -- readable to a session without a caller)
+    v_tz := crm.setting('timezone') #>> '{}';
+    v_today := (v_now AT TIME ZONE v_tz)::date;
+    v_month := date_trunc('month', v_now AT TIME ZONE v_tz) AT TIME ZONE v_tz;
     SELECT * INTO v_agent FROM crm.agents AS g WHERE g.agent_id = p_agent_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'agent % does not exist', p_agent_id USING ERRCODE = 'PT404', CONSTRAINT = 'agent_not_found';
@@ -72,6 +77,13 @@ BEGIN
         RAISE EXCEPTION 'invalid dashboard filter (date_range %, % to %, status %, source %)',
                         p_date_range, p_date_from, p_date_to, p_status_filter, p_source_filter
             USING ERRCODE = 'PT422', CONSTRAINT = 'invalid_dashboard_filter';
+    END IF;
+    IF p_date_range = 'custom' AND (
+           v_from < (crm.setting('date_range_bounds') ->> 'earliest')::date
+           OR v_to > v_today + (crm.setting('date_range_bounds') ->> 'ahead')::interval) THEN
+        RAISE EXCEPTION 'a custom range may run from % to %', crm.setting('date_range_bounds') ->> 'earliest',
+                        (v_today + (crm.setting('date_range_bounds') ->> 'ahead')::interval)::date
+            USING ERRCODE = 'PT422', CONSTRAINT = 'date_range_out_of_bounds';
     END IF;
     v_start := v_from::timestamp AT TIME ZONE v_tz;
     v_end := (v_to + 1)::timestamp AT TIME ZONE v_tz;
@@ -157,6 +169,6 @@ $$;
 COMMENT ON FUNCTION api.agent_dashboard(uuid, text, date, date, text, text, timestamptz) IS
     'GET /api/v1/agents/{id}/dashboard: agent_summary, recent_leads (10), pending_tasks (10), performance_metrics for '
     'the agent''s leads created in the date range (Asia/Dubai days) and matching the status and source filters. '
-    'Definitions: docs/business-rules.md section 9. Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter; '
+    'Definitions: docs/business-rules.md section 9. Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter, PT422 date_range_out_of_bounds; '
     'crm.authorize''s (an agent key on another agent: PT403 forbidden). SECURITY INVOKER: it reads through the '
     'row-level security of the caller.';

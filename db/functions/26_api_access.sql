@@ -1,19 +1,15 @@
--- Access control (crm.authorize is in 10_crm_access.sql, before the functions that call it): who the caller of a transaction is (api.begin_request, from an API key), what they may do
--- (crm.authorize, from the matrix in crm.api_permissions), what rows they see (row-level security policies on the
--- lead tables), and the keys themselves (api.create_api_key, api.list_api_keys, api.revoke_api_key).
+-- Access control (crm.caller and crm.authorize are in 10_crm_access.sql, before the functions that call them): who
+-- the caller of a transaction is (api.begin_request, from an API key), what rows they see (row-level security
+-- policies), and the keys themselves (api.create_api_key, api.list_api_keys, api.revoke_api_key).
 --
--- The caller lives in three transaction-local settings that only api.begin_request sets for the API:
---   crm.caller_role      integration | agent | supervisor | admin
---   crm.caller_agent_id  the agent an agent key is bound to (empty otherwise)
---   crm.caller_key       the key's prefix
--- A direct psql session may set them itself (SELECT set_config('crm.caller_role', 'agent', false), ...) to see
--- what that caller sees: the policies read nothing else. The API's login is trusted to state the caller only
--- through api.begin_request, after the key checked out.
+-- The caller is sealed (crm.seal_caller): only api.begin_request, after the key checked out, makes one for the
+-- API's login, and a set_config of the caller settings makes nobody. A DBA in psql may act as a caller with
+-- crm.act_as(role, agent) to see what it sees.
 
--- api.begin_request(key, action, agent, lead): the first thing of every API transaction. Checks the key, makes its
--- holder the transaction's caller and actor, and, when an action is named, authorizes it; returns the caller for the
--- statement. The api functions behind endpoints authorize themselves, so the API names an action only where none
--- runs (a dashboard served from the cache, the analytics reports): the matrix is checked once per request.
+-- api.begin_request(key, action, agent, lead): the first thing of every API transaction. Checks the key (and that
+-- an agent key's agent is still active), makes its holder the transaction's sealed caller and actor, and, when an
+-- action is named, authorizes it; returns the caller for the statement. The api functions behind endpoints
+-- authorize themselves, so the API names an action only where none runs (a dashboard served from the cache).
 CREATE OR REPLACE FUNCTION api.begin_request(p_key text, p_action text DEFAULT NULL, p_agent_id uuid DEFAULT NULL,
                                              p_lead_id uuid DEFAULT NULL)
 RETURNS TABLE (actor text, role text, agent_id uuid, key_prefix text)
@@ -36,10 +32,12 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'the API key is unknown or revoked' USING ERRCODE = 'PT401', CONSTRAINT = 'api_key_invalid';
     END IF;
-    PERFORM pg_catalog.set_config('crm.caller_role', v_key.role::text, true),
-            pg_catalog.set_config('crm.caller_agent_id', coalesce(v_key.agent_id::text, ''), true),
-            pg_catalog.set_config('crm.caller_key', v_key.prefix, true),
-            crm.set_actor(v_key.role::text || ':' || v_key.prefix);
+    IF v_key.agent_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM crm.agents AS g WHERE g.agent_id = v_key.agent_id AND g.is_active) THEN
+        RAISE EXCEPTION 'the API key belongs to an agent who is no longer active'
+            USING ERRCODE = 'PT401', CONSTRAINT = 'api_key_inactive_agent';
+    END IF;
+    PERFORM crm.seal_caller(v_key.role::text, v_key.agent_id, v_key.prefix);
     IF p_action IS NOT NULL THEN
         PERFORM crm.authorize(p_action, p_agent_id, p_lead_id);
     END IF;
@@ -47,12 +45,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.begin_request(text, text, uuid, uuid) IS
-    'Authenticates an API key (sha256 of the key against crm.api_keys, by its prefix; revoked keys fail at once) and '
-    'makes its holder the caller of the transaction (crm.caller_role, crm.caller_agent_id, crm.caller_key; actor '
-    '"<role>:<prefix>"), then, when p_action is given, crm.authorize(p_action, p_agent_id, p_lead_id). The API runs '
-    'every call as SELECT api.x(..., ctx.actor) FROM api.begin_request(key) AS ctx (one statement, one round trip; '
-    'api.x authorizes itself), and names the action only where no api function runs. '
-    'Errors: PT401 api_key_missing, api_key_invalid; those of crm.authorize. SECURITY DEFINER: reads crm.api_keys.';
+    'Authenticates an API key (sha256 of the key against crm.api_keys, by its prefix; revoked keys and keys of '
+    'deactivated agents fail at once) and makes its holder the sealed caller of the transaction (crm.seal_caller; '
+    'actor "<role>:<prefix>"), then, when p_action is given, crm.authorize(p_action, p_agent_id, p_lead_id). The API '
+    'runs every call as SELECT api.x(...) FROM api.begin_request(key) AS ctx (one statement, one round trip; api.x '
+    'authorizes itself). Errors: PT401 api_key_missing, api_key_invalid, api_key_inactive_agent; those of '
+    'crm.authorize. SECURITY DEFINER: reads crm.api_keys and seals the caller with a secret no caller may read.';
 
 -- keys: create (the key is returned once and never stored), list, revoke
 CREATE OR REPLACE FUNCTION api.create_api_key(p_role text, p_label text, p_agent_id uuid DEFAULT NULL,
@@ -86,7 +84,7 @@ BEGIN
     INSERT INTO crm.api_keys (prefix, secret_hash, role, agent_id, label, created_by)
     VALUES (v_prefix, pg_catalog.sha256(pg_catalog.convert_to(v_key, 'UTF8')), p_role::crm.api_role,
             CASE WHEN p_role = 'agent' THEN p_agent_id END, p_label,
-            coalesce(nullif(p_actor, ''), nullif(pg_catalog.current_setting('crm.actor', true), ''), session_user))
+            coalesce(CASE WHEN crm.session_is_trusted() THEN nullif(p_actor, '') END, crm.actor()))
     RETURNING * INTO v_row;
     RETURN pg_catalog.jsonb_build_object('key', v_key, 'key_id', v_row.key_id, 'prefix', v_row.prefix,
                                          'role', v_row.role, 'agent_id', v_row.agent_id, 'label', v_row.label,
@@ -130,8 +128,8 @@ BEGIN
     PERFORM crm.authorize('manage_keys');
     UPDATE crm.api_keys AS k
        SET revoked_at = coalesce(k.revoked_at, now()),
-           revoked_by = coalesce(k.revoked_by, nullif(p_actor, ''),
-                                 nullif(pg_catalog.current_setting('crm.actor', true), ''), session_user)
+           revoked_by = coalesce(k.revoked_by, CASE WHEN crm.session_is_trusted() THEN nullif(p_actor, '') END,
+                                 crm.actor())
      WHERE k.prefix = p_key_ref OR k.key_id::text = p_key_ref
     RETURNING * INTO v_row;
     IF NOT FOUND THEN
@@ -148,14 +146,14 @@ COMMENT ON FUNCTION api.revoke_api_key(text, text) IS
 
 -- row-level security: an agent caller sees (and may change) the leads openly assigned to them, with their
 -- activities, status history, assignments and follow-ups; supervisors and admins see everything; any other caller,
--- and a session of a non-owner login with no caller, sees nothing. The owner (migrations, SECURITY DEFINER
--- functions) is not subject to them. Written with current_setting() directly, not through a function, so that the
--- planner evaluates each setting once per statement instead of once per row.
+-- and a session of a non-owner login with no sealed caller, sees nothing. The owner (migrations, SECURITY DEFINER
+-- functions) is not subject to them. The caller is asked as (SELECT crm.caller_role()): an InitPlan, evaluated
+-- once per statement, not once per row.
 DO $$
 DECLARE
-    v_all   constant text := $q$current_setting('crm.caller_role', true) IN ('supervisor', 'admin')$q$;
-    v_agent constant text := $q$current_setting('crm.caller_role', true) = 'agent'$q$;
-    v_me    constant text := $q$nullif(current_setting('crm.caller_agent_id', true), '')::uuid$q$;
+    v_all   constant text := $q$(SELECT crm.caller_role()) IN ('supervisor', 'admin')$q$;
+    v_agent constant text := $q$(SELECT crm.caller_role()) = 'agent'$q$;
+    v_me    constant text := $q$(SELECT crm.caller_agent_id())$q$;
     v_mine  text;
     v_spec  record;
 BEGIN
@@ -175,7 +173,16 @@ BEGIN
         EXECUTE format('COMMENT ON POLICY caller_scope ON crm.%I IS %L', v_spec.tbl,
                        'Supervisor and admin callers see every row; an agent caller only the rows of the leads '
                        'assigned to them (their own assignments and follow-ups); anyone else nothing. The caller is '
-                       'crm.caller_role / crm.caller_agent_id, set by api.begin_request.');
+                       'the sealed one of crm.caller(), set by api.begin_request.');
+    END LOOP;
+    -- reference and policy rows the dashboard reads: any sealed caller, nobody without a key
+    FOR v_spec IN SELECT * FROM (VALUES ('agents'), ('agent_performance_metrics'), ('lead_sources'), ('settings'))
+                       AS s (tbl) LOOP
+        EXECUTE format('DROP POLICY IF EXISTS caller_present ON crm.%I', v_spec.tbl);
+        EXECUTE format('CREATE POLICY caller_present ON crm.%I FOR SELECT USING ((SELECT crm.caller_role()) IS NOT NULL)',
+                       v_spec.tbl);
+        EXECUTE format('COMMENT ON POLICY caller_present ON crm.%I IS %L', v_spec.tbl,
+                       'Readable by a session with a sealed caller (a checked API key), by nobody else but the owner.');
     END LOOP;
 END
 $$;

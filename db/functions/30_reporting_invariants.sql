@@ -58,6 +58,12 @@ SELECT 'lead_status_differs_from_history', 'lead', l.lead_id::text,
          WHERE h.lead_id = l.lead_id ORDER BY h.history_id DESC LIMIT 1) AS last ON true
  WHERE last.to_status IS DISTINCT FROM l.status
 UNION ALL
+SELECT 'closed_lead_open_follow_up', 'follow_up_task', t.task_id::text,
+       pg_catalog.jsonb_build_object('lead_id', t.lead_id, 'status', l.status)
+  FROM crm.follow_up_tasks AS t
+  JOIN crm.leads AS l ON l.lead_id = t.lead_id
+ WHERE t.status = 'open' AND l.status IN ('converted', 'lost')
+UNION ALL
 SELECT 'agent_profile_mismatch', 'agent', g.agent_id::text,
        pg_catalog.jsonb_build_object('property_types', g.property_types, 'area_codes', g.area_codes,
                                      'languages', g.languages)
@@ -72,7 +78,7 @@ SELECT 'agent_profile_mismatch', 'agent', g.agent_id::text,
 COMMENT ON VIEW reporting.invariant_violations IS
     'One row per broken business rule (rule, entity, entity_id, detail): agents over capacity or with a wrong counter, '
     'open leads neither assigned nor queued, assigned leads still queued, two open assignments, open follow-ups overdue past '
-    'the escalation threshold without escalation, illegal steps in the status history, a routing profile that differs '
+    'the escalation threshold without escalation, open follow-ups of closed leads, illegal steps in the status history, a routing profile that differs '
     'from the specialisation tables. Must be empty. '
     'Example: SELECT rule, count(*) FROM reporting.invariant_violations GROUP BY rule;';
 

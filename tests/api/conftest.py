@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -45,11 +46,32 @@ def app_url(owner_url: str) -> str:
     return owner_url if urlsplit(owner_url).password else with_user(owner_url, "thinkrealty_app")
 
 
+def jobs_url(owner_url: str) -> str:
+    """The job login (thinkrealty_jobs), which the background sweeper connects as."""
+    return owner_url if urlsplit(owner_url).password else with_user(owner_url, "thinkrealty_jobs")
+
+
 def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"database_url": database_url, "redis_url": redis_url, "app_env": "test",
                               "db_pool_min_size": 1, "db_pool_max_size": 10, "redis_timeout_s": 0.3,
                               "sweep_interval_s": 0}
     return Settings(**(values | overrides))
+
+
+# what no problem body may ever carry: SQL, a raw row, a constraint's or the server's own detail text
+LEAK_PATTERNS = re.compile(r"Failing row contains|violates (check|unique|foreign key|exclusion|not-null) constraint|"
+                           r"duplicate key value|\bSELECT\b|\bINSERT INTO\b|\bUPDATE crm\.|PL/pgSQL|CONTEXT:|"
+                           r"DETAIL:|relation \"|Traceback|asyncpg|psycopg")
+PROBLEM_BODIES: list[str] = []  # every problem body the API tests saw (test_problem_bodies.py reads the count)
+
+
+async def scan_problem(response: httpx.Response) -> None:
+    """An httpx response hook on every test client: a problem body that leaks fails the test that provoked it."""
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        text = (await response.aread()).decode("utf-8", "replace")
+        PROBLEM_BODIES.append(text)
+        leak = LEAK_PATTERNS.search(text)
+        assert leak is None, f"a problem body leaks {leak.group(0)!r}: {text}"
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -69,11 +91,13 @@ async def api_client(database_url: str, redis_url: str, *, api_key: str | None =
     """The app inside its lifespan (as the app's own login), over ASGI, with these settings changed; every request
     carries `api_key` (the demo admin's by default; None: no key)."""
     ensure_demo_keys(database_url)
-    app = create_app(make_settings(app_url(database_url), redis_url, **overrides))
+    app = create_app(make_settings(app_url(database_url), redis_url,
+                                   **({"jobs_database_url": jobs_url(database_url)} | overrides)))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         headers = {"X-API-Key": api_key} if api_key else {}
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers,
+                                     event_hooks={"response": [scan_problem]}) as http:
             yield http
 
 

@@ -8,11 +8,14 @@ import asyncpg
 import httpx
 import pytest
 
-from api.deps import open_pool
-from api.routes.analytics import REPORTS
+from api.deps import init_connection
 from api.sweeper import sweep_once
-from tests.api.conftest import api_client, assert_problem, make_settings
+from tests.api.conftest import INTEGRATION_KEY, api_client, assert_problem
 from tests.conftest import Servers, with_user
+
+REPORTS = ("conversion-by-source", "conversion-by-agent", "time-to-conversion", "monthly-volume", "agent-rankings",
+           "revenue-by-source", "high-score-not-converted", "low-score-converted", "source-quality",
+           "response-time-conversion", "workload", "near-capacity", "specialist-vs-generalist")
 
 
 @pytest.fixture
@@ -38,6 +41,14 @@ async def test_every_report_answers(http: httpx.AsyncClient) -> None:
 
 async def test_report_errors(http: httpx.AsyncClient) -> None:
     assert_problem(await http.get("/api/v1/analytics/horoscope"), 404, "report_not_found")
+    # the key first, the name after: without a valid key (or with a role that may not) no name is confirmed
+    for name in ("horoscope", "conversion-by-source"):
+        assert_problem(await http.get(f"/api/v1/analytics/{name}", headers={"X-API-Key": ""}), 401,
+                       "api_key_missing")
+        assert_problem(await http.get(f"/api/v1/analytics/{name}", headers={"X-API-Key": "trk_00000000_nope"}),
+                       401, "api_key_invalid")
+        assert_problem(await http.get(f"/api/v1/analytics/{name}", headers={"X-API-Key": INTEGRATION_KEY}),
+                       403, "forbidden")
     assert_problem(await http.get("/api/v1/analytics/conversion-by-source",
                                   params={"date_from": "2026-03-01", "date_to": "2026-02-01"}), 422, "validation_error")
     assert_problem(await http.get("/api/v1/analytics/conversion-by-source", params={"date_from": "soon"}),
@@ -45,25 +56,25 @@ async def test_report_errors(http: httpx.AsyncClient) -> None:
 
 
 async def test_the_sweeper_refreshes_the_snapshot_when_due(seeded_db_url: str, servers: Servers) -> None:
-    pool = await open_pool(make_settings(with_user(seeded_db_url, "thinkrealty_app"), servers.redis_url))
+    conn = await asyncpg.connect(with_user(seeded_db_url, "thinkrealty_jobs"))  # the sweeper's own login
+    await init_connection(conn)
     try:
-        first = await sweep_once(pool)
+        first = await sweep_once(conn)
         assert first["analytics"]["refreshed"] is False and first["analytics"]["reason"] == "not due"  # seed took it
-        async with pool.acquire() as conn:
-            taken = await conn.fetchval("SELECT refreshed_at FROM reporting.analytics_freshness")
-        await asyncpg_owner_execute(seeded_db_url, "UPDATE crm.analytics_snapshot_log "
-                                                   "SET refreshed_at = refreshed_at - interval '1 hour'")
-        second = await sweep_once(pool)
+        taken = await asyncpg_owner_fetch(seeded_db_url, "SELECT refreshed_at FROM reporting.analytics_freshness")
+        await asyncpg_owner_fetch(seeded_db_url, "UPDATE crm.analytics_snapshot_log "
+                                                 "SET refreshed_at = refreshed_at - interval '1 hour'")
+        second = await sweep_once(conn)
         assert second["analytics"]["refreshed"] is True and second["analytics"]["rows"] >= 195
-        async with pool.acquire() as conn:
-            assert await conn.fetchval("SELECT refreshed_at FROM reporting.analytics_freshness") > taken
+        assert await asyncpg_owner_fetch(seeded_db_url,
+                                         "SELECT refreshed_at FROM reporting.analytics_freshness") > taken
     finally:
-        await pool.close()
+        await conn.close()
 
 
-async def asyncpg_owner_execute(url: str, query: str) -> None:
+async def asyncpg_owner_fetch(url: str, query: str) -> object:
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(query)
+        return await conn.fetchval(query)
     finally:
         await conn.close()

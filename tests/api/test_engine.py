@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from pydantic import ValidationError
 
-from api.deps import _init_connection
+from api.deps import init_connection
 from api.engine import LeadAssignmentManager, LeadScoringEngine
 from api.errors import Problem
 from tests.api.conftest import INTEGRATION_KEY, SUPERVISOR_KEY, app_url, ensure_demo_keys
@@ -18,9 +18,13 @@ from tests.db.factories import new_agent, new_lead
 
 
 async def test_scoring_engine_uses_the_rules(db_url: str) -> None:
-    pool = await asyncpg.create_pool(app_url(db_url), min_size=1, max_size=2, init=_init_connection)
+    ensure_demo_keys(db_url)
+    pool = await asyncpg.create_pool(app_url(db_url), min_size=1, max_size=2, init=init_connection)
     try:
-        engine = LeadScoringEngine(pool)
+        with pytest.raises(Problem) as anonymous:  # the API's login with no key is nobody
+            await LeadScoringEngine(pool).calculate_lead_score({}, {"source_type": "bayut"})
+        assert (anonymous.value.status, anonymous.value.code) == (401, "api_key_missing")
+        engine = LeadScoringEngine(pool, api_key=INTEGRATION_KEY)
         lead = {"nationality": "UAE", "budget_min": 800000, "budget_max": 1500000, "property_type": "apartment"}
         assert await engine.calculate_lead_score(lead, {"source_type": "bayut"}) == 80
         assert await engine.calculate_lead_score({"response_seconds": 600}, {"source_type": "website"}) == 50
@@ -35,9 +39,16 @@ async def test_scoring_engine_uses_the_rules(db_url: str) -> None:
 async def test_assignment_manager_assigns_a_waiting_lead(db: psycopg.Connection, db_url: str) -> None:
     full = new_agent(db, max_active_leads=0)
     waiting = new_lead(db, queued_at=datetime.now(UTC))  # as an import or a psql user leaves it
-    pool = await asyncpg.create_pool(app_url(db_url), min_size=1, max_size=2, init=_init_connection)
+    ensure_demo_keys(db_url)
+    pool = await asyncpg.create_pool(app_url(db_url), min_size=1, max_size=2, init=init_connection)
     try:
-        manager = LeadAssignmentManager(pool)
+        with pytest.raises(Problem) as anonymous:
+            await LeadAssignmentManager(pool).assign_lead({"lead_id": waiting})
+        assert (anonymous.value.status, anonymous.value.code) == (401, "api_key_missing")
+        with pytest.raises(Problem) as integration:
+            await LeadAssignmentManager(pool, api_key=INTEGRATION_KEY).assign_lead({"lead_id": waiting})
+        assert (integration.value.status, integration.value.code) == (403, "forbidden")
+        manager = LeadAssignmentManager(pool, api_key=SUPERVISOR_KEY)
         assert await manager.assign_lead({"lead_id": waiting}) is None  # nobody has room: stays queued
         free = new_agent(db)  # new capacity: the deferred drain assigns the waiting lead at this commit
         assert db.execute("SELECT agent_id::text FROM crm.lead_assignments WHERE lead_id = %s",
@@ -61,7 +72,7 @@ async def test_changes_through_the_engine_run_as_the_keys_holder(seeded_db_url: 
             "ORDER BY a.lead_id LIMIT 1").fetchone()
     assert row is not None
     lead: UUID = row[0]
-    pool = await asyncpg.create_pool(app_url(seeded_db_url), min_size=1, max_size=2, init=_init_connection)
+    pool = await asyncpg.create_pool(app_url(seeded_db_url), min_size=1, max_size=2, init=init_connection)
     try:
         with pytest.raises(Problem) as anonymous:  # on the app's login, a change needs a key
             await LeadScoringEngine(pool).update_lead_score(lead, {"type": "call", "outcome": "positive"})

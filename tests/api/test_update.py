@@ -17,7 +17,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.api.conftest import api_client, app_url, assert_problem
+from tests.api.conftest import api_client, app_url, assert_problem, jobs_url
 from tests.conftest import Servers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,10 +148,30 @@ async def test_background_sweeper_escalates(seeded_db_url: str, servers: Servers
 
 
 def test_sweep_command(seeded_db_url: str) -> None:
-    env = dict(os.environ, DATABASE_URL=app_url(seeded_db_url))
-    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-    done = subprocess.run([sys.executable, "-m", "api", "sweep", "--now", later], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
-    assert result["skipped"] is False and result["reassigned_no_response"] >= 0 and "duration_ms" in result
+    """`--now` rehearses (reports, changes nothing); `--commit` sweeps at that clock only within the tolerance,
+    `--force` past it."""
+    env = dict(os.environ, DATABASE_URL=app_url(seeded_db_url),
+               JOBS_DATABASE_URL=jobs_url(seeded_db_url))
+    later = (datetime.now(UTC) + timedelta(days=40)).isoformat()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "api", "sweep", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    def footprint() -> Any:
+        return one(seeded_db_url, "SELECT (SELECT count(*) FROM crm.lead_activities) + "
+                                  "(SELECT count(*) FROM crm.follow_up_escalations)")
+
+    before = footprint()
+    rehearsal = run("--now", later)
+    assert rehearsal.returncode == 0, rehearsal.stderr
+    result = json.loads(rehearsal.stdout)
+    assert result["dry_run"] is True and result["skipped"] is False and result["decayed"] > 0
+    assert footprint() == before
+    refused = run("--now", later, "--commit")
+    assert refused.returncode == 1 and "future" in refused.stderr
+    assert footprint() == before
+    forced = run("--now", later, "--commit", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads(forced.stdout)["decayed"] == result["decayed"] and footprint() > before
+    assert run("--force").returncode == 2  # --force goes with --now

@@ -113,8 +113,18 @@ def violations(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
 PIPELINE = ["new", "contacted", "qualified", "viewing_scheduled", "negotiation", "converted"]
 
 
+def ensure_agent(conn: psycopg.Connection, lead_id: str) -> None:
+    """Give the lead an agent (a new one) unless it has one: a lead without an agent does not move
+    (lead_unassigned)."""
+    row = conn.execute("SELECT 1 FROM crm.lead_assignments WHERE lead_id = %s AND released_at IS NULL",
+                       (lead_id,)).fetchone()
+    if row is None:
+        assign(conn, lead_id, new_agent(conn))
+
+
 def walk_to(conn: psycopg.Connection, lead_id: str, status: str) -> None:
-    """Move a lead along the legal path to `status`."""
+    """Move a lead along the legal path to `status` (with an agent, given one if it has none)."""
+    ensure_agent(conn, lead_id)
     if status == "lost":
         conn.execute("UPDATE crm.leads SET status = 'lost', lost_reason = 'test' WHERE lead_id = %s", (lead_id,))
         return

@@ -3,7 +3,7 @@ business time, and input that maps to nothing."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from tests.db.factories import capture, db_error, new_agent, violations
+from tests.db.factories import assign, capture, db_error, new_agent, new_lead, violations
 
 DUBAI = ZoneInfo("Asia/Dubai")
 SATURDAY_5PM = datetime(2026, 11, 28, 17, 0, tzinfo=DUBAI)
@@ -104,40 +104,65 @@ def test_portal_external_id_resent_returns_the_first_answer(db: psycopg.Connecti
     assert capture(db, "bayut", phone="+971507777777", details={"external_id": "PF-77"})["replayed"] is False
 
 
-def test_hot_lead_follow_up_within_the_hour_even_at_night(db: psycopg.Connection) -> None:
+def test_hot_lead_follow_up_at_once_even_at_night(db: psycopg.Connection) -> None:
     new_agent(db)
     night = datetime(2026, 11, 28, 23, 0, tzinfo=DUBAI)
     body = capture(db, "bayut", budget_max=20_000_000, now=night)["body"]
     assert body["lead_score"] >= 80
-    assert body["follow_up"]["sla"] == "sla_hot_lead" and body["follow_up"]["priority"] == "high"
-    assert datetime.fromisoformat(body["next_follow_up"]) == night + timedelta(hours=1)
+    follow_up = body["follow_up"]
+    assert follow_up["sla"] == "sla_hot_lead" and follow_up["priority"] == "high"
+    assert datetime.fromisoformat(body["next_follow_up"]) == night  # the earliest free slot: now
+    assert datetime.fromisoformat(follow_up["sla_deadline"]) == night + timedelta(hours=1)
+    assert (follow_up["moved"], follow_up["within_sla"]) == (False, True)
+
+
+def test_the_first_call_of_a_hot_lead_takes_the_earliest_free_slot(db: psycopg.Connection) -> None:
+    """The hostile pass's case: captured at 07:35Z, the SLA slot 08:40 taken, 07:40-08:40 free: due 07:40, not
+    after the deadline."""
+    agent = new_agent(db)
+    captured = datetime(2026, 11, 30, 7, 35, 20, tzinfo=UTC)
+    busy = new_lead(db, phone="+971559999001")
+    assign(db, busy, agent)
+    db.execute("INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at) "
+               "VALUES (%s, %s, 'call', 'high', '2026-11-30T08:40:00Z')", (busy, agent))
+    follow_up = capture(db, "bayut", budget_max=20_000_000, now=captured)["body"]["follow_up"]
+    assert datetime.fromisoformat(follow_up["due_at"]) == datetime(2026, 11, 30, 7, 40, tzinfo=UTC)
+    assert datetime.fromisoformat(follow_up["sla_deadline"]) == datetime(2026, 11, 30, 8, 40, tzinfo=UTC)
+    assert (follow_up["moved"], follow_up["within_sla"]) == (False, True)
 
 
 def test_warm_lead_counts_business_hours(db: psycopg.Connection) -> None:
     new_agent(db)
     body = capture(db, "website", budget_max=1_500_000, now=SATURDAY_5PM)["body"]
     assert 50 <= body["lead_score"] < 80 and body["follow_up"]["task_type"] == "call"
-    # Saturday 17:00-19:00 is 2 hours, Sunday is off, Monday 09:00 + 2 hours
-    assert datetime.fromisoformat(body["next_follow_up"]) == datetime(2026, 11, 30, 11, 0, tzinfo=DUBAI)
+    assert datetime.fromisoformat(body["next_follow_up"]) == SATURDAY_5PM  # the office is open: at once
+    # the deadline: Saturday 17:00-19:00 is 2 hours, Sunday is off, Monday 09:00 + 2 hours
+    assert datetime.fromisoformat(body["follow_up"]["sla_deadline"]) == datetime(2026, 11, 30, 11, 0, tzinfo=DUBAI)
+    sunday = capture(db, "website", budget_max=1_500_000, now=datetime(2026, 11, 29, 10, 0, tzinfo=DUBAI))["body"]
+    assert datetime.fromisoformat(sunday["next_follow_up"]) == datetime(2026, 11, 30, 9, 0, tzinfo=DUBAI)
 
 
-def test_cold_lead_next_business_day_whatsapp(db: psycopg.Connection) -> None:
+def test_cold_lead_within_a_business_day_by_whatsapp(db: psycopg.Connection) -> None:
     new_agent(db)
     friday_3pm = datetime(2026, 11, 27, 15, 0, tzinfo=DUBAI)
     body = capture(db, "walk_in", now=friday_3pm)["body"]
     assert (body["follow_up"]["task_type"], body["follow_up"]["priority"]) == ("whatsapp", "low")
-    assert datetime.fromisoformat(body["next_follow_up"]) == datetime(2026, 11, 28, 15, 0, tzinfo=DUBAI)
-    saturday_3pm = capture(db, "walk_in", now=datetime(2026, 11, 28, 15, 0, tzinfo=DUBAI))["body"]
-    assert datetime.fromisoformat(saturday_3pm["next_follow_up"]) == datetime(2026, 11, 30, 15, 0, tzinfo=DUBAI)
+    assert datetime.fromisoformat(body["next_follow_up"]) == friday_3pm
+    assert datetime.fromisoformat(body["follow_up"]["sla_deadline"]) == datetime(2026, 11, 28, 15, 0, tzinfo=DUBAI)
+    evening = capture(db, "walk_in", now=datetime(2026, 11, 28, 18, 50, tzinfo=DUBAI))["body"]
+    # 18:50: a 30-minute slot no longer fits before 19:00, so Monday's opening (Sunday is off)
+    assert datetime.fromisoformat(evening["next_follow_up"]) == datetime(2026, 11, 30, 9, 0, tzinfo=DUBAI)
 
 
 def test_a_taken_slot_moves_the_follow_up_to_the_next_free_one(db: psycopg.Connection) -> None:
     new_agent(db)
     night = datetime(2026, 11, 28, 23, 0, tzinfo=DUBAI)
-    slots = [capture(db, "bayut", budget_max=20_000_000, now=night)["body"]["follow_up"] for _ in range(3)]
+    slots = [capture(db, "bayut", budget_max=20_000_000, now=night)["body"]["follow_up"] for _ in range(4)]
     starts = [datetime.fromisoformat(s["due_at"]) for s in slots]
-    assert starts == [night + timedelta(hours=1, minutes=30 * i) for i in range(3)]
-    assert [s["moved"] for s in slots] == [False, True, True]
+    assert starts == [night + timedelta(minutes=30 * i) for i in range(4)]
+    assert [s["moved"] for s in slots] == [False, True, True, True]
+    # 23:00, 23:30 and 00:00 meet the one-hour deadline; 00:30 is the first free slot after it, and says so
+    assert [s["within_sla"] for s in slots] == [True, True, True, False]
     assert violations(db) == []
 
 

@@ -1,4 +1,4 @@
-"""Lead lifecycle in SQL (api.update_lead, api.reassign_lead, api.run_sweeps) as psql would call it: every
+"""Lead lifecycle in SQL (api.update_lead, api.reassign_lead, jobs.run_sweeps) as psql would call it: every
 transition, activity scoring, follow-up conflicts, interests, reassignment and every sweep with a moved clock."""
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def update(conn: psycopg.Connection, lead: str, body: dict[str, Any], now: datet
 
 
 def sweep(conn: psycopg.Connection, now: datetime | None = None) -> dict[str, Any]:
-    row = conn.execute("SELECT api.run_sweeps(coalesce(%s, now()))", (now,)).fetchone()
+    """The sweeps at `now` for real (forced: the tests move the clock days ahead on a throwaway database)."""
+    row = conn.execute("SELECT jobs.run_sweeps(%s, true)", (now,)).fetchone()
     assert row is not None
     result: dict[str, Any] = row[0]
     return result
@@ -256,9 +257,9 @@ async def test_only_one_sweep_runs_at_a_time(db_url: str) -> None:
     other = await asyncpg.connect(db_url)
     try:
         async with holder.transaction():
-            assert '"skipped": false' in await holder.fetchval("SELECT api.run_sweeps()::text")
-            assert '"skipped": true' in await other.fetchval("SELECT api.run_sweeps()::text")
-        assert '"skipped": false' in await other.fetchval("SELECT api.run_sweeps()::text")
+            assert '"skipped": false' in await holder.fetchval("SELECT jobs.run_sweeps()::text")
+            assert '"skipped": true' in await other.fetchval("SELECT jobs.run_sweeps()::text")
+        assert '"skipped": false' in await other.fetchval("SELECT jobs.run_sweeps()::text")
     finally:
         await holder.close()
         await other.close()

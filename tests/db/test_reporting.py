@@ -90,8 +90,8 @@ def test_reports_read_the_snapshot_and_say_how_old_it_is(db: psycopg.Connection,
     not_due = rows(db, "SELECT crm.refresh_analytics_snapshot() AS r")[0]["r"]
     assert not_due["refreshed"] is False and not_due["reason"] == "not due"
     db.execute("UPDATE crm.analytics_snapshot_log SET refreshed_at = now() - interval '11 minutes'")
-    with psycopg.connect(with_user(db_url, "thinkrealty_app"), autocommit=True) as app:
-        due = app.execute("SELECT api.refresh_analytics()").fetchone()
+    with psycopg.connect(with_user(db_url, "thinkrealty_jobs"), autocommit=True) as jobs:
+        due = jobs.execute("SELECT jobs.refresh_analytics()").fetchone()
     assert due is not None and due[0]["refreshed"] is True and due[0]["rows"] == 15
     assert bayut_leads() == 4
 
@@ -165,6 +165,6 @@ def test_the_bi_login_reads_reporting_only(db_url: str, crafted: dict[str, str])
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             bi.execute("UPDATE crm.agents SET max_active_leads = 1")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            bi.execute("SELECT api.run_sweeps()")
+            bi.execute("SELECT jobs.run_sweeps()")
         with pytest.raises(psycopg.Error):
             bi.execute("CREATE TABLE reporting.mine (x int)")

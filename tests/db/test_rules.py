@@ -10,6 +10,7 @@ from tests.db.factories import (
     active_leads,
     assign,
     db_error,
+    ensure_agent,
     new_agent,
     new_lead,
     real_active_leads,
@@ -173,6 +174,7 @@ def test_same_status_update_is_a_no_op(db: psycopg.Connection) -> None:
 
 def test_new_to_converted_fails_and_names_both_states(db: psycopg.Connection) -> None:
     lead = new_lead(db)
+    ensure_agent(db, lead)
     with pytest.raises(psycopg.Error) as info:
         db.execute("UPDATE crm.leads SET status = 'converted' WHERE lead_id = %s", (lead,))
     assert info.value.sqlstate == "PT409"
@@ -194,6 +196,7 @@ def test_terminal_states_are_final_and_stamped(db: psycopg.Connection) -> None:
 
 def test_lost_needs_a_reason_and_deal_value_needs_conversion(db: psycopg.Connection) -> None:
     lead = new_lead(db)
+    ensure_agent(db, lead)
     with db_error("23514", "leads_lost_reason_required"):
         db.execute("UPDATE crm.leads SET status = 'lost' WHERE lead_id = %s", (lead,))
     with db_error("23514", "leads_deal_value_only_converted"):
