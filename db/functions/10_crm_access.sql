@@ -11,16 +11,19 @@
 -- any login but the owner (EXECUTE is revoked from PUBLIC); runs inside the SECURITY DEFINER functions below.
 CREATE OR REPLACE FUNCTION crm.caller_seal(p_role text, p_agent text, p_key text)
 RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
+BEGIN
     -- sha256(k || sha256(k || m)): the nested construction of HMAC over core sha256 (no pgcrypto); the message
-    -- names the backend and the transaction start, so a seal is worth nothing in another transaction
-    SELECT pg_catalog.encode(pg_catalog.sha256(s.secret || pg_catalog.sha256(s.secret || pg_catalog.convert_to(
-               pg_catalog.concat_ws(E'\n', p_role, p_agent, p_key, pg_catalog.pg_backend_pid(),
-                                    extract(epoch FROM pg_catalog.now())), 'UTF8'))), 'hex')
-      FROM crm.caller_secret AS s
+    -- names the backend and the transaction start, so a seal is worth nothing in another transaction.
+    -- (plpgsql, not sql: it runs a few times per request, and plpgsql keeps its plan for the session)
+    RETURN (SELECT pg_catalog.encode(pg_catalog.sha256(s.secret || pg_catalog.sha256(s.secret || pg_catalog.convert_to(
+                       pg_catalog.concat_ws(E'\n', p_role, p_agent, p_key, pg_catalog.pg_backend_pid(),
+                                            extract(epoch FROM pg_catalog.now())), 'UTF8'))), 'hex')
+              FROM crm.caller_secret AS s);
+END
 $$;
 COMMENT ON FUNCTION crm.caller_seal(text, text, text) IS
     'The MAC that binds a caller (role, agent, key prefix) to this backend and transaction, under crm.caller_secret. '
