@@ -132,9 +132,11 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
         )
     except Problem as problem:
         if problem.status == 422 and problem.code != "idempotency_key_reused" and dead_letter_id is None:
+            if payload is None and raw is not None:  # validated on the fast path: keep the body as it came
+                payload = parse_json(raw)
             problem = await _dead_letter(request, key, payload=payload, raw=raw, problem=problem,
                                          idempotency_key=idempotency_key)
-        raise
+        raise problem from None
 
     answer: dict[str, Any] = result["body"]
     if not result["replayed"]:
@@ -158,7 +160,8 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
         "Scores the lead, assigns it to the best available agent (or queues it: 202), books the first "
         "follow-up and suggests up to three listings. Only `first_name`, `last_name`, `phone` and "
         "`source_type` are required. The same phone from the same source is a 409; from another source within "
-        "24 hours it is linked to the earlier lead (`duplicate_of`) and sent to the same agent. A retry with the "
+        "the duplicate window (the setting `duplicate_window`, 24 hours as shipped) it is linked to the earlier "
+        "lead (`duplicate_of`) and sent to the same agent. A retry with the "
         "same `Idempotency-Key`, or the same `source_details.external_id`, returns the first answer "
         "(header `Idempotent-Replayed: true`). Invalid captures are kept as dead letters."
         + roles_note("capture")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-SourceFilter = Literal["all", "bayut", "propertyFinder", "dubizzle", "website", "walk_in", "referral"]
+# "all", or a source of crm.lead_sources (its shape here; the dashboard function checks that it exists)
+SourceFilter = Annotated[str, StringConstraints(pattern=r"^(all|[a-z][A-Za-z_]{1,39})$")]
 MAX_CUSTOM_DAYS = 731
 
 

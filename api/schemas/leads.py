@@ -28,7 +28,12 @@ from pydantic import (
     model_validator,
 )
 
-SourceType = Literal["bayut", "propertyFinder", "dubizzle", "website", "walk_in", "referral"]
+# A source is a row of crm.lead_sources: the API checks only its shape (the table's own CHECK
+# lead_sources_source_type_format), the database whether it exists and accepts leads (422 unknown_source,
+# source_inactive), so a source added as a row is accepted at once.
+SourceType = Annotated[str, StringConstraints(pattern=r"^[a-z][A-Za-z_]{1,39}$"), Field(
+    description="A source of crm.lead_sources: bayut, propertyFinder, dubizzle, website, walk_in, referral, or any "
+                "source added since.", examples=["bayut"])]
 PropertyType = Literal["apartment", "villa", "townhouse", "commercial"]
 
 DEFAULT_PHONE_REGION = "AE"
@@ -248,7 +253,8 @@ class CaptureResponse(BaseModel):
     suggested_properties: list[UUID] = Field(default_factory=list, max_length=3)
     queued: bool = Field(description="True when no agent had capacity: stored, and assigned when capacity frees.")
     duplicate_of: DuplicateOf | None = Field(
-        default=None, description="The earlier lead of the same client from another source (within 24 hours).")
+        default=None,
+        description="The earlier lead of the same client from another source (within the setting duplicate_window).")
     score_breakdown: list[ScoreItem] = Field(default_factory=list)
     assignment: AssignmentSummary | None = None
     follow_up: FollowUp | None = None

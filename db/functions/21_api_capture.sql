@@ -353,13 +353,18 @@ COMMENT ON FUNCTION crm.raise_duplicate(crm.leads) IS 'Raises PT409 duplicate_le
 -- (as the capture body has them) without storing anything.
 CREATE OR REPLACE FUNCTION api.score_lead(p_input jsonb)
 RETURNS jsonb
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = ''
 AS $$
-    SELECT crm.authorize('capture');
-    SELECT crm.score_lead(
+BEGIN
+    PERFORM crm.authorize('capture');
+    IF NOT EXISTS (SELECT 1 FROM crm.lead_sources AS s WHERE s.source_type = p_input ->> 'source_type') THEN
+        RAISE EXCEPTION 'unknown source_type %', p_input ->> 'source_type'
+            USING ERRCODE = 'PT422', CONSTRAINT = 'unknown_source';
+    END IF;
+    RETURN crm.score_lead(
         p_input ->> 'source_type',
         (p_input #>> '{lead_data,budget_min}')::numeric,
         (p_input #>> '{lead_data,budget_max}')::numeric,
@@ -368,11 +373,13 @@ AS $$
         p_input ->> 'source_type' = 'referral'
             OR EXISTS (SELECT 1 FROM crm.agents AS g
                         WHERE g.agent_id::text = p_input #>> '{source_details,referrer_agent_id}'),
-        (p_input #>> '{lead_data,response_seconds}')::integer)
+        (p_input #>> '{lead_data,response_seconds}')::integer);
+END
 $$;
 COMMENT ON FUNCTION api.score_lead(jsonb) IS
     'LeadScoringEngine.calculate_lead_score: {"score", "raw", "breakdown"} for a capture-shaped body, stores nothing. '
-    'Callers that may capture (crm.authorize(''capture'')). SECURITY DEFINER: reads the scoring rules in crm.';
+    'Callers that may capture (crm.authorize(''capture'')). Errors: PT422 unknown_source (not a row of '
+    'crm.lead_sources). SECURITY DEFINER: reads the scoring rules in crm.';
 
 -- api.assign_lead(lead, actor): the brief's LeadAssignmentManager.assign_lead for a lead without an agent
 -- (a queued lead, typically): assigns it now, or leaves it queued. Returns the decision plus the follow-up.

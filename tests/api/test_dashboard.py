@@ -155,11 +155,17 @@ async def test_custom_range_in_dubai_days(http: httpx.AsyncClient, world: World)
     {"date_range": "1y"}, {"date_range": "custom"}, {"date_range": "custom", "date_from": "2026-02-01"},
     {"date_range": "custom", "date_from": "2026-03-01", "date_to": "2026-02-01"},
     {"date_range": "custom", "date_from": "2020-01-01", "date_to": "2026-01-01"},
-    {"date_from": "2026-01-01"}, {"status_filter": "won"}, {"source_filter": "facebook"},
+    {"date_from": "2026-01-01"}, {"status_filter": "won"}, {"source_filter": "face book"},
     {"date_range": "custom", "date_from": "yesterday", "date_to": "2026-01-01"}, {"colour": "red"},
 ])
 async def test_bad_filters_are_422(http: httpx.AsyncClient, world: World, params: dict[str, str]) -> None:
     assert_problem(await http.get(f"/api/v1/agents/{world.a}/dashboard", params=params), 422, "validation_error")
+
+
+async def test_a_source_the_table_does_not_have_is_refused_by_the_database(http: httpx.AsyncClient,
+                                                                          world: World) -> None:
+    assert_problem(await http.get(f"/api/v1/agents/{world.a}/dashboard", params={"source_filter": "facebook"}),
+                   422, "invalid_dashboard_filter")
 
 
 async def test_unknown_agent_is_404(http: httpx.AsyncClient) -> None:

@@ -30,8 +30,9 @@ async def test_scoring_engine_uses_the_rules(db_url: str) -> None:
         assert await engine.calculate_lead_score({"response_seconds": 600}, {"source_type": "website"}) == 50
         with pytest.raises(ValidationError):
             await engine.calculate_lead_score({"budget_max": -1}, {"source_type": "bayut"})
-        with pytest.raises(ValidationError):
+        with pytest.raises(Problem) as unknown:  # a source is a row of crm.lead_sources: the database says
             await engine.calculate_lead_score({}, {"source_type": "myspace"})
+        assert (unknown.value.status, unknown.value.code) == (422, "unknown_source")
     finally:
         await pool.close()
 
@@ -63,6 +64,13 @@ async def test_assignment_manager_assigns_a_waiting_lead(db: psycopg.Connection,
         await pool.close()
 
 
+def one_value(url: str, query: str, *args: object) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(query, args).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 async def test_changes_through_the_engine_run_as_the_keys_holder(seeded_db_url: str) -> None:
     with psycopg.connect(seeded_db_url, autocommit=True) as conn:
         ensure_demo_keys(seeded_db_url)
@@ -80,9 +88,13 @@ async def test_changes_through_the_engine_run_as_the_keys_holder(seeded_db_url: 
         with pytest.raises(Problem) as integration:
             await LeadScoringEngine(pool, api_key=INTEGRATION_KEY).update_lead_score(lead, {"type": "call"})
         assert (integration.value.status, integration.value.code) == (403, "forbidden")
+        before = one_value(seeded_db_url, "SELECT score FROM crm.leads WHERE lead_id = %s", lead)
         score = await LeadScoringEngine(pool, api_key=SUPERVISOR_KEY).update_lead_score(
             lead, {"type": "call", "outcome": "positive"})
-        assert 0 <= score <= 100
+        assert score == one_value(seeded_db_url, "SELECT score FROM crm.leads WHERE lead_id = %s", lead)
+        # the change is the rules' (activity_positive +5, and a first contact's response-time rule), as logged
+        assert score - before == one_value(seeded_db_url, "SELECT score_delta FROM crm.lead_activities "
+                                                          "WHERE lead_id = %s ORDER BY created_at DESC LIMIT 1", lead)
         moved = await LeadAssignmentManager(pool, api_key=SUPERVISOR_KEY).reassign_lead(lead, "engine test")
         with psycopg.connect(seeded_db_url, autocommit=True) as conn:
             holder = conn.execute("SELECT agent_id, assigned_by FROM crm.lead_assignments "
