@@ -100,8 +100,9 @@ def test_score_outside_0_100_fails(db: psycopg.Connection, score: int) -> None:
 
 
 def test_score_bounds_are_allowed(db: psycopg.Connection) -> None:
-    new_lead(db, score=0)
-    new_lead(db, score=100)
+    for score in (0, 100):
+        lead = new_lead(db, score=score)
+        assert db.execute("SELECT score FROM crm.leads WHERE lead_id = %s", (lead,)).fetchone() == (score,)
 
 
 def test_phone_unique_per_source_but_not_across_sources(db: psycopg.Connection) -> None:
