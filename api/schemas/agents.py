@@ -70,7 +70,9 @@ class PendingTask(BaseModel):
 
 
 class PerformanceMetrics(BaseModel):
-    conversion_rate: float = Field(examples=[15.5], description="converted / (converted + lost) x 100, one decimal.")
+    conversion_rate: float | None = Field(
+        examples=[15.5], description="converted / (converted + lost) x 100, one decimal; null when nothing has closed "
+                                     "(crm.conversion_rate: no rate, not 0 %).")
     average_deal_size: float = Field(examples=[1200000], description="AED.")
     response_time_rank: int | None = Field(examples=[3], description="1 = fastest among active agents.")
     ranked_agents: int = Field(examples=[12], description="How many agents the rank is among.")

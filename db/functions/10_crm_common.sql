@@ -39,6 +39,36 @@ COMMENT ON FUNCTION crm.set_actor(text, text) IS
     'Sets the crm.actor setting of the current transaction, which crm.actor() reads for DBA and jobs sessions without '
     'a sealed caller.';
 
+-- crm.is_closed(status): converted and lost are the closed (terminal) states. The one spelling of that rule; a plain
+-- IMMUTABLE SQL function without SET, so the planner inlines it and a partial index on the same condition still
+-- matches (tests/db/test_migrations.py names it among the functions allowed no pinned search_path: it names
+-- nothing but its argument).
+CREATE OR REPLACE FUNCTION crm.is_closed(p_status crm.lead_status)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT p_status IN ('converted', 'lost')
+$$;
+COMMENT ON FUNCTION crm.is_closed(crm.lead_status) IS
+    'True for the closed (terminal) lead states, converted and lost; an open lead is every other state.';
+
+-- crm.conversion_rate(won, lost): the conversion rate of every figure and report, defined once: converted /
+-- (converted + lost) x 100, one decimal; NULL when nothing has closed (no rate, not 0 %).
+CREATE OR REPLACE FUNCTION crm.conversion_rate(p_won numeric, p_lost numeric)
+RETURNS numeric
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN coalesce(p_won, 0) + coalesce(p_lost, 0) > 0
+                THEN round(100 * coalesce(p_won, 0) / (coalesce(p_won, 0) + coalesce(p_lost, 0)), 1) END
+$$;
+COMMENT ON FUNCTION crm.conversion_rate(numeric, numeric) IS
+    'converted / (converted + lost) x 100, rounded to one decimal; NULL when nothing has closed. The one definition '
+    'of a conversion rate: the dashboard, the performance metrics and every report use it.';
+
 -- crm.setting(key): the jsonb value of a row of crm.settings; raises PT500 setting_missing when absent.
 CREATE OR REPLACE FUNCTION crm.setting(p_key text)
 RETURNS jsonb

@@ -22,7 +22,7 @@ BEGIN
         RETURN NEW;
     END IF;
 
-    IF NEW.score IS DISTINCT FROM OLD.score AND OLD.status IN ('converted', 'lost') THEN
+    IF NEW.score IS DISTINCT FROM OLD.score AND crm.is_closed(OLD.status) THEN
         RAISE EXCEPTION 'lead % is % and its score is frozen', OLD.lead_id, OLD.status
             USING ERRCODE = 'PT409', CONSTRAINT = 'leads_score_frozen';
     END IF;
@@ -42,7 +42,7 @@ BEGIN
                       DETAIL = pg_catalog.json_build_object('lead_id', OLD.lead_id, 'from', OLD.status, 'to', NEW.status)::text,
                       HINT = 'Allowed moves are listed in crm.lead_status_transitions.';
         END IF;
-        IF NEW.status IN ('converted', 'lost') THEN
+        IF crm.is_closed(NEW.status) THEN
             NEW.closed_at := coalesce(NEW.closed_at, now());
             NEW.queued_at := NULL;
         END IF;
@@ -109,7 +109,7 @@ COMMENT ON FUNCTION crm.leads_cancel_follow_ups() IS
 
 DROP TRIGGER IF EXISTS leads_35_cancel_follow_ups ON crm.leads;
 CREATE TRIGGER leads_35_cancel_follow_ups AFTER UPDATE OF status ON crm.leads
-    FOR EACH ROW WHEN (OLD.status NOT IN ('converted', 'lost') AND NEW.status IN ('converted', 'lost'))
+    FOR EACH ROW WHEN (NOT crm.is_closed(OLD.status) AND crm.is_closed(NEW.status))
     EXECUTE FUNCTION crm.leads_cancel_follow_ups();
 
 -- AFTER INSERT OR UPDATE ON crm.leads: the audit row, with only the columns that changed.

@@ -20,7 +20,7 @@ BEGIN
             RAISE EXCEPTION 'agent % is not active', NEW.agent_id
                 USING ERRCODE = 'PT409', CONSTRAINT = 'agent_inactive';
         END IF;
-        IF EXISTS (SELECT 1 FROM crm.leads AS l WHERE l.lead_id = NEW.lead_id AND l.status IN ('converted', 'lost')) THEN
+        IF EXISTS (SELECT 1 FROM crm.leads AS l WHERE l.lead_id = NEW.lead_id AND crm.is_closed(l.status)) THEN
             RAISE EXCEPTION 'lead % is closed and cannot be assigned', NEW.lead_id
                 USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed';
         END IF;
@@ -71,7 +71,7 @@ AS $$
 DECLARE
     v_lead_open boolean;
 BEGIN
-    SELECT l.status NOT IN ('converted', 'lost') INTO v_lead_open FROM crm.leads AS l WHERE l.lead_id = NEW.lead_id;
+    SELECT NOT crm.is_closed(l.status) INTO v_lead_open FROM crm.leads AS l WHERE l.lead_id = NEW.lead_id;
 
     IF TG_OP = 'INSERT' AND NEW.released_at IS NULL THEN
         IF v_lead_open THEN
@@ -101,7 +101,7 @@ SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
-    IF OLD.status NOT IN ('converted', 'lost') AND NEW.status IN ('converted', 'lost') THEN
+    IF NOT crm.is_closed(OLD.status) AND crm.is_closed(NEW.status) THEN
         UPDATE crm.agents AS g
            SET active_leads = g.active_leads - 1
           FROM crm.lead_assignments AS a

@@ -106,7 +106,7 @@ DECLARE
     v_new    integer;
     v_closed boolean;
 BEGIN
-    SELECT l.score, l.status IN ('converted', 'lost') INTO v_old, v_closed FROM crm.leads AS l WHERE l.lead_id = p_lead_id;
+    SELECT l.score, crm.is_closed(l.status) INTO v_old, v_closed FROM crm.leads AS l WHERE l.lead_id = p_lead_id;
     IF v_closed THEN
         RETURN 0;   -- a closed lead's score is frozen (leads_score_frozen refuses a direct change too)
     END IF;

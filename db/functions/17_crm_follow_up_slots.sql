@@ -239,7 +239,7 @@ DECLARE
     v_conflict uuid;
     v_task     crm.follow_up_tasks;
 BEGIN
-    IF p_at < p_now - interval '1 minute' THEN
+    IF p_at < p_now - crm.setting_interval('follow_up_past_tolerance') THEN
         RAISE EXCEPTION 'a follow-up cannot be scheduled in the past (%)', p_at
             USING ERRCODE = 'PT422', CONSTRAINT = 'follow_up_in_past';
     END IF;

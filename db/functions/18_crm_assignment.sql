@@ -179,7 +179,7 @@ DECLARE
     v_decision jsonb;
 BEGIN
     SELECT * INTO v_lead FROM crm.leads AS l WHERE l.lead_id = p_lead_id;
-    IF v_lead.status IN ('converted', 'lost') THEN
+    IF crm.is_closed(v_lead.status) THEN
         RAISE EXCEPTION 'lead % is % and cannot be assigned', p_lead_id, v_lead.status
             USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed';
     END IF;
@@ -286,7 +286,7 @@ CREATE CONSTRAINT TRIGGER lead_assignments_60_drain_queue AFTER UPDATE OF releas
 DROP TRIGGER IF EXISTS leads_60_drain_queue ON crm.leads;
 CREATE CONSTRAINT TRIGGER leads_60_drain_queue AFTER UPDATE OF status ON crm.leads
     DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW WHEN (OLD.status NOT IN ('converted', 'lost') AND NEW.status IN ('converted', 'lost'))
+    FOR EACH ROW WHEN (NOT crm.is_closed(OLD.status) AND crm.is_closed(NEW.status))
     EXECUTE FUNCTION crm.drain_on_freed_capacity();
 
 DROP TRIGGER IF EXISTS agents_60_drain_queue ON crm.agents;
@@ -321,7 +321,7 @@ DECLARE
     v_moved    integer;
 BEGIN
     SELECT * INTO v_lead FROM crm.leads AS l WHERE l.lead_id = p_lead_id;
-    IF v_lead.status IN ('converted', 'lost') THEN
+    IF crm.is_closed(v_lead.status) THEN
         RAISE EXCEPTION 'lead % is % and keeps its agent', p_lead_id, v_lead.status
             USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed';
     END IF;

@@ -2,7 +2,7 @@
 
 -- crm.suggest_properties(lead, limit): up to p_limit available listings for a lead. A listing qualifies when
 -- its type is the lead's type (any type when the lead gave none) and its price overlaps the budget widened by
--- 10 % each way (any price when no budget). Ranked by preferred area first, then closeness of the price to the
+-- the setting suggestion_budget_tolerance (10 %) each way (any price when no budget). Ranked by preferred area first, then closeness of the price to the
 -- budget's midpoint, then the newest listing. The listing the lead inquired about is not suggested back.
 CREATE OR REPLACE FUNCTION crm.suggest_properties(p_lead_id uuid, p_limit integer DEFAULT 3)
 RETURNS TABLE (property_id uuid, reference text, area_code text, price_aed numeric, in_preferred_area boolean)
@@ -10,6 +10,8 @@ LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
+DECLARE
+    v_tolerance numeric := (crm.setting('suggestion_budget_tolerance') #>> '{}')::numeric;
 BEGIN
     RETURN QUERY
     SELECT p.property_id, p.reference, p.area_code, p.price_aed,
@@ -18,8 +20,8 @@ BEGIN
       JOIN crm.properties AS p
         ON p.status = 'available'
        AND (l.property_type IS NULL OR p.property_type = l.property_type)
-       AND (l.budget_min IS NULL OR p.price_aed >= l.budget_min * 0.9)
-       AND (l.budget_max IS NULL OR p.price_aed <= l.budget_max * 1.1)
+       AND (l.budget_min IS NULL OR p.price_aed >= l.budget_min * (1 - v_tolerance))
+       AND (l.budget_max IS NULL OR p.price_aed <= l.budget_max * (1 + v_tolerance))
        AND p.property_id IS DISTINCT FROM l.source_property_id
      WHERE l.lead_id = p_lead_id
      ORDER BY 5 DESC,

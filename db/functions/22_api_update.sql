@@ -91,10 +91,12 @@ BEGIN
         VALUES (p_lead_id, v_agent, v_type, v_outcome, v_act ->> 'notes', v_delta,
                 pg_catalog.jsonb_build_object('rules', v_points -> 'rules'), v_now)
         RETURNING activity_id INTO v_activity;
-        -- an interaction fulfils the lead's next open follow-up when that one is due within a day (or overdue)
+        -- an interaction fulfils the lead's next open follow-up when that one is due within the setting
+        -- follow_up_fulfil_window (a day) or overdue
         UPDATE crm.follow_up_tasks SET status = 'done', completed_at = v_now
          WHERE task_id = (SELECT t.task_id FROM crm.follow_up_tasks AS t
-                           WHERE t.lead_id = p_lead_id AND t.status = 'open' AND t.due_at <= v_now + interval '1 day'
+                           WHERE t.lead_id = p_lead_id AND t.status = 'open'
+                             AND t.due_at <= v_now + crm.setting_interval('follow_up_fulfil_window')
                            ORDER BY t.due_at LIMIT 1)
            AND crm.is_agent_interaction(v_type)
         RETURNING task_id INTO v_done_task;
@@ -104,7 +106,7 @@ BEGIN
             'completed_follow_up', v_done_task);
 
         IF v_act ->> 'next_follow_up' IS NOT NULL THEN
-            IF coalesce(v_status, v_lead.status) IN ('converted', 'lost') THEN
+            IF crm.is_closed(coalesce(v_status, v_lead.status)) THEN
                 RAISE EXCEPTION 'lead % is closed; it takes no new follow-ups', p_lead_id
                     USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed';
             END IF;

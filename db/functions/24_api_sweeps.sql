@@ -68,7 +68,7 @@ BEGIN
           JOIN crm.leads AS l ON l.lead_id = a.lead_id
          WHERE a.released_at IS NULL AND a.first_activity_at IS NULL
            AND a.assigned_at < p_now - crm.setting_interval('no_response_reassign_after')
-           AND l.status NOT IN ('converted', 'lost')
+           AND NOT crm.is_closed(l.status)
          ORDER BY a.assigned_at
          LIMIT p_limit
            FOR UPDATE OF l SKIP LOCKED
@@ -109,7 +109,7 @@ BEGIN
         SELECT l.lead_id, coalesce(l.last_activity_at, l.created_at) AS silent_since, a.agent_id
           FROM crm.leads AS l
           JOIN crm.lead_assignments AS a ON a.lead_id = l.lead_id AND a.released_at IS NULL
-         WHERE l.status NOT IN ('converted', 'lost')
+         WHERE NOT crm.is_closed(l.status)
            AND coalesce(l.last_activity_at, l.created_at) < p_now - crm.setting_interval('no_response_decay_after')
            AND (l.last_decay_at IS NULL OR l.last_decay_at < coalesce(l.last_activity_at, l.created_at))
          LIMIT p_limit
@@ -177,9 +177,11 @@ COMMENT ON FUNCTION crm.sweep_workload_balance(timestamptz) IS
     'Returns the number moved.';
 
 -- crm.refresh_performance_metrics(now): recomputes crm.agent_performance_metrics for the current month and the
--- three before it (Asia/Dubai; the dashboard's 90-day rank reads them) and each agent's performance_score from the last 90 days:
---   0.6 x conversion rate (converted / closed, %; 50 when nothing closed)
--- + 0.4 x response score (100 at an immediate first response, falling linearly to 0 at 48 hours; 50 when none).
+-- three before it (Asia/Dubai; the dashboard's 90-day rank reads them) and each agent's performance_score over the
+-- window of the setting performance_score (90 days as shipped):
+--   conversion_weight (0.6) x conversion rate (crm.conversion_rate; neutral 50 when nothing closed)
+-- + response_weight (0.4) x response score (100 at an immediate first response, falling linearly to 0 at
+--   response_zero_after, 48 hours; neutral 50 when none).
 CREATE OR REPLACE FUNCTION crm.refresh_performance_metrics(p_now timestamptz)
 RETURNS integer
 LANGUAGE plpgsql
@@ -191,6 +193,12 @@ DECLARE
     v_first date := (v_month - interval '3 months')::date;
     v_since timestamptz := v_first::timestamp AT TIME ZONE v_tz;
     v_rows  integer;
+    v_score jsonb := crm.setting('performance_score');
+    v_conversion_weight numeric := v_score ->> 'conversion_weight';
+    v_response_weight   numeric := v_score ->> 'response_weight';
+    v_zero_hours        numeric := extract(epoch FROM (v_score ->> 'response_zero_after')::interval) / 3600;
+    v_window            interval := (v_score ->> 'window')::interval;
+    v_neutral           numeric := v_score ->> 'neutral';
 BEGIN
     -- set-based: one pass over each table for the four months, grouped by agent and month
     WITH assigned AS (
@@ -213,7 +221,7 @@ BEGIN
                coalesce(sum(l.deal_value_aed) FILTER (WHERE h.to_status = 'converted'), 0) AS revenue
           FROM crm.lead_conversion_history AS h
           JOIN crm.leads AS l ON l.lead_id = h.lead_id
-         WHERE h.to_status IN ('converted', 'lost') AND h.changed_at >= v_since AND h.changed_at <= p_now
+         WHERE crm.is_closed(h.to_status) AND h.changed_at >= v_since AND h.changed_at <= p_now
            AND h.agent_id IS NOT NULL
          GROUP BY 1, 2
     ),
@@ -231,7 +239,7 @@ BEGIN
     INSERT INTO crm.agent_performance_metrics AS x (agent_id, period_month, leads_assigned, leads_contacted, conversions,
                                                     lost, revenue_aed, avg_response_seconds, conversion_rate, computed_at)
     SELECT f.agent_id, f.period_month, f.assigned, f.contacted, f.won, f.lost, f.revenue, f.response,
-           CASE WHEN f.won + f.lost > 0 THEN round(100.0 * f.won / (f.won + f.lost), 2) END, p_now
+           crm.conversion_rate(f.won, f.lost), p_now
       FROM figures AS f
     ON CONFLICT (agent_id, period_month) DO UPDATE
        SET leads_assigned = EXCLUDED.leads_assigned, leads_contacted = EXCLUDED.leads_contacted,
@@ -245,22 +253,27 @@ BEGIN
     GET DIAGNOSTICS v_rows = ROW_COUNT;
 
     WITH conversion AS (
-        SELECT h.agent_id, count(*) FILTER (WHERE h.to_status = 'converted')::numeric / count(*) * 100 AS rate
+        SELECT h.agent_id, crm.conversion_rate(count(*) FILTER (WHERE h.to_status = 'converted'),
+                                               count(*) FILTER (WHERE h.to_status = 'lost')) AS rate
           FROM crm.lead_conversion_history AS h
-         WHERE h.to_status IN ('converted', 'lost') AND h.changed_at > p_now - interval '90 days' AND h.changed_at <= p_now
+         WHERE crm.is_closed(h.to_status) AND h.changed_at > p_now - v_window AND h.changed_at <= p_now
          GROUP BY h.agent_id
     ),
     response AS (
         SELECT a.agent_id, avg(extract(epoch FROM a.first_activity_at - a.assigned_at)) / 3600 AS hours
           FROM crm.lead_assignments AS a
-         WHERE a.first_activity_at > p_now - interval '90 days' AND a.first_activity_at <= p_now
+         WHERE a.first_activity_at > p_now - v_window AND a.first_activity_at <= p_now
            AND a.first_activity_at >= a.assigned_at
          GROUP BY a.agent_id
     )
     UPDATE crm.agents AS g
        SET performance_score = s.score
       FROM (SELECT a.agent_id,
-                   round(0.6 * coalesce(c.rate, 50) + 0.4 * coalesce(greatest(0, 100 * (1 - r.hours / 48)), 50), 2) AS score
+                   -- (greatest() skips NULLs: a missing response time must be tested, or it would score 0)
+                   round(v_conversion_weight * coalesce(c.rate, v_neutral)
+                         + v_response_weight * CASE WHEN r.hours IS NULL THEN v_neutral
+                                                    ELSE greatest(0, 100 * (1 - r.hours / v_zero_hours)) END, 2)
+                       AS score
               FROM crm.agents AS a
               LEFT JOIN conversion AS c ON c.agent_id = a.agent_id
               LEFT JOIN response AS r ON r.agent_id = a.agent_id) AS s
@@ -269,8 +282,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.refresh_performance_metrics(timestamptz) IS
-    'Recomputes crm.agent_performance_metrics for this month and the three before (Asia/Dubai) and agents.performance_score from the '
-    'last 90 days (0.6 x conversion rate + 0.4 x response score). Returns the metric rows changed.';
+    'Recomputes crm.agent_performance_metrics for this month and the three before (Asia/Dubai) and agents.performance_score '
+    'by the setting performance_score (0.6 x conversion rate + 0.4 x response score over 90 days, as shipped). Returns '
+    'the metric rows changed.';
 
 -- jobs.run_sweeps(now, force): every sweep in one transaction, under a transaction advisory lock so that of several
 -- app processes (or cron and the app) only one sweeps at a time; the others get {"skipped": true} at once. A clock

@@ -97,7 +97,7 @@ BEGIN
            AND l.created_at >= v_start AND l.created_at < v_end
            AND (p_source_filter = 'all' OR l.source_type = p_source_filter)
            AND CASE p_status_filter
-                   WHEN 'active' THEN l.status NOT IN ('converted', 'lost')
+                   WHEN 'active' THEN NOT crm.is_closed(l.status)
                    WHEN 'converted' THEN l.status = 'converted'
                    WHEN 'lost' THEN l.status = 'lost'
                    ELSE true END
@@ -152,8 +152,7 @@ BEGIN
                      WHERE x.agent_id = p_agent_id AND x.status = 'open' ORDER BY x.due_at LIMIT 10) AS t
               JOIN crm.leads AS l ON l.lead_id = t.lead_id), '[]'::jsonb),
         'performance_metrics', pg_catalog.jsonb_build_object(
-            'conversion_rate', CASE WHEN f.converted + f.lost > 0
-                                    THEN round(100.0 * f.converted / (f.converted + f.lost), 1) ELSE 0 END,
+            'conversion_rate', crm.conversion_rate(f.converted, f.lost),   -- null: nothing closed, no rate
             'average_deal_size', coalesce(f.deal_average, 0),
             'response_time_rank', (SELECT r.position FROM ranks AS r WHERE r.agent_id = p_agent_id),
             'ranked_agents', (SELECT count(*) FROM ranks)),

@@ -5,7 +5,7 @@ WITH real_counts AS (
     SELECT a.agent_id, count(*) AS real_active
       FROM crm.lead_assignments AS a
       JOIN crm.leads AS l USING (lead_id)
-     WHERE a.released_at IS NULL AND l.status NOT IN ('converted', 'lost')
+     WHERE a.released_at IS NULL AND NOT crm.is_closed(l.status)
      GROUP BY a.agent_id
 )
 SELECT 'agent_over_capacity'::text AS rule, 'agent'::text AS entity, g.agent_id::text AS entity_id,
@@ -21,7 +21,7 @@ SELECT 'agent_counter_mismatch', 'agent', g.agent_id::text,
 UNION ALL
 SELECT 'lead_unassigned_not_queued', 'lead', l.lead_id::text, pg_catalog.jsonb_build_object('status', l.status)
   FROM crm.leads AS l
- WHERE l.status NOT IN ('converted', 'lost') AND l.queued_at IS NULL
+ WHERE NOT crm.is_closed(l.status) AND l.queued_at IS NULL
    AND NOT EXISTS (SELECT 1 FROM crm.lead_assignments AS a WHERE a.lead_id = l.lead_id AND a.released_at IS NULL)
 UNION ALL
 SELECT 'lead_assigned_and_queued', 'lead', l.lead_id::text, pg_catalog.jsonb_build_object('queued_at', l.queued_at)
@@ -62,7 +62,7 @@ SELECT 'closed_lead_open_follow_up', 'follow_up_task', t.task_id::text,
        pg_catalog.jsonb_build_object('lead_id', t.lead_id, 'status', l.status)
   FROM crm.follow_up_tasks AS t
   JOIN crm.leads AS l ON l.lead_id = t.lead_id
- WHERE t.status = 'open' AND l.status IN ('converted', 'lost')
+ WHERE t.status = 'open' AND crm.is_closed(l.status)
 UNION ALL
 SELECT 'agent_profile_mismatch', 'agent', g.agent_id::text,
        pg_catalog.jsonb_build_object('property_types', g.property_types, 'area_codes', g.area_codes,

@@ -45,7 +45,7 @@ BEGIN
     RETURN QUERY
         SELECT f.source_type, count(*), count(*) FILTER (WHERE NOT f.converted AND NOT f.lost),
                count(*) FILTER (WHERE f.converted), count(*) FILTER (WHERE f.lost),
-               round(100.0 * count(*) FILTER (WHERE f.converted) / nullif(count(*) FILTER (WHERE f.converted OR f.lost), 0), 1),
+               crm.conversion_rate(count(*) FILTER (WHERE f.converted), count(*) FILTER (WHERE f.lost)),
                coalesce(sum(f.deal_value_aed), 0)
           FROM reporting.lead_facts(p_from, p_to) AS f
          GROUP BY f.source_type
@@ -68,7 +68,7 @@ BEGIN
     RETURN QUERY
         SELECT g.agent_id, g.full_name::text, count(f.lead_id), count(*) FILTER (WHERE f.converted),
                count(*) FILTER (WHERE f.lost),
-               round(100.0 * count(*) FILTER (WHERE f.converted) / nullif(count(*) FILTER (WHERE f.converted OR f.lost), 0), 1),
+               crm.conversion_rate(count(*) FILTER (WHERE f.converted), count(*) FILTER (WHERE f.lost)),
                coalesce(sum(f.deal_value_aed), 0), round(avg(f.response_seconds) / 3600.0, 1)
           FROM crm.agents AS g
           JOIN reporting.lead_facts(p_from, p_to) AS f ON f.agent_id = g.agent_id
@@ -226,7 +226,7 @@ COMMENT ON FUNCTION reporting.low_score_converted(date, date, integer, integer) 
 CREATE OR REPLACE VIEW reporting.source_quality_monthly AS
 SELECT f.created_month AS month, f.source_type, s.quality_score AS configured_quality, count(*) AS leads,
        round(avg(f.capture_score), 1) AS avg_capture_score,
-       round(100.0 * count(*) FILTER (WHERE f.converted) / nullif(count(*) FILTER (WHERE f.converted OR f.lost), 0), 1)
+       crm.conversion_rate(count(*) FILTER (WHERE f.converted), count(*) FILTER (WHERE f.lost))
            AS conversion_rate,
        round(avg(f.response_seconds) / 3600.0, 1) AS avg_response_hours,
        coalesce(sum(f.deal_value_aed), 0) AS revenue_aed
@@ -249,7 +249,7 @@ BEGIN
     RETURN QUERY
         SELECT (ARRAY['under 1 hour', '1 to 4 hours', '4 to 24 hours', '1 to 3 days', 'over 3 days', 'never contacted'])[c.bucket],
                c.bucket, count(*), count(*) FILTER (WHERE c.converted OR c.lost), count(*) FILTER (WHERE c.converted),
-               round(100.0 * count(*) FILTER (WHERE c.converted) / nullif(count(*) FILTER (WHERE c.converted OR c.lost), 0), 1),
+               crm.conversion_rate(count(*) FILTER (WHERE c.converted), count(*) FILTER (WHERE c.lost)),
                (SELECT round(corr(x.response_seconds, x.converted::integer)::numeric, 3)
                   FROM reporting.lead_facts(p_from, p_to) AS x
                  WHERE (x.converted OR x.lost) AND x.response_seconds IS NOT NULL)
@@ -302,7 +302,7 @@ BEGIN
                CASE WHEN cardinality(g.property_types) = 0 THEN 'any'
                     WHEN p.property_type = ANY (g.property_types) THEN 'in specialty' ELSE 'outside specialty' END,
                count(DISTINCT g.agent_id), sum(p.n)::bigint,
-               round(100.0 * sum(p.won) / nullif(sum(p.closed), 0), 1),
+               crm.conversion_rate(sum(p.won), sum(p.closed) - sum(p.won)),
                round(sum(p.deal_sum) / nullif(sum(p.deals), 0), 0),
                round(sum(p.response_sum) / nullif(sum(p.responses), 0) / 3600.0, 1)
           FROM per AS p

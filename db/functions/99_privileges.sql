@@ -26,3 +26,6 @@ GRANT UPDATE (status, lost_reason, deal_value_aed, first_name, last_name, email,
 GRANT EXECUTE ON FUNCTION crm.authorize(text, uuid, uuid), crm.setting(text), crm.human_duration(numeric),
                           crm.caller(), crm.caller_role(), crm.caller_agent_id()
    TO thinkrealty_app;
+-- the two pure rules that views and the invoker-rights dashboard inline (views run functions as their reader)
+GRANT EXECUTE ON FUNCTION crm.is_closed(crm.lead_status), crm.conversion_rate(numeric, numeric)
+   TO thinkrealty_app, thinkrealty_reporting;
