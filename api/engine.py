@@ -1,8 +1,8 @@
 """The brief's service classes, as thin facades over the SQL that does the work.
 
 `LeadScoringEngine.calculate_lead_score` calls `api.score_lead` and `LeadAssignmentManager.assign_lead`
-calls `api.assign_lead`; the rules themselves live in `db/functions/16_crm_scoring.sql` and
-`db/functions/18_crm_assignment.sql`. They let Python code (scripts, workers, a notebook) use the same rules
+calls `api.assign_lead`; the rules themselves live in `db/functions/17_crm_scoring.sql` and
+`db/functions/19_crm_assignment.sql`. They let Python code (scripts, workers, a notebook) use the same rules
 as the HTTP API and psql, without a second implementation.
 
 Pass an API key (`api_key=`) when the pool logs in as the API's login: every call then runs as that key's holder,

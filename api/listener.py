@@ -1,6 +1,6 @@
 """LISTEN for database notifications on a dedicated connection and act on them.
 
-Channel `dashboard_invalidation` (payload: an agent id) comes from the triggers of db/functions/19_crm_notify.sql;
+Channel `dashboard_invalidation` (payload: an agent id) comes from the triggers of db/functions/20_crm_notify.sql;
 each one drops that agent's cached dashboards. The connection is re-opened when it drops; since notifications sent
 meanwhile are lost, every cached dashboard is dropped after a reconnect.
 """

@@ -1,7 +1,7 @@
 """GET /api/v1/analytics/...: the reporting schema's answers to the brief's Task 4, as JSON for REST clients.
 
 The same objects serve psql users (db/queries/4_*.sql) and BI tools (docs/analytics.md). The API's login may not read
-the reporting schema itself: api.analytics_reports / api.analytics_report (db/functions/27_api_analytics.sql) hold
+the reporting schema itself: api.analytics_reports / api.analytics_report (db/functions/39_api_analytics.sql) hold
 the catalog, authorize the caller first and run the report.
 """
 

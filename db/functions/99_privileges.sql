@@ -12,7 +12,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA jobs TO thinkrealty_jobs;
 GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO thinkrealty_reporting;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA reporting TO thinkrealty_reporting;
 
--- row-level security (26_api_access.sql) decides which rows of these the app's login sees, and with no sealed
+-- row-level security (90_policies.sql) decides which rows of these the app's login sees, and with no sealed
 -- caller (no key checked in the transaction) that is none: the dashboard reads them as the caller (SECURITY
 -- INVOKER), and a psql session of the login sees the same
 GRANT SELECT ON crm.leads, crm.lead_assignments, crm.lead_activities, crm.follow_up_tasks, crm.lead_conversion_history,

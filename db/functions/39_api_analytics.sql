@@ -1,6 +1,6 @@
 -- The Task 4 reports over REST: GET /api/v1/analytics lists them (api.analytics_reports), GET
 -- /api/v1/analytics/{name} answers one (api.analytics_report). The reports themselves are the reporting schema's
--- views and functions (31_reporting_analytics.sql), which psql users and BI tools read directly; the API's login
+-- views and functions (61_reporting_analytics.sql), which psql users and BI tools read directly; the API's login
 -- reaches them only through these two functions, after its caller was authorized.
 
 -- crm.analytics_catalog(): every report the API serves: its name, the question it answers, whether it reads live

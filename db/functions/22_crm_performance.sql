@@ -1,0 +1,111 @@
+-- Agent performance: the monthly metrics and the performance score the ranking reads, recomputed by the sweep.
+
+-- crm.refresh_performance_metrics(now): recomputes crm.agent_performance_metrics for the current month and the
+-- three before it (Asia/Dubai; the dashboard's 90-day rank reads them) and each agent's performance_score over the
+-- window of the setting performance_score (90 days as shipped):
+--   conversion_weight (0.6) x conversion rate (crm.conversion_rate; neutral 50 when nothing closed)
+-- + response_weight (0.4) x response score (100 at an immediate first response, falling linearly to 0 at
+--   response_zero_after, 48 hours; neutral 50 when none).
+CREATE OR REPLACE FUNCTION crm.refresh_performance_metrics(p_now timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_tz    text := crm.setting('timezone') #>> '{}';
+    v_month date := date_trunc('month', p_now AT TIME ZONE v_tz)::date;
+    v_first date := (v_month - interval '3 months')::date;
+    v_since timestamptz := v_first::timestamp AT TIME ZONE v_tz;
+    v_rows  integer;
+    v_score jsonb := crm.setting('performance_score');
+    v_conversion_weight numeric := v_score ->> 'conversion_weight';
+    v_response_weight   numeric := v_score ->> 'response_weight';
+    v_zero_hours        numeric := extract(epoch FROM (v_score ->> 'response_zero_after')::interval) / 3600;
+    v_window            interval := (v_score ->> 'window')::interval;
+    v_neutral           numeric := v_score ->> 'neutral';
+BEGIN
+    -- set-based: one pass over each table for the four months, grouped by agent and month
+    WITH assigned AS (
+        SELECT a.agent_id, date_trunc('month', a.assigned_at AT TIME ZONE v_tz)::date AS period_month, count(*) AS n
+          FROM crm.lead_assignments AS a
+         WHERE a.assigned_at >= v_since AND a.assigned_at <= p_now
+         GROUP BY 1, 2
+    ),
+    contacted AS (
+        SELECT a.agent_id, date_trunc('month', a.first_activity_at AT TIME ZONE v_tz)::date AS period_month, count(*) AS n,
+               avg(extract(epoch FROM a.first_activity_at - a.assigned_at))
+                   FILTER (WHERE a.first_activity_at >= a.assigned_at)::integer AS response
+          FROM crm.lead_assignments AS a
+         WHERE a.first_activity_at >= v_since AND a.first_activity_at <= p_now
+         GROUP BY 1, 2
+    ),
+    closed AS (
+        SELECT h.agent_id, date_trunc('month', h.changed_at AT TIME ZONE v_tz)::date AS period_month,
+               count(*) FILTER (WHERE h.to_status = 'converted') AS won, count(*) FILTER (WHERE h.to_status = 'lost') AS lost,
+               coalesce(sum(l.deal_value_aed) FILTER (WHERE h.to_status = 'converted'), 0) AS revenue
+          FROM crm.lead_conversion_history AS h
+          JOIN crm.leads AS l ON l.lead_id = h.lead_id
+         WHERE crm.is_closed(h.to_status) AND h.changed_at >= v_since AND h.changed_at <= p_now
+           AND h.agent_id IS NOT NULL
+         GROUP BY 1, 2
+    ),
+    figures AS (
+        SELECT g.agent_id, m.period_month, coalesce(s.n, 0) AS assigned, coalesce(c.n, 0) AS contacted,
+               coalesce(x.won, 0) AS won, coalesce(x.lost, 0) AS lost, coalesce(x.revenue, 0) AS revenue,
+               c.response
+          FROM crm.agents AS g
+         CROSS JOIN (SELECT pg_catalog.generate_series(v_first::timestamp, v_month::timestamp, interval '1 month')::date
+                       AS period_month) AS m
+          LEFT JOIN assigned AS s ON s.agent_id = g.agent_id AND s.period_month = m.period_month
+          LEFT JOIN contacted AS c ON c.agent_id = g.agent_id AND c.period_month = m.period_month
+          LEFT JOIN closed AS x ON x.agent_id = g.agent_id AND x.period_month = m.period_month
+    )
+    INSERT INTO crm.agent_performance_metrics AS x (agent_id, period_month, leads_assigned, leads_contacted, conversions,
+                                                    lost, revenue_aed, avg_response_seconds, conversion_rate, computed_at)
+    SELECT f.agent_id, f.period_month, f.assigned, f.contacted, f.won, f.lost, f.revenue, f.response,
+           crm.conversion_rate(f.won, f.lost), p_now
+      FROM figures AS f
+    ON CONFLICT (agent_id, period_month) DO UPDATE
+       SET leads_assigned = EXCLUDED.leads_assigned, leads_contacted = EXCLUDED.leads_contacted,
+           conversions = EXCLUDED.conversions, lost = EXCLUDED.lost, revenue_aed = EXCLUDED.revenue_aed,
+           avg_response_seconds = EXCLUDED.avg_response_seconds, conversion_rate = EXCLUDED.conversion_rate,
+           computed_at = EXCLUDED.computed_at
+     WHERE (x.leads_assigned, x.leads_contacted, x.conversions, x.lost, x.revenue_aed, x.avg_response_seconds,
+            x.conversion_rate) IS DISTINCT FROM
+           (EXCLUDED.leads_assigned, EXCLUDED.leads_contacted, EXCLUDED.conversions, EXCLUDED.lost, EXCLUDED.revenue_aed,
+            EXCLUDED.avg_response_seconds, EXCLUDED.conversion_rate);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+
+    WITH conversion AS (
+        SELECT h.agent_id, crm.conversion_rate(count(*) FILTER (WHERE h.to_status = 'converted'),
+                                               count(*) FILTER (WHERE h.to_status = 'lost')) AS rate
+          FROM crm.lead_conversion_history AS h
+         WHERE crm.is_closed(h.to_status) AND h.changed_at > p_now - v_window AND h.changed_at <= p_now
+         GROUP BY h.agent_id
+    ),
+    response AS (
+        SELECT a.agent_id, avg(extract(epoch FROM a.first_activity_at - a.assigned_at)) / 3600 AS hours
+          FROM crm.lead_assignments AS a
+         WHERE a.first_activity_at > p_now - v_window AND a.first_activity_at <= p_now
+           AND a.first_activity_at >= a.assigned_at
+         GROUP BY a.agent_id
+    )
+    UPDATE crm.agents AS g
+       SET performance_score = s.score
+      FROM (SELECT a.agent_id,
+                   -- (greatest() skips NULLs: a missing response time must be tested, or it would score 0)
+                   round(v_conversion_weight * coalesce(c.rate, v_neutral)
+                         + v_response_weight * CASE WHEN r.hours IS NULL THEN v_neutral
+                                                    ELSE greatest(0, 100 * (1 - r.hours / v_zero_hours)) END, 2)
+                       AS score
+              FROM crm.agents AS a
+              LEFT JOIN conversion AS c ON c.agent_id = a.agent_id
+              LEFT JOIN response AS r ON r.agent_id = a.agent_id) AS s
+     WHERE g.agent_id = s.agent_id AND g.performance_score IS DISTINCT FROM s.score;
+    RETURN v_rows;
+END
+$$;
+COMMENT ON FUNCTION crm.refresh_performance_metrics(timestamptz) IS
+    'Recomputes crm.agent_performance_metrics for this month and the three before (Asia/Dubai) and agents.performance_score '
+    'by the setting performance_score (0.6 x conversion rate + 0.4 x response score over 90 days, as shipped). Returns '
+    'the metric rows changed.';
