@@ -238,6 +238,24 @@ def run_dashboard(url: str, redis_url: str, seconds: int, connections: int = 8,
         errors=miss_stats["errors"] + hit_stats["errors"], tool=hit_stats["tool"])
 
 
+def rls_plan(url: str) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of an agent's read of crm.leads through row-level security, as the API's login with
+    the busiest agent's key checked in the same transaction: the policy asks the sealed caller in InitPlans, once per
+    statement."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT api.create_api_key('agent', 'bench: plan', a.agent_id, 'bench') ->> 'key' FROM "
+            "(SELECT agent_id FROM crm.agents WHERE role = 'agent' ORDER BY active_leads DESC, agent_id LIMIT 1) AS a"
+        ).fetchone()
+    assert row is not None
+    with psycopg.connect(_with_db(url, SCALE_DB, "thinkrealty_app")) as app, app.transaction():
+        app.execute("SELECT * FROM api.begin_request(%s)", (row[0],))
+        app.execute("SELECT count(*) FROM crm.leads")  # warm
+        plan = app.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "
+                           "SELECT count(*), avg(score) FROM crm.leads").fetchall()
+    return "\n".join(str(line[0]) for line in plan)
+
+
 def reporting_objects(url: str) -> list[tuple[str, str, bool]]:
     """(name, kind, takes a window) of every view and function of reporting but the lead_facts building block
     (every lead, not a question); a function with a p_limit is a "list"."""
