@@ -152,6 +152,20 @@ def suggestion_service() -> Iterator[FakeSuggestionService]:
         yield service
 
 
+def wait_until_healthy(url: str, process: subprocess.Popen[Any], timeout_s: float) -> None:
+    """Until GET /health answers 200; fails when the process exits first or the time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, "the server exited before it answered"
+        assert time.monotonic() < deadline, "the server did not come up in time"
+        time.sleep(0.1)
+
+
 @contextmanager
 def live_api(database_url: str, redis_url: str, **env: str) -> Iterator[str]:
     """The API as a real uvicorn process on a free port (its own login URL, Redis, extra environment); yields its
@@ -166,16 +180,7 @@ def live_api(database_url: str, redis_url: str, **env: str) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "uvicorn exited"
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.1)
+        wait_until_healthy(url, process, timeout_s=30)
         yield url
     finally:
         process.terminate()

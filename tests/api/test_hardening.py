@@ -29,6 +29,7 @@ from tests.api.conftest import (
     SUPERVISOR_KEY,
     api_client,
     assert_problem,
+    wait_until_healthy,
 )
 from tests.conftest import Servers
 
@@ -261,16 +262,7 @@ def test_sigterm_stops_the_embedded_servers() -> None:
     process = subprocess.Popen([sys.executable, "-m", "api", "serve", "--port", str(port)], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "serve exited early"
-            assert time.monotonic() < deadline, "serve did not come up"
-            time.sleep(0.3)
+        wait_until_healthy(f"http://127.0.0.1:{port}", process, timeout_s=120)
         pg_pid = int((data / "postgres" / "postmaster.pid").read_text().split()[0])
         children = _children(process.pid) | {pg_pid}
         process.send_signal(signal.SIGTERM)

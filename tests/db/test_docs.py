@@ -16,7 +16,8 @@ CATALOGUE = (ROOT / "docs" / "business-rules.md").read_text()
 
 def test_every_constraint_and_raised_error_is_in_the_catalogue(db: psycopg.Connection) -> None:
     constraints = {r[0] for r in db.execute(
-        "SELECT conname FROM pg_constraint WHERE connamespace = 'crm'::regnamespace AND contype IN ('c', 'u', 'x', 'f')")}
+        "SELECT conname FROM pg_constraint "
+        "WHERE connamespace = 'crm'::regnamespace AND contype IN ('c', 'u', 'x', 'f')")}
     sources = "\n".join(r[0] for r in db.execute(
         "SELECT prosrc FROM pg_proc WHERE pronamespace IN ('crm'::regnamespace, 'api'::regnamespace, "
         "'jobs'::regnamespace, 'reporting'::regnamespace)"))
