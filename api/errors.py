@@ -88,6 +88,11 @@ def unavailable(detail: str = "The database is not reachable right now; retry sh
     return Problem(503, "service_unavailable", detail, headers={"Retry-After": "2"})
 
 
+def internal_error() -> Problem:
+    """The generic 500: the original is logged, never sent."""
+    return Problem(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
 # what a client is told about a value PostgreSQL refused (SQLSTATE class 22): never the server's own message, which
 # may quote SQL types, the value and the statement
 _DATA_EXCEPTIONS = {
@@ -142,7 +147,7 @@ def from_postgres(exc: asyncpg.PostgresError) -> Problem:
     if state in UNAVAILABLE_SQLSTATES or state.startswith("08"):
         return unavailable()
     log.error("unmapped database error %s: %s", state, message)
-    return Problem(500, "internal_error", "Something went wrong on our side; it has been logged.")
+    return internal_error()
 
 
 def unexpected(exc: BaseException) -> Problem:
@@ -150,7 +155,7 @@ def unexpected(exc: BaseException) -> Problem:
     500 (the caller logs the exception)."""
     if is_connection_error(exc):
         return unavailable()
-    return Problem(500, "internal_error", "Something went wrong on our side; it has been logged.")
+    return internal_error()
 
 
 def invalid_json(detail: str = "The body is not valid JSON.", reason: str = "syntax") -> Problem:

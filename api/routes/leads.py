@@ -139,8 +139,6 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
         raise problem from None
 
     answer: dict[str, Any] = result["body"]
-    if not result["replayed"]:
-        await _fresh_dashboards(request, answer)
     ids, warning = await request.app.state.suggester.suggest(pool, key, answer["lead_id"])
     answer["suggested_properties"] = ids
     if warning:
@@ -297,9 +295,11 @@ async def update_lead(request: Request, lead_id: UUID, body: UpdateRequest, key:
 
 
 async def _fresh_dashboards(request: Request, answer: dict[str, Any]) -> None:
-    """Read-after-write: the cached dashboards of the agents this answer names (the lead's agent; a reassignment's
-    old and new one) are dropped before the client hears back, so its next dashboard read is fresh. Changes made
-    elsewhere (psql, the sweeper, a queue drain at commit) reach the cache through NOTIFY (api.listener)."""
+    """Read-after-write for the agents' app and supervisors: the cached dashboards of the agents an update or a
+    reassignment names (the lead's agent; the old and the new one) are dropped before the client hears back, so its
+    next dashboard read is fresh. Captures do not pay this Redis round trip on their hot path: their clients
+    (portals, the website) never read dashboards, and the agent's dashboard follows by NOTIFY, as changes made
+    elsewhere (psql, the sweeper, a queue drain at commit) do (api.listener)."""
     agents = {(answer.get("assigned_agent") or {}).get("agent_id")}
     moved = answer.get("reassignment") or {}
     agents |= {moved.get("from_agent_id"), moved.get("to_agent_id")}
