@@ -61,6 +61,66 @@ COMMENT ON FUNCTION crm.rank_agents(crm.property_type, text[], text) IS
     'type and area specialisation (or the generalist share), language, performance and free capacity, weighted by the '
     'assignment_weights setting; rank 1 is the best, ties to the least recently assigned (round-robin).';
 
+-- crm.lock_preferred_agent(agent, exclude): row-locks the preferred agent (a duplicate's first agent, or a
+-- supervisor's pick) when active, under capacity and not excluded, waiting for its lock; NULL otherwise.
+CREATE OR REPLACE FUNCTION crm.lock_preferred_agent(p_agent_id uuid, p_exclude_agent uuid)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_agent uuid;
+BEGIN
+    IF p_agent_id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT g.agent_id INTO v_agent
+      FROM crm.agents AS g
+     WHERE g.agent_id = p_agent_id AND g.is_active AND g.active_leads < g.max_active_leads
+       AND g.agent_id IS DISTINCT FROM p_exclude_agent
+       FOR NO KEY UPDATE;
+    RETURN v_agent;
+END
+$$;
+COMMENT ON FUNCTION crm.lock_preferred_agent(uuid, uuid) IS
+    'Assignment step: the preferred agent, row-locked (FOR NO KEY UPDATE, waiting), when active and under capacity; NULL otherwise.';
+
+-- crm.lock_ranked_agent(order, wait): the first agent of the ranked list still active and under capacity whose
+-- row is not locked by a concurrent assignment (FOR NO KEY UPDATE SKIP LOCKED), locked; method ranked, or
+-- ranked_after_wait when it took more than one pass. When every candidate is locked (each lock lasts one short
+-- transaction) and p_wait, it polls again with a growing pause, up to about 1.4 s, instead of blocking, so this
+-- transaction never waits while it might hold a lock another one needs (a blocking scan keeps rejected rows
+-- locked). NULL agent: nobody free (the lead queues).
+CREATE OR REPLACE FUNCTION crm.lock_ranked_agent(p_order uuid[], p_wait boolean, OUT agent_id uuid, OUT method text)
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    FOR i IN 0..CASE WHEN p_wait THEN 40 ELSE 0 END LOOP
+        IF i > 0 THEN
+            PERFORM pg_catalog.pg_sleep(least(0.05, 0.002 * i));
+            EXIT WHEN NOT EXISTS (SELECT 1 FROM crm.agents AS g
+                                   WHERE g.agent_id = ANY (p_order) AND g.is_active
+                                     AND g.active_leads < g.max_active_leads);
+        END IF;
+        SELECT g.agent_id INTO agent_id
+          FROM crm.agents AS g
+          JOIN pg_catalog.unnest(p_order) WITH ORDINALITY AS o (agent_id, ord) ON o.agent_id = g.agent_id
+         WHERE g.is_active AND g.active_leads < g.max_active_leads
+         ORDER BY o.ord
+         LIMIT 1
+           FOR NO KEY UPDATE OF g SKIP LOCKED;
+        IF agent_id IS NOT NULL THEN
+            method := CASE WHEN i = 0 THEN 'ranked' ELSE 'ranked_after_wait' END;
+            RETURN;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION crm.lock_ranked_agent(uuid[], boolean) IS
+    'Assignment step: locks the best-ranked free agent with FOR NO KEY UPDATE SKIP LOCKED, polling briefly (p_wait) '
+    'while every candidate is locked; returns the agent (NULL: nobody free) and method ranked or ranked_after_wait.';
+
 -- crm.choose_agent(...): picks and LOCKS the agent for a lead; returns the decision as jsonb:
 -- {"method": "preferred" | "ranked" | "ranked_after_wait" | "queued", "agent_id", "winner_rank", "eligible_count",
 --  "candidates": the top five with their points, "weights", "decided_at", ...}. agent_id is null when queued.
@@ -86,23 +146,13 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    v_agent      uuid;
-    v_method     text;
+    v_agent      uuid := crm.lock_preferred_agent(p_preferred_agent, p_exclude_agent);
+    v_method     text := CASE WHEN v_agent IS NOT NULL THEN 'preferred' END;
     v_candidates jsonb;
     v_order      uuid[];
     v_eligible   integer;
+    v_ranked     record;   -- crm.lock_ranked_agent
 BEGIN
-    IF p_preferred_agent IS NOT NULL THEN
-        SELECT g.agent_id INTO v_agent
-          FROM crm.agents AS g
-         WHERE g.agent_id = p_preferred_agent AND g.is_active AND g.active_leads < g.max_active_leads
-           AND g.agent_id IS DISTINCT FROM p_exclude_agent
-           FOR NO KEY UPDATE;
-        IF v_agent IS NOT NULL THEN
-            v_method := 'preferred';
-        END IF;
-    END IF;
-
     SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'agent_id', r.agent_id, 'rank', r.rank, 'fit', round(r.fit::numeric, 2),
                'property_type_points', r.property_type_points, 'area_points', r.area_points,
@@ -117,34 +167,15 @@ BEGIN
      WHERE r.agent_id IS DISTINCT FROM p_exclude_agent;
 
     IF v_agent IS NULL AND v_eligible > 0 THEN
-        -- pass 0 at once; when every candidate is locked by a concurrent assignment (each lock lasts one short
-        -- transaction) and p_wait, poll again with a growing pause instead of blocking, so this transaction
-        -- never waits while it might hold a lock another one needs (a blocking scan keeps rejected rows locked)
-        FOR i IN 0..CASE WHEN p_wait THEN 40 ELSE 0 END LOOP
-            IF i > 0 THEN
-                PERFORM pg_catalog.pg_sleep(least(0.05, 0.002 * i));
-                EXIT WHEN NOT EXISTS (SELECT 1 FROM crm.agents AS g
-                                       WHERE g.agent_id = ANY (v_order) AND g.is_active
-                                         AND g.active_leads < g.max_active_leads);
-            END IF;
-            SELECT g.agent_id INTO v_agent
-              FROM crm.agents AS g
-              JOIN pg_catalog.unnest(v_order) WITH ORDINALITY AS o (agent_id, ord) ON o.agent_id = g.agent_id
-             WHERE g.is_active AND g.active_leads < g.max_active_leads
-             ORDER BY o.ord
-             LIMIT 1
-               FOR NO KEY UPDATE OF g SKIP LOCKED;
-            IF v_agent IS NOT NULL THEN
-                v_method := CASE WHEN i = 0 THEN 'ranked' ELSE 'ranked_after_wait' END;
-                EXIT;
-            END IF;
-        END LOOP;
+        SELECT * INTO v_ranked FROM crm.lock_ranked_agent(v_order, p_wait);
+        v_agent := v_ranked.agent_id;
+        v_method := v_ranked.method;
     END IF;
 
     RETURN pg_catalog.jsonb_build_object(
         'method', coalesce(v_method, 'queued'),
         'agent_id', v_agent,
-        'winner_rank', (SELECT o.ord FROM pg_catalog.unnest(v_order) WITH ORDINALITY AS o (agent_id, ord) WHERE o.agent_id = v_agent),
+        'winner_rank', pg_catalog.array_position(v_order, v_agent),
         'eligible_count', v_eligible,
         'preferred_agent_id', p_preferred_agent,
         'candidates', v_candidates,

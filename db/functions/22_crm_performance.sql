@@ -1,12 +1,33 @@
 -- Agent performance: the monthly metrics and the performance score the ranking reads, recomputed by the sweep.
 
--- crm.refresh_performance_metrics(now): recomputes crm.agent_performance_metrics for the current month and the
--- three before it (Asia/Dubai; the dashboard's 90-day rank reads them) and each agent's performance_score over the
--- window of the setting performance_score (90 days as shipped):
---   conversion_weight (0.6) x conversion rate (crm.conversion_rate; neutral 50 when nothing closed)
--- + response_weight (0.4) x response score (100 at an immediate first response, falling linearly to 0 at
---   response_zero_after, 48 hours; neutral 50 when none).
-CREATE OR REPLACE FUNCTION crm.refresh_performance_metrics(p_now timestamptz)
+-- crm.performance_score(conversion rate, response hours): an agent's performance score by the setting
+-- performance_score:   conversion_weight (0.6) x conversion rate (neutral 50 when nothing closed)
+--                    + response_weight (0.4) x response score (100 at an immediate first response, falling linearly
+--                      to 0 at response_zero_after, 48 hours; neutral 50 when none).
+CREATE OR REPLACE FUNCTION crm.performance_score(p_conversion_rate numeric, p_response_hours numeric)
+RETURNS numeric
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_score jsonb := crm.setting('performance_score');
+    v_zero  numeric := extract(epoch FROM (v_score ->> 'response_zero_after')::interval) / 3600;
+BEGIN
+    -- (greatest() skips NULLs: a missing response time must be tested, or it would score 0)
+    RETURN round((v_score ->> 'conversion_weight')::numeric * coalesce(p_conversion_rate, (v_score ->> 'neutral')::numeric)
+                 + (v_score ->> 'response_weight')::numeric
+                   * CASE WHEN p_response_hours IS NULL THEN (v_score ->> 'neutral')::numeric
+                          ELSE greatest(0, 100 * (1 - p_response_hours / v_zero)) END, 2);
+END
+$$;
+COMMENT ON FUNCTION crm.performance_score(numeric, numeric) IS
+    'An agent''s performance score from their conversion rate and mean response hours, weighted by the setting '
+    'performance_score (0.6 / 0.4, response score 0 at 48 hours, neutral 50 for a missing figure, as shipped).';
+
+-- crm.refresh_monthly_metrics(now): recomputes crm.agent_performance_metrics for the current month and the three
+-- before it (in the timezone setting; the dashboard's 90-day rank reads them). Returns the rows changed.
+CREATE OR REPLACE FUNCTION crm.refresh_monthly_metrics(p_now timestamptz)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = ''
@@ -17,12 +38,6 @@ DECLARE
     v_first date := (v_month - interval '3 months')::date;
     v_since timestamptz := v_first::timestamp AT TIME ZONE v_tz;
     v_rows  integer;
-    v_score jsonb := crm.setting('performance_score');
-    v_conversion_weight numeric := v_score ->> 'conversion_weight';
-    v_response_weight   numeric := v_score ->> 'response_weight';
-    v_zero_hours        numeric := extract(epoch FROM (v_score ->> 'response_zero_after')::interval) / 3600;
-    v_window            interval := (v_score ->> 'window')::interval;
-    v_neutral           numeric := v_score ->> 'neutral';
 BEGIN
     -- set-based: one pass over each table for the four months, grouped by agent and month
     WITH assigned AS (
@@ -75,7 +90,24 @@ BEGIN
            (EXCLUDED.leads_assigned, EXCLUDED.leads_contacted, EXCLUDED.conversions, EXCLUDED.lost, EXCLUDED.revenue_aed,
             EXCLUDED.avg_response_seconds, EXCLUDED.conversion_rate);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
+    RETURN v_rows;
+END
+$$;
+COMMENT ON FUNCTION crm.refresh_monthly_metrics(timestamptz) IS
+    'Recomputes crm.agent_performance_metrics (assigned, contacted, won, lost, revenue, mean response, conversion rate) '
+    'for this month and the three before, in the timezone setting. Returns the rows changed.';
 
+-- crm.refresh_performance_scores(now): each agent's performance_score (crm.performance_score) over the window of
+-- the setting performance_score (90 days as shipped). Returns the agents changed.
+CREATE OR REPLACE FUNCTION crm.refresh_performance_scores(p_now timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_window interval := (crm.setting('performance_score') ->> 'window')::interval;
+    v_rows   integer;
+BEGIN
     WITH conversion AS (
         SELECT h.agent_id, crm.conversion_rate(count(*) FILTER (WHERE h.to_status = 'converted'),
                                                count(*) FILTER (WHERE h.to_status = 'lost')) AS rate
@@ -93,19 +125,33 @@ BEGIN
     UPDATE crm.agents AS g
        SET performance_score = s.score
       FROM (SELECT a.agent_id,
-                   -- (greatest() skips NULLs: a missing response time must be tested, or it would score 0)
-                   round(v_conversion_weight * coalesce(c.rate, v_neutral)
-                         + v_response_weight * CASE WHEN r.hours IS NULL THEN v_neutral
-                                                    ELSE greatest(0, 100 * (1 - r.hours / v_zero_hours)) END, 2)
-                       AS score
+                   crm.performance_score(c.rate, r.hours) AS score
               FROM crm.agents AS a
               LEFT JOIN conversion AS c ON c.agent_id = a.agent_id
               LEFT JOIN response AS r ON r.agent_id = a.agent_id) AS s
      WHERE g.agent_id = s.agent_id AND g.performance_score IS DISTINCT FROM s.score;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    RETURN v_rows;
+END
+$$;
+COMMENT ON FUNCTION crm.refresh_performance_scores(timestamptz) IS
+    'Sets agents.performance_score from the conversion rate and mean response time of the window in the setting '
+    'performance_score. Returns the agents changed.';
+
+-- crm.refresh_performance_metrics(now): the monthly metrics, then the performance scores. Returns the metric rows
+-- changed.
+CREATE OR REPLACE FUNCTION crm.refresh_performance_metrics(p_now timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_rows integer := crm.refresh_monthly_metrics(p_now);
+BEGIN
+    PERFORM crm.refresh_performance_scores(p_now);
     RETURN v_rows;
 END
 $$;
 COMMENT ON FUNCTION crm.refresh_performance_metrics(timestamptz) IS
-    'Recomputes crm.agent_performance_metrics for this month and the three before (Asia/Dubai) and agents.performance_score '
-    'by the setting performance_score (0.6 x conversion rate + 0.4 x response score over 90 days, as shipped). Returns '
-    'the metric rows changed.';
+    'The sweep''s metrics step: crm.refresh_monthly_metrics, then crm.refresh_performance_scores. Returns the metric '
+    'rows changed.';

@@ -12,10 +12,7 @@ SET search_path = ''
 AS $$
 BEGIN
     PERFORM crm.authorize('capture');
-    IF NOT EXISTS (SELECT 1 FROM crm.lead_sources AS s WHERE s.source_type = p_input ->> 'source_type') THEN
-        RAISE EXCEPTION 'unknown source_type %', p_input ->> 'source_type'
-            USING ERRCODE = 'PT422', CONSTRAINT = 'unknown_source';
-    END IF;
+    PERFORM crm.require_source(p_input ->> 'source_type', false);   -- an inactive source can still be scored
     RETURN crm.score_lead(
         p_input ->> 'source_type',
         (p_input #>> '{lead_data,budget_min}')::numeric,

@@ -54,101 +54,39 @@ SET search_path = ''
 AS $$
 DECLARE
     v_now       timestamptz := coalesce(p_now, now());
+    v_activity  jsonb := p_input -> 'activity';
+    v_status    crm.lead_status := (p_input ->> 'status')::crm.lead_status;
     v_lead      crm.leads;
     v_agent     uuid;
-    v_act       jsonb := p_input -> 'activity';
-    v_type      crm.activity_type;
-    v_outcome   crm.activity_outcome;
-    v_points    jsonb;
-    v_delta     integer := 0;
-    v_activity  uuid;
-    v_done_task uuid;
-    v_follow_up jsonb;
-    v_status    crm.lead_status := (p_input ->> 'status')::crm.lead_status;
-    v_interest  jsonb;
-    v_interests integer := 0;
+    v_logged    jsonb;
+    v_interests integer;
     v_changes   jsonb := '{}';
 BEGIN
     PERFORM crm.authorize('update_lead', NULL, p_lead_id);  -- an agent key: only a lead it holds
     PERFORM crm.set_actor(p_actor);
-    v_lead := crm.lock_lead(p_lead_id);
+    v_lead := crm.lock_lead(p_lead_id);   -- concurrent updates of one lead run one after the other
     SELECT a.agent_id INTO v_agent FROM crm.lead_assignments AS a WHERE a.lead_id = p_lead_id AND a.released_at IS NULL;
 
-    -- 1. the activity, its score and the follow-up it fulfils
-    IF v_act IS NOT NULL THEN
-        IF v_agent IS NULL THEN
-            RAISE EXCEPTION 'lead % is waiting for an agent; nobody can log an activity on it yet', p_lead_id
-                USING ERRCODE = 'PT409', CONSTRAINT = 'lead_has_no_agent';
-        END IF;
-        v_type := (v_act ->> 'type')::crm.activity_type;
-        v_outcome := (v_act ->> 'outcome')::crm.activity_outcome;
-        v_points := crm.activity_points(
-            v_type, v_outcome,
-            CASE WHEN v_lead.first_contacted_at IS NULL AND crm.is_agent_interaction(v_type)
-                 THEN greatest(0, extract(epoch FROM v_now - v_lead.created_at))::integer END);
-        v_delta := crm.adjust_score(p_lead_id, (v_points ->> 'points')::integer);
-        INSERT INTO crm.lead_activities (lead_id, agent_id, activity_type, outcome, notes, score_delta, details, occurred_at)
-        VALUES (p_lead_id, v_agent, v_type, v_outcome, v_act ->> 'notes', v_delta,
-                pg_catalog.jsonb_build_object('rules', v_points -> 'rules'), v_now)
-        RETURNING activity_id INTO v_activity;
-        -- an interaction fulfils the lead's next open follow-up when that one is due within the setting
-        -- follow_up_fulfil_window (a day) or overdue
-        UPDATE crm.follow_up_tasks SET status = 'done', completed_at = v_now
-         WHERE task_id = (SELECT t.task_id FROM crm.follow_up_tasks AS t
-                           WHERE t.lead_id = p_lead_id AND t.status = 'open'
-                             AND t.due_at <= v_now + crm.setting_interval('follow_up_fulfil_window')
-                           ORDER BY t.due_at LIMIT 1)
-           AND crm.is_agent_interaction(v_type)
-        RETURNING task_id INTO v_done_task;
-        v_changes := v_changes || pg_catalog.jsonb_build_object(
-            'activity_id', v_activity, 'score', pg_catalog.jsonb_build_object(
-                'from', v_lead.score, 'to', v_lead.score + v_delta, 'delta', v_delta, 'rules', v_points -> 'rules'),
-            'completed_follow_up', v_done_task);
-
-        IF v_act ->> 'next_follow_up' IS NOT NULL THEN
-            IF crm.is_closed(coalesce(v_status, v_lead.status)) THEN
-                RAISE EXCEPTION 'lead % is closed; it takes no new follow-ups', p_lead_id
-                    USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed';
-            END IF;
-            v_follow_up := crm.book_follow_up(
-                p_lead_id, v_agent, (v_act ->> 'next_follow_up')::timestamptz,
-                CASE v_type WHEN 'email' THEN 'email' WHEN 'whatsapp' THEN 'whatsapp' WHEN 'viewing' THEN 'viewing'
-                            WHEN 'meeting' THEN 'meeting' ELSE 'call' END::crm.task_type,
-                (crm.sla_class(v_lead.score + v_delta) ->> 'priority')::crm.task_priority,
-                'Follow-up of a ' || v_type || ' on ' || pg_catalog.to_char(v_now AT TIME ZONE 'UTC', 'YYYY-MM-DD'), v_now);
-            v_changes := v_changes || pg_catalog.jsonb_build_object('follow_up', v_follow_up);
+    -- 1. the activity, its score and the follow-up it fulfils; 2. the next follow-up it asks for
+    IF v_activity IS NOT NULL THEN
+        v_logged := crm.log_activity(v_lead, v_agent, v_activity, v_now);
+        v_changes := v_changes || v_logged;
+        IF v_activity ->> 'next_follow_up' IS NOT NULL THEN
+            v_changes := v_changes || pg_catalog.jsonb_build_object('follow_up', crm.book_next_follow_up(
+                p_lead_id, v_agent, (v_activity ->> 'type')::crm.activity_type, (v_logged #>> '{score,to}')::integer,
+                (v_activity ->> 'next_follow_up')::timestamptz, coalesce(v_status, v_lead.status), v_now));
         END IF;
     END IF;
-
-    -- 2. property interests: one row per (lead, listing), updated in place
-    FOR v_interest IN SELECT pg_catalog.jsonb_array_elements(coalesce(p_input -> 'property_interests', '[]')) LOOP
-        IF NOT EXISTS (SELECT 1 FROM crm.properties AS p WHERE p.property_id = (v_interest ->> 'property_id')::uuid) THEN
-            RAISE EXCEPTION 'listing % does not exist', v_interest ->> 'property_id'
-                USING ERRCODE = 'PT422', CONSTRAINT = 'unknown_property',
-                      DETAIL = pg_catalog.json_build_object('property_id', v_interest ->> 'property_id')::text;
-        END IF;
-        INSERT INTO crm.lead_property_interests (lead_id, property_id, interest_level)
-        VALUES (p_lead_id, (v_interest ->> 'property_id')::uuid, (v_interest ->> 'interest_level')::crm.interest_level)
-        ON CONFLICT (lead_id, property_id) DO UPDATE SET interest_level = EXCLUDED.interest_level
-         WHERE crm.lead_property_interests.interest_level IS DISTINCT FROM EXCLUDED.interest_level;
-        v_interests := v_interests + 1;
-    END LOOP;
+    -- 3. property interests
+    v_interests := crm.record_property_interests(p_lead_id, p_input -> 'property_interests');
     IF v_interests > 0 THEN
         v_changes := v_changes || pg_catalog.jsonb_build_object('property_interests', v_interests);
     END IF;
-
-    -- 3. the status (the trigger checks the move; the CHECKs want lost_reason / deal_value in the same UPDATE)
-    IF v_status IS NOT NULL AND v_status IS DISTINCT FROM v_lead.status THEN
-        UPDATE crm.leads
-           SET status = v_status,
-               lost_reason = CASE WHEN v_status = 'lost' THEN nullif(p_input ->> 'lost_reason', '') END,
-               deal_value_aed = CASE WHEN v_status = 'converted' THEN (p_input ->> 'deal_value')::numeric END
-         WHERE lead_id = p_lead_id;
-        -- (a closed lead's open follow-ups are cancelled by the trigger leads_35_cancel_follow_ups)
-        v_changes := v_changes || pg_catalog.jsonb_build_object(
-            'status', pg_catalog.jsonb_build_object('from', v_lead.status, 'to', v_status));
+    -- 4. the status, last, so the activity above counts for the lead it was logged on
+    IF v_status IS DISTINCT FROM v_lead.status AND v_status IS NOT NULL THEN
+        v_changes := v_changes || pg_catalog.jsonb_build_object('status', crm.move_status(
+            v_lead, v_status, p_input ->> 'lost_reason', (p_input ->> 'deal_value')::numeric));
     END IF;
-
     RETURN crm.lead_state(p_lead_id) || pg_catalog.jsonb_build_object('changes', v_changes);
 END
 $$;

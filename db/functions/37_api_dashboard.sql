@@ -22,11 +22,158 @@ $$;
 COMMENT ON FUNCTION crm.human_duration(numeric) IS
     'A duration for people: minutes under an hour, hours (one decimal) under two days, else days (one decimal).';
 
+-- crm.dashboard_window(date_range, date_from, date_to, status_filter, source_filter, now): the Dubai days a dashboard
+-- covers and their bounds as instants. date_range 7d | 30d | 90d (the last N days, today included) | custom
+-- (date_from..date_to, inclusive, within the date_range_bounds setting); status_filter all | active | converted |
+-- lost; source_filter all | a source. Errors: PT422 invalid_dashboard_filter, PT422 date_range_out_of_bounds.
+CREATE OR REPLACE FUNCTION crm.dashboard_window(
+    p_date_range    text,
+    p_date_from     date,
+    p_date_to       date,
+    p_status_filter text,
+    p_source_filter text,
+    p_now           timestamptz,
+    OUT tz          text,
+    OUT date_from   date,
+    OUT date_to     date,
+    OUT starts_at   timestamptz,
+    OUT ends_at     timestamptz,
+    OUT month_start timestamptz
+)
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_today  date;
+    v_bounds jsonb := crm.setting('date_range_bounds');
+BEGIN
+    tz := crm.setting('timezone') #>> '{}';
+    v_today := (p_now AT TIME ZONE tz)::date;
+    month_start := pg_catalog.date_trunc('month', p_now AT TIME ZONE tz) AT TIME ZONE tz;
+    CASE p_date_range
+        WHEN '7d' THEN date_from := v_today - 6; date_to := v_today;
+        WHEN '30d' THEN date_from := v_today - 29; date_to := v_today;
+        WHEN '90d' THEN date_from := v_today - 89; date_to := v_today;
+        WHEN 'custom' THEN date_from := p_date_from; date_to := p_date_to;
+        ELSE date_from := NULL;
+    END CASE;
+    IF date_from IS NULL OR date_to IS NULL OR date_from > date_to
+       OR p_status_filter NOT IN ('all', 'active', 'converted', 'lost')
+       OR (p_source_filter <> 'all' AND NOT EXISTS (SELECT 1 FROM crm.lead_sources AS s WHERE s.source_type = p_source_filter))
+    THEN
+        RAISE EXCEPTION 'invalid dashboard filter (date_range %, % to %, status %, source %)',
+                        p_date_range, p_date_from, p_date_to, p_status_filter, p_source_filter
+            USING ERRCODE = 'PT422', CONSTRAINT = 'invalid_dashboard_filter';
+    END IF;
+    IF p_date_range = 'custom' AND (date_from < (v_bounds ->> 'earliest')::date
+                                    OR date_to > v_today + (v_bounds ->> 'ahead')::interval) THEN
+        RAISE EXCEPTION 'a custom range may run from % to %', v_bounds ->> 'earliest',
+                        (v_today + (v_bounds ->> 'ahead')::interval)::date
+            USING ERRCODE = 'PT422', CONSTRAINT = 'date_range_out_of_bounds';
+    END IF;
+    starts_at := date_from::timestamp AT TIME ZONE tz;
+    ends_at := (date_to + 1)::timestamp AT TIME ZONE tz;
+END
+$$;
+COMMENT ON FUNCTION crm.dashboard_window(text, date, date, text, text, timestamptz) IS
+    'Dashboard step: the days (in the timezone setting) a dashboard covers, their bounds as instants and the start of '
+    'the current month. Errors: PT422 invalid_dashboard_filter, PT422 date_range_out_of_bounds.';
+
+-- crm.dashboard_leads(agent, from, to, status_filter, source_filter): the leads a dashboard counts: held by the
+-- agent now (open assignment), created in [from, to), of the source and status asked. Reads as the caller.
+CREATE OR REPLACE FUNCTION crm.dashboard_leads(p_agent_id uuid, p_from timestamptz, p_to timestamptz,
+                                               p_status_filter text, p_source_filter text)
+RETURNS SETOF crm.leads
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT l.*
+      FROM crm.lead_assignments AS a
+      JOIN crm.leads AS l ON l.lead_id = a.lead_id
+     WHERE a.agent_id = p_agent_id AND a.released_at IS NULL
+       AND a.assigned_at >= p_from   -- implied (a lead is assigned after it is created); lets the index cut
+       AND l.created_at >= p_from AND l.created_at < p_to
+       AND (p_source_filter = 'all' OR l.source_type = p_source_filter)
+       AND CASE p_status_filter
+               WHEN 'active' THEN NOT crm.is_closed(l.status)
+               WHEN 'converted' THEN l.status = 'converted'
+               WHEN 'lost' THEN l.status = 'lost'
+               ELSE true END;
+END
+$$;
+COMMENT ON FUNCTION crm.dashboard_leads(uuid, timestamptz, timestamptz, text, text) IS
+    'Dashboard step: the agent''s current leads created in the range, filtered by status (all, active, converted, lost) '
+    'and source.';
+
+-- crm.response_time_ranks(from, to): each active agent's place by mean first-response time over the months of
+-- the range (fastest = 1), from the monthly metrics the sweep keeps (crm.agent_performance_metrics: one row per
+-- agent and month, not every assignment).
+CREATE OR REPLACE FUNCTION crm.response_time_ranks(p_from date, p_to date)
+RETURNS TABLE (agent_id uuid, rank_position bigint)
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT m.agent_id,
+           rank() OVER (ORDER BY sum(m.avg_response_seconds::numeric * m.leads_contacted)
+                                 / nullif(sum(m.leads_contacted), 0))
+      FROM crm.agent_performance_metrics AS m
+      JOIN crm.agents AS g ON g.agent_id = m.agent_id AND g.is_active AND g.role = 'agent'
+     WHERE m.period_month BETWEEN pg_catalog.date_trunc('month', p_from)::date AND p_to
+       AND m.avg_response_seconds IS NOT NULL AND m.leads_contacted > 0
+     GROUP BY m.agent_id;
+END
+$$;
+COMMENT ON FUNCTION crm.response_time_ranks(date, date) IS
+    'Dashboard step: active agents ranked by mean first-response time over the months of a range (1 = fastest).';
+
+-- crm.dashboard_pending_tasks(agent): the agent's next ten open follow-ups, soonest first.
+CREATE OR REPLACE FUNCTION crm.dashboard_pending_tasks(p_agent_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN coalesce((
+        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                   'task_id', t.task_id, 'lead_name', l.first_name || ' ' || l.last_name, 'task_type', t.task_type,
+                   'due_date', t.due_at, 'priority', t.priority) ORDER BY t.due_at, t.task_id)
+          FROM (SELECT * FROM crm.follow_up_tasks AS x
+                 WHERE x.agent_id = p_agent_id AND x.status = 'open' ORDER BY x.due_at LIMIT 10) AS t
+          JOIN crm.leads AS l ON l.lead_id = t.lead_id), '[]'::jsonb);
+END
+$$;
+COMMENT ON FUNCTION crm.dashboard_pending_tasks(uuid) IS 'Dashboard step: pending_tasks, the agent''s next ten open follow-ups.';
+
+-- crm.dashboard_conversions(agent, since, now, source_filter): conversions the agent made in [since, now].
+CREATE OR REPLACE FUNCTION crm.dashboard_conversions(p_agent_id uuid, p_since timestamptz, p_now timestamptz,
+                                                     p_source_filter text)
+RETURNS bigint
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN (SELECT count(*) FROM crm.lead_conversion_history AS h
+              JOIN crm.leads AS l ON l.lead_id = h.lead_id
+             WHERE h.agent_id = p_agent_id AND h.to_status = 'converted'
+               AND h.changed_at >= p_since AND h.changed_at <= p_now
+               AND (p_source_filter = 'all' OR l.source_type = p_source_filter));
+END
+$$;
+COMMENT ON FUNCTION crm.dashboard_conversions(uuid, timestamptz, timestamptz, text) IS
+    'Dashboard step: this_month_conversions, the conversions credited to the agent from p_since to p_now.';
+
 -- api.agent_dashboard(agent, date_range, date_from, date_to, status_filter, source_filter, now)
--- date_range 7d | 30d | 90d (the last N Dubai days, today included) | custom (date_from..date_to, inclusive);
--- status_filter all | active | converted | lost; source_filter all | a source. The API validates the values; here
--- they are checked again for psql callers. Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter,
--- PT422 date_range_out_of_bounds (a custom range outside the setting date_range_bounds).
+-- The filters are crm.dashboard_window's (the API validates them; here they are checked again for psql callers).
+-- Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter, PT422 date_range_out_of_bounds.
 CREATE OR REPLACE FUNCTION api.agent_dashboard(
     p_agent_id      uuid,
     p_date_range    text DEFAULT '30d',
@@ -43,64 +190,22 @@ SECURITY INVOKER  -- reads as the caller: row-level security shows an agent call
 SET search_path = ''
 AS $$
 DECLARE
-    v_now     timestamptz := coalesce(p_now, now());
-    v_tz      text;
-    v_today   date;
-    v_from    date;
-    v_to      date;
-    v_start   timestamptz;
-    v_end     timestamptz;
-    v_month   timestamptz;
-    v_agent   crm.agents;
-    v_result  jsonb;
+    v_now    timestamptz := coalesce(p_now, now());
+    v_agent  crm.agents;
+    v_window record;   -- crm.dashboard_window
+    v_result jsonb;
 BEGIN
     PERFORM crm.authorize('dashboard', p_agent_id);  -- an agent key: its own dashboard only (first: nothing is
                                                       -- readable to a session without a caller)
-    v_tz := crm.setting('timezone') #>> '{}';
-    v_today := (v_now AT TIME ZONE v_tz)::date;
-    v_month := date_trunc('month', v_now AT TIME ZONE v_tz) AT TIME ZONE v_tz;
     SELECT * INTO v_agent FROM crm.agents AS g WHERE g.agent_id = p_agent_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'agent % does not exist', p_agent_id USING ERRCODE = 'PT404', CONSTRAINT = 'agent_not_found';
     END IF;
-    CASE p_date_range
-        WHEN '7d' THEN v_from := v_today - 6; v_to := v_today;
-        WHEN '30d' THEN v_from := v_today - 29; v_to := v_today;
-        WHEN '90d' THEN v_from := v_today - 89; v_to := v_today;
-        WHEN 'custom' THEN v_from := p_date_from; v_to := p_date_to;
-        ELSE v_from := NULL;
-    END CASE;
-    IF v_from IS NULL OR v_to IS NULL OR v_from > v_to
-       OR p_status_filter NOT IN ('all', 'active', 'converted', 'lost')
-       OR (p_source_filter <> 'all' AND NOT EXISTS (SELECT 1 FROM crm.lead_sources AS s WHERE s.source_type = p_source_filter))
-    THEN
-        RAISE EXCEPTION 'invalid dashboard filter (date_range %, % to %, status %, source %)',
-                        p_date_range, p_date_from, p_date_to, p_status_filter, p_source_filter
-            USING ERRCODE = 'PT422', CONSTRAINT = 'invalid_dashboard_filter';
-    END IF;
-    IF p_date_range = 'custom' AND (
-           v_from < (crm.setting('date_range_bounds') ->> 'earliest')::date
-           OR v_to > v_today + (crm.setting('date_range_bounds') ->> 'ahead')::interval) THEN
-        RAISE EXCEPTION 'a custom range may run from % to %', crm.setting('date_range_bounds') ->> 'earliest',
-                        (v_today + (crm.setting('date_range_bounds') ->> 'ahead')::interval)::date
-            USING ERRCODE = 'PT422', CONSTRAINT = 'date_range_out_of_bounds';
-    END IF;
-    v_start := v_from::timestamp AT TIME ZONE v_tz;
-    v_end := (v_to + 1)::timestamp AT TIME ZONE v_tz;
+    SELECT * INTO v_window
+      FROM crm.dashboard_window(p_date_range, p_date_from, p_date_to, p_status_filter, p_source_filter, v_now);
 
-    WITH mine AS (   -- the agent's leads (open assignment is theirs) created in the range, filtered
-        SELECT l.*
-          FROM crm.lead_assignments AS a
-          JOIN crm.leads AS l ON l.lead_id = a.lead_id
-         WHERE a.agent_id = p_agent_id AND a.released_at IS NULL
-           AND a.assigned_at >= v_start   -- implied (a lead is assigned after it is created); lets the index cut
-           AND l.created_at >= v_start AND l.created_at < v_end
-           AND (p_source_filter = 'all' OR l.source_type = p_source_filter)
-           AND CASE p_status_filter
-                   WHEN 'active' THEN NOT crm.is_closed(l.status)
-                   WHEN 'converted' THEN l.status = 'converted'
-                   WHEN 'lost' THEN l.status = 'lost'
-                   ELSE true END
+    WITH mine AS MATERIALIZED (   -- read once, for the figures and the recent leads
+        SELECT * FROM crm.dashboard_leads(p_agent_id, v_window.starts_at, v_window.ends_at, p_status_filter, p_source_filter)
     ),
     figures AS (
         SELECT round(avg(m.response_seconds))::integer AS response_seconds,
@@ -110,27 +215,15 @@ BEGIN
                round(avg(m.deal_value_aed) FILTER (WHERE m.status = 'converted'), 2) AS deal_average
           FROM mine AS m
     ),
-    ranks AS (   -- mean first-response time per active agent over the months of the range (fastest = 1), from the
-                 -- monthly metrics the sweep keeps (crm.agent_performance_metrics): 200 rows, not every assignment
-        SELECT m.agent_id,
-               rank() OVER (ORDER BY sum(m.avg_response_seconds::numeric * m.leads_contacted)
-                                     / nullif(sum(m.leads_contacted), 0)) AS position
-          FROM crm.agent_performance_metrics AS m
-          JOIN crm.agents AS g ON g.agent_id = m.agent_id AND g.is_active AND g.role = 'agent'
-         WHERE m.period_month BETWEEN date_trunc('month', v_from)::date AND v_to
-           AND m.avg_response_seconds IS NOT NULL AND m.leads_contacted > 0
-         GROUP BY m.agent_id
+    ranks AS MATERIALIZED (
+        SELECT * FROM crm.response_time_ranks(v_window.date_from, v_window.date_to)
     )
     SELECT pg_catalog.jsonb_build_object(
         'agent_summary', pg_catalog.jsonb_build_object(
             'total_active_leads', v_agent.active_leads,
             'overdue_follow_ups', (SELECT count(*) FROM crm.follow_up_tasks AS t
                                     WHERE t.agent_id = p_agent_id AND t.status = 'open' AND t.due_at < v_now),
-            'this_month_conversions', (SELECT count(*) FROM crm.lead_conversion_history AS h
-                                         JOIN crm.leads AS l ON l.lead_id = h.lead_id
-                                        WHERE h.agent_id = p_agent_id AND h.to_status = 'converted'
-                                          AND h.changed_at >= v_month AND h.changed_at <= v_now
-                                          AND (p_source_filter = 'all' OR l.source_type = p_source_filter)),
+            'this_month_conversions', crm.dashboard_conversions(p_agent_id, v_window.month_start, v_now, p_source_filter),
             'average_response_time', crm.human_duration(f.response_seconds),
             'average_response_seconds', f.response_seconds,
             'lead_score_average', f.score_average),
@@ -144,21 +237,15 @@ BEGIN
                        ORDER BY coalesce(m.last_activity_at, m.created_at) DESC, m.lead_id)
               FROM (SELECT * FROM mine ORDER BY coalesce(mine.last_activity_at, mine.created_at) DESC, mine.lead_id
                     LIMIT 10) AS m), '[]'::jsonb),
-        'pending_tasks', coalesce((
-            SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                       'task_id', t.task_id, 'lead_name', l.first_name || ' ' || l.last_name, 'task_type', t.task_type,
-                       'due_date', t.due_at, 'priority', t.priority) ORDER BY t.due_at, t.task_id)
-              FROM (SELECT * FROM crm.follow_up_tasks AS x
-                     WHERE x.agent_id = p_agent_id AND x.status = 'open' ORDER BY x.due_at LIMIT 10) AS t
-              JOIN crm.leads AS l ON l.lead_id = t.lead_id), '[]'::jsonb),
+        'pending_tasks', crm.dashboard_pending_tasks(p_agent_id),
         'performance_metrics', pg_catalog.jsonb_build_object(
             'conversion_rate', crm.conversion_rate(f.converted, f.lost),   -- null: nothing closed, no rate
             'average_deal_size', coalesce(f.deal_average, 0),
-            'response_time_rank', (SELECT r.position FROM ranks AS r WHERE r.agent_id = p_agent_id),
+            'response_time_rank', (SELECT r.rank_position FROM ranks AS r WHERE r.agent_id = p_agent_id),
             'ranked_agents', (SELECT count(*) FROM ranks)),
         'filters', pg_catalog.jsonb_build_object(
-            'date_range', p_date_range, 'date_from', v_from, 'date_to', v_to,
-            'status_filter', p_status_filter, 'source_filter', p_source_filter, 'timezone', v_tz),
+            'date_range', p_date_range, 'date_from', v_window.date_from, 'date_to', v_window.date_to,
+            'status_filter', p_status_filter, 'source_filter', p_source_filter, 'timezone', v_window.tz),
         'generated_at', v_now)
       INTO v_result
       FROM figures AS f;
@@ -167,7 +254,7 @@ END
 $$;
 COMMENT ON FUNCTION api.agent_dashboard(uuid, text, date, date, text, text, timestamptz) IS
     'GET /api/v1/agents/{id}/dashboard: agent_summary, recent_leads (10), pending_tasks (10), performance_metrics for '
-    'the agent''s leads created in the date range (Asia/Dubai days) and matching the status and source filters. '
-    'Definitions: docs/business-rules.md section 9. Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter, PT422 date_range_out_of_bounds; '
-    'crm.authorize''s (an agent key on another agent: PT403 forbidden). SECURITY INVOKER: it reads through the '
-    'row-level security of the caller.';
+    'the agent''s leads created in the date range (days of the timezone setting) and matching the status and source '
+    'filters. Definitions: docs/business-rules.md section 9. Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter, '
+    'PT422 date_range_out_of_bounds; crm.authorize''s (an agent key on another agent: PT403 forbidden). SECURITY '
+    'INVOKER: it reads through the row-level security of the caller.';

@@ -26,6 +26,12 @@ GRANT UPDATE (status, lost_reason, deal_value_aed, first_name, last_name, email,
 GRANT EXECUTE ON FUNCTION crm.authorize(text, uuid, uuid), crm.setting(text), crm.human_duration(numeric),
                           crm.caller(), crm.caller_role(), crm.caller_agent_id()
    TO thinkrealty_app;
+-- the dashboard's steps (37_api_dashboard.sql): they read as the caller, through the same policies
+GRANT EXECUTE ON FUNCTION crm.dashboard_window(text, date, date, text, text, timestamptz),
+                          crm.dashboard_leads(uuid, timestamptz, timestamptz, text, text),
+                          crm.response_time_ranks(date, date), crm.dashboard_pending_tasks(uuid),
+                          crm.dashboard_conversions(uuid, timestamptz, timestamptz, text)
+   TO thinkrealty_app;
 -- the two pure rules that views and the invoker-rights dashboard inline (views run functions as their reader)
 GRANT EXECUTE ON FUNCTION crm.is_closed(crm.lead_status), crm.conversion_rate(numeric, numeric)
    TO thinkrealty_app, thinkrealty_reporting;
