@@ -23,7 +23,7 @@ test: install lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(PY) -m ruff check api db tests bench
+	$(PY) -m ruff check api db devservers tests bench
 
 typecheck: install
 	$(PY) -m mypy

@@ -35,7 +35,7 @@ class Environment:
 
 def _ports(data_dir: Path) -> dict[str, int]:
     """The ports of the local servers, chosen once and kept in .data/ports.json."""
-    from db.embedded import free_port, port_is_free
+    from devservers.ports import free_port, port_is_free
 
     path = data_dir / "ports.json"
     if path.exists():
@@ -61,7 +61,7 @@ def _ensure_database(admin_url: str, name: str) -> None:
 
 def _psql_binary() -> str:
     try:
-        from db.embedded import pg_bin_dir
+        from devservers.postgres import pg_bin_dir
 
         return str(pg_bin_dir() / "psql")
     except ImportError:
@@ -79,7 +79,7 @@ def environment(settings: Settings, *, need_redis: bool = True) -> Iterator[Envi
     redis_url = settings.redis_url
     try:
         if not owner_url:
-            from db.embedded import EmbeddedPostgres
+            from devservers.postgres import EmbeddedPostgres
 
             pg = EmbeddedPostgres(data_dir / "postgres", port=_ports(data_dir)["postgres"])
             if not pg.running():
@@ -90,7 +90,7 @@ def environment(settings: Settings, *, need_redis: bool = True) -> Iterator[Envi
             app_url = pg.url(DATABASE_NAME, user="thinkrealty_app")
             jobs_url = pg.url(DATABASE_NAME, user="thinkrealty_jobs")
         if not redis_url and need_redis:
-            from db.embedded import EmbeddedRedis
+            from devservers.redis import EmbeddedRedis
 
             rd = EmbeddedRedis(data_dir / "redis", port=_ports(data_dir)["redis"]).start()
             started.append(rd)

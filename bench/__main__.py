@@ -186,13 +186,13 @@ def main() -> int:
     try:
         admin_url = os.environ.get("DATABASE_URL")
         if not admin_url:
-            from db.embedded import EmbeddedPostgres
+            from devservers.postgres import EmbeddedPostgres
 
             pg = EmbeddedPostgres(tmp / "postgres").start()
             admin_url = pg.url()
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            from db.embedded import EmbeddedRedis
+            from devservers.redis import EmbeddedRedis
 
             rd = EmbeddedRedis(tmp / "redis").start()
             redis_url = rd.url()

@@ -26,7 +26,8 @@ import psycopg
 from psycopg import sql
 
 from db import apply
-from db.embedded import free_port, pg_bin_dir
+from devservers.ports import free_port
+from devservers.postgres import pg_bin_dir
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -34,7 +34,7 @@ from psycopg import sql
 
 from bench.capture import HERE, ROOT, ApiServer, _pct, _with_db
 from db import apply
-from db.embedded import pg_bin_dir
+from devservers.postgres import pg_bin_dir
 
 SCALE_DB = "bench_scale"
 FILTERS = ("30d", "7d", "90d"), ("all", "active", "converted", "lost"), (

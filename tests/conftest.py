@@ -164,14 +164,14 @@ def servers() -> Iterator[Servers]:
     try:
         admin_url = os.environ.get("DATABASE_URL")
         if not admin_url:
-            from db.embedded import EmbeddedPostgres
+            from devservers.postgres import EmbeddedPostgres
 
             os.environ.setdefault("EMBEDDED_PG_FSYNC", "off")  # throwaway data: no need to hit the disk
             pg = EmbeddedPostgres(tmp / "postgres").start()
             admin_url = pg.url()
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            from db.embedded import EmbeddedRedis
+            from devservers.redis import EmbeddedRedis
 
             rd = EmbeddedRedis(tmp / "redis").start()
             redis_url = rd.url()

@@ -19,7 +19,8 @@ import psycopg
 import pytest
 
 from db import apply
-from db.embedded import EmbeddedPostgres, EmbeddedRedis
+from devservers.postgres import EmbeddedPostgres
+from devservers.redis import EmbeddedRedis
 from tests.api.conftest import INTEGRATION_KEY, SUPERVISOR_KEY, api_client, app_url, live_api, suggestion_service
 from tests.conftest import Servers
 

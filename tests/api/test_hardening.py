@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 
-from db.embedded import free_port
+from devservers.ports import free_port
 from tests.api.conftest import (
     INTEGRATION_KEY,
     OMAR_KEY,
