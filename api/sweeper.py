@@ -3,7 +3,7 @@
 The API's own login cannot run the jobs (they live in the `jobs` schema, executable by thinkrealty_jobs and the owner
 only), so the sweeper keeps a connection of its own to JOBS_DATABASE_URL. Every app process runs one; the function's
 advisory lock lets only one of them sweep at a time (the others get `skipped`), so running several processes is
-safe. `python -m api sweep` runs it once (for cron).
+safe. `crmctl sweep` runs it once (for cron).
 """
 
 from __future__ import annotations

@@ -139,7 +139,7 @@ def _pct(values: list[float], q: int) -> float:
 
 
 class ApiServer:
-    """The API as `python -m api serve` runs it (one uvicorn process, uvloop, httptools), on a free port."""
+    """The API as `crmctl serve` runs it (one uvicorn process, uvloop, httptools), on a free port."""
 
     def __init__(self, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
