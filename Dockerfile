@@ -9,17 +9,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# dependencies first (cached layer), then the code; `python -m crmctl` runs from /app
+# dependencies first (cached layer: the packages' empty shells, so only pyproject.toml invalidates it)
 COPY pyproject.toml ./
 COPY api/__init__.py api/__init__.py
 COPY crmctl/__init__.py crmctl/__init__.py
-COPY db/__init__.py db/__init__.py
 RUN pip install --upgrade pip && pip install .
 
+# then the code, installed in place: crmctl finds the SQL of db/ beside itself (crmctl/database.py), whether it
+# runs as `python -m crmctl` from /app or as the `crmctl` console script. devservers/ (embedded servers for
+# development) stays out of the image.
 COPY api ./api
 COPY crmctl ./crmctl
 COPY db ./db
-RUN useradd --create-home --uid 10001 app \
+RUN pip install --no-deps -e . \
+    && useradd --create-home --uid 10001 app \
     && chown -R app:app /app
 
 USER app

@@ -23,7 +23,7 @@ test: install lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(PY) -m ruff check api crmctl db devservers tests bench
+	$(PY) -m ruff check api crmctl devservers tests bench
 
 typecheck: install
 	$(PY) -m mypy

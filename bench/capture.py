@@ -25,7 +25,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from db import apply
+from crmctl import database
 from devservers.ports import free_port
 from devservers.postgres import pg_bin_dir
 
@@ -87,8 +87,8 @@ def prepare_template(admin_url: str, name: str = "bench_capture_template") -> st
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = _with_db(admin_url, name)
-    apply.migrate(url)
-    apply.seed(url)
+    database.migrate(url)
+    database.seed(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(BENCH_AGENTS_SQL)
         conn.execute("VACUUM ANALYZE")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-from pathlib import Path
 
 from api.settings import Settings
+from crmctl import database
 from crmctl.environment import environment
 
-GENERATE_SQL = Path(__file__).resolve().parents[1] / "db" / "scale" / "generate.sql"
+GENERATE_SQL = database.DB_DIR / "scale" / "generate.sql"
 
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:

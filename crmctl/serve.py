@@ -10,16 +10,16 @@ from pathlib import Path
 import uvicorn
 
 from api.settings import Settings, get_settings
+from crmctl import database
 from crmctl.environment import environment
 from crmctl.keys import ensure_dev_admin_key
-from db import apply
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     with environment(settings) as env:
         if settings.app_env == "development":
-            apply.migrate(env.owner_url)
-            if apply.seed(env.owner_url, only_if_empty=True):
+            database.migrate(env.owner_url)
+            if database.seed(env.owner_url, only_if_empty=True):
                 print("demo data loaded (first run)")
             ensure_dev_admin_key(env.owner_url, Path(settings.data_dir))
         os.environ["DATABASE_URL"] = env.app_url

@@ -2,7 +2,7 @@
 
 A real PostgreSQL and a real Redis: the embedded ones (throwaway, in a temp directory) unless
 DATABASE_URL / REDIS_URL name others. The schema is built once per session into a template
-database by db/apply.py; each test gets its own copy (CREATE DATABASE ... TEMPLATE) and drops it.
+database by crmctl/database.py; each test gets its own copy (CREATE DATABASE ... TEMPLATE) and drops it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from db import apply
+from crmctl import database
 
 
 def with_database(url: str, name: str) -> str:
@@ -194,7 +194,7 @@ def servers() -> Iterator[Servers]:
 def template_db(servers: Servers) -> Iterator[str]:
     """Migrated, no demo data."""
     name = servers.create_database()
-    apply.migrate(servers.url(name))
+    database.migrate(servers.url(name))
     yield name
     servers.close_pool(name)
     servers.drop_database(name)
@@ -204,7 +204,7 @@ def template_db(servers: Servers) -> Iterator[str]:
 def seeded_template_db(servers: Servers, template_db: str) -> Iterator[str]:
     """Migrated and seeded with the demo data."""
     name = servers.create_database(template=template_db)
-    apply.seed(servers.url(name))
+    database.seed(servers.url(name))
     yield name
     servers.close_pool(name)
     servers.drop_database(name)

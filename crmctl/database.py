@@ -1,10 +1,10 @@
-"""Apply the database: roles, yoyo migrations, then every file of db/functions/ in order.
+"""Apply the database of db/: roles, yoyo migrations, then every file of db/functions/ in order; the demo data.
 
-    python -m api migrate                  # roles + pending migrations + functions (idempotent)
-    python -m api migrate --rollback       # roll back the latest migration
-    python -m api migrate --rollback 0     # roll back every migration (to an empty database)
-    python -m api migrate --rollback 0004  # roll back until 0004_... is the latest applied
-    python -m api seed                     # demo data (db/seed/*.sql), idempotent
+    crmctl migrate                  # roles + pending migrations + functions (idempotent)
+    crmctl migrate --rollback       # roll back the latest migration
+    crmctl migrate --rollback 0     # roll back every migration (to an empty database)
+    crmctl migrate --rollback 0004  # roll back until 0004_... is the latest applied
+    crmctl seed                     # demo data (db/seed/*.sql), idempotent
 
 Everything runs under one advisory lock, so several app processes or deploy jobs starting at once
 apply the database exactly once. The functions files are applied in one transaction: either all
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-DB_DIR = Path(__file__).resolve().parent
+DB_DIR = Path(__file__).resolve().parents[1] / "db"  # the SQL: beside this package, in the source tree
 MIGRATIONS_DIR = DB_DIR / "migrations"
 FUNCTIONS_DIR = DB_DIR / "functions"
 SEED_DIR = DB_DIR / "seed"
