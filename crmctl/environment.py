@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from api.settings import Settings
+from crmctl import queries
 
 DATABASE_NAME = "thinkrealty_leads"
 DEFAULT_PG_PORT = 54329
@@ -49,8 +50,8 @@ def _ports(data_dir: Path) -> dict[str, int]:
 
 def _ensure_database(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        if not conn.execute(queries.DATABASE_EXISTS, (name,)).fetchone():
+            conn.execute(sql.SQL(queries.CREATE_DATABASE).format(sql.Identifier(name)))
 
 
 def _psql_binary() -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 
 from api.settings import Settings
+from crmctl import queries
 from crmctl.environment import environment
 
 
@@ -24,21 +25,20 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
         actor = f"cli:{os.environ.get('USER') or 'operator'}"
         try:
             if args.keys_command == "create":
-                row = conn.execute("SELECT api.create_api_key(%s, %s, %s, %s)",
-                                   (args.role, args.label, args.agent_id, actor)).fetchone()
+                row = conn.execute(queries.CREATE_API_KEY, (args.role, args.label, args.agent_id, actor)).fetchone()
                 assert row is not None
                 created = row[0]
                 print(json.dumps(created, indent=2))
                 print(f"\nthe key (shown this once; only its hash is stored):\n{created['key']}", file=sys.stderr)
             elif args.keys_command == "list":
-                listed = conn.execute("SELECT api.list_api_keys()").fetchone()
+                listed = conn.execute(queries.LIST_API_KEYS).fetchone()
                 assert listed is not None
                 for key in listed[0]:
                     state = f"revoked {key['revoked_at'][:19]}" if key["revoked_at"] else "active"
                     print(f"{key['prefix']}  {key['role']:<11} {state:<28} {key['label']}"
                           + (f"  agent {key['agent_id']}" if key["agent_id"] else ""))
             else:
-                revoked = conn.execute("SELECT api.revoke_api_key(%s, %s)", (args.key, actor)).fetchone()
+                revoked = conn.execute(queries.REVOKE_API_KEY, (args.key, actor)).fetchone()
                 assert revoked is not None
                 print(json.dumps(revoked[0], indent=2))
         except psycopg.Error as exc:
@@ -52,13 +52,11 @@ def ensure_dev_admin_key(owner_url: str, data_dir: Path) -> None:
     (a local file for a local server; production makes its keys with `crmctl keys create`)."""
     path = data_dir / "dev-admin-key"
     with psycopg.connect(owner_url, autocommit=True) as conn:
-        existing = conn.execute("SELECT prefix FROM crm.api_keys WHERE label = 'development admin (make run)' "
-                                "AND revoked_at IS NULL").fetchone()
+        existing = conn.execute(queries.DEV_ADMIN_KEY).fetchone()
         if existing and path.exists():
             print(f"development admin key: {path.read_text().strip()}  (from {path})")
             return
-        row = conn.execute("SELECT api.create_api_key('admin', 'development admin (make run)', NULL, "
-                           "'make run')").fetchone()
+        row = conn.execute(queries.CREATE_DEV_ADMIN_KEY).fetchone()
     assert row is not None
     data_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(row[0]["key"] + "\n")

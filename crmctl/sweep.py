@@ -11,6 +11,7 @@ import sys
 import asyncpg
 
 from api.settings import Settings
+from crmctl import queries
 from crmctl.environment import environment
 
 
@@ -18,12 +19,9 @@ async def _once(url: str, args: argparse.Namespace) -> object:
     conn = await asyncpg.connect(url)
     try:
         if args.now and not args.commit:
-            return json.loads(await conn.fetchval("SELECT jobs.rehearse_sweeps($1::text::timestamptz)::text",
-                                                  args.now))
-        result = json.loads(await conn.fetchval("SELECT jobs.run_sweeps($1::text::timestamptz, $2)::text",
-                                                args.now, args.force))
-        result["analytics"] = json.loads(await conn.fetchval("SELECT jobs.refresh_analytics($1)::text",
-                                                             args.refresh_analytics))
+            return json.loads(await conn.fetchval(queries.REHEARSE_SWEEPS, args.now))
+        result = json.loads(await conn.fetchval(queries.RUN_SWEEPS, args.now, args.force))
+        result["analytics"] = json.loads(await conn.fetchval(queries.REFRESH_ANALYTICS, args.refresh_analytics))
         return result
     finally:
         await conn.close()
