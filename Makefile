@@ -16,14 +16,14 @@ install: $(STAMP)
 
 ## serve the API on http://127.0.0.1:8000 (embedded PostgreSQL + Redis unless DATABASE_URL / REDIS_URL)
 run: install
-	$(PY) -m api serve
+	$(PY) -m crmctl serve
 
 ## lint, type-check and run the whole suite against throwaway servers
 test: install lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(PY) -m ruff check api db tests bench
+	$(PY) -m ruff check api crmctl devservers tests bench
 
 typecheck: install
 	$(PY) -m mypy
@@ -33,26 +33,26 @@ bench: install
 	$(PY) -m bench $(BENCH_ARGS)
 
 migrate: install
-	$(PY) -m api migrate
+	$(PY) -m crmctl migrate
 
 ## roll back every migration (TARGET=0004 stops when 0004 is the latest applied)
 rollback: install
-	$(PY) -m api migrate --rollback $(or $(TARGET),0)
+	$(PY) -m crmctl migrate --rollback $(or $(TARGET),0)
 
 seed: install
-	$(PY) -m api seed
+	$(PY) -m crmctl seed
 
 ## run the sweeps once (escalations, no-response reassignment, decay, queue, balancing, metrics); NOW=ISO-8601
 sweep: install
-	$(PY) -m api sweep $(if $(NOW),--now $(NOW))
+	$(PY) -m crmctl sweep $(if $(NOW),--now $(NOW))
 
 ## add scale data to the `make run` database: LEADS=1000000 AGENTS=200 by default (a few minutes)
 generate: install
-	$(PY) -m api generate --leads $(or $(LEADS),1000000) --agents $(or $(AGENTS),200)
+	$(PY) -m crmctl generate --leads $(or $(LEADS),1000000) --agents $(or $(AGENTS),200)
 
 ## psql on the database `make run` uses; also reads SQL from standard input
 psql: install
-	@$(PY) -m api psql
+	@$(PY) -m crmctl psql
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from api.errors import PROBLEM_CONTENT, WWW_AUTHENTICATE, Problem
 
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey",
-                       description="An API key (`trk_<prefix>_<secret>`); `python -m api keys create` makes one.")
+                       description="An API key (`trk_<prefix>_<secret>`); `crmctl keys create` makes one.")
 _bearer = HTTPBearer(auto_error=False, scheme_name="Bearer", description="The same API key as a bearer token.")
 
 # who may call what, for the OpenAPI descriptions and the README; the database's crm.api_permissions is the rule

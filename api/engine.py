@@ -18,6 +18,7 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import queries
 from api.deps import call_api
 from api.schemas.leads import ActivityIn, Budget, FreeText, PropertyType, SourceType
 
@@ -39,12 +40,6 @@ class _ScoringSource(BaseModel):
     referrer_agent_id: UUID | None = None
 
 
-def _as_caller(call: str, key_arg: int) -> str:
-    """`SELECT <call> FROM api.begin_request($key) AS ctx`: the call runs as the key's holder, and the api function
-    checks the endpoint matrix itself."""
-    return f"SELECT {call} FROM api.begin_request(${key_arg}) AS ctx"
-
-
 class LeadScoringEngine:
     def __init__(self, pool: asyncpg.Pool, api_key: str | None = None) -> None:
         self.pool = pool
@@ -60,9 +55,9 @@ class LeadScoringEngine:
             "source_details": source.model_dump(mode="json", exclude_none=True),
         }
         if self.api_key:
-            result: dict[str, Any] = await call_api(self.pool, _as_caller("api.score_lead($1)", 2), body, self.api_key)
+            result: dict[str, Any] = await call_api(self.pool, queries.SCORE_LEAD, body, self.api_key)
         else:
-            result = await call_api(self.pool, "SELECT api.score_lead($1)", body)
+            result = await call_api(self.pool, queries.SCORE_LEAD_AS_OWNER, body)
         return result
 
     async def update_lead_score(self, lead_id: UUID, activity_data: dict[str, Any], actor: str = "python") -> int:
@@ -72,11 +67,9 @@ class LeadScoringEngine:
         activity = ActivityIn.model_validate(activity_data)
         body = {"activity": activity.model_dump(mode="json", exclude_none=True)}
         if self.api_key:
-            state: dict[str, Any] = await call_api(
-                self.pool, _as_caller("api.update_lead($1, $2, ctx.actor)", 3),
-                lead_id, body, self.api_key)
+            state: dict[str, Any] = await call_api(self.pool, queries.UPDATE_LEAD, lead_id, body, self.api_key)
         else:
-            state = await call_api(self.pool, "SELECT api.update_lead($1, $2, $3)", lead_id, body, actor)
+            state = await call_api(self.pool, queries.UPDATE_LEAD_AS_OWNER, lead_id, body, actor)
         return int(state["score"])
 
     async def calculate_lead_score(self, lead_data: dict[str, Any], source_details: dict[str, Any]) -> int:
@@ -97,10 +90,9 @@ class LeadAssignmentManager:
         Ranking, SKIP LOCKED locking and the queue are `crm.choose_agent` / `crm.assign_lead` in SQL."""
         lead_id = UUID(str(lead_data["lead_id"]))
         if self.api_key:
-            decision: dict[str, Any] = await call_api(
-                self.pool, _as_caller("api.assign_lead($1, ctx.actor)", 2), lead_id, self.api_key)
+            decision: dict[str, Any] = await call_api(self.pool, queries.ASSIGN_LEAD, lead_id, self.api_key)
         else:
-            decision = await call_api(self.pool, "SELECT api.assign_lead($1, $2)", lead_id, self.actor)
+            decision = await call_api(self.pool, queries.ASSIGN_LEAD_AS_OWNER, lead_id, self.actor)
         agent = decision.get("agent_id")
         return UUID(agent) if agent else None
 
@@ -109,10 +101,9 @@ class LeadAssignmentManager:
         Raises Problem (agent_full, agent_inactive, no_agent_available, ...). The automatic kinds (no response
         within 24 hours, workload balancing) are run by the sweeps."""
         if self.api_key:
-            state: dict[str, Any] = await call_api(
-                self.pool, _as_caller("api.reassign_lead($1, $2, $3, ctx.actor)", 4),
-                lead_id, reason, new_agent_id, self.api_key)
+            state: dict[str, Any] = await call_api(self.pool, queries.REASSIGN_LEAD, lead_id, reason, new_agent_id,
+                                                   self.api_key)
         else:
-            state = await call_api(self.pool, "SELECT api.reassign_lead($1, $2, $3, $4)", lead_id, reason,
-                                   new_agent_id, self.actor)
+            state = await call_api(self.pool, queries.REASSIGN_LEAD_AS_OWNER, lead_id, reason, new_agent_id,
+                                   self.actor)
         return UUID(state["assigned_agent"]["agent_id"])

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from api import queries
 from api.cache import DashboardCache
 
 log = logging.getLogger("api.listener")
@@ -61,7 +62,7 @@ class NotificationListener:
                         async with asyncio.timeout(self.probe_s):
                             await lost.wait()
                     except TimeoutError:
-                        await conn.fetchval("SELECT 1", timeout=self.probe_s)
+                        await conn.fetchval(queries.PROBE, timeout=self.probe_s)
                 if not self._stopping.is_set():
                     log.warning("notification listener lost its connection; reconnecting")
             except asyncio.CancelledError:

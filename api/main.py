@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.database_url or not settings.redis_url:
-            raise RuntimeError("DATABASE_URL and REDIS_URL must be set (python -m api serve sets them for you)")
+            raise RuntimeError("DATABASE_URL and REDIS_URL must be set (crmctl serve sets them for you)")
         app.state.settings = settings
         app.state.pool = None
         app.state.pool_lock = asyncio.Lock()
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sweeper = asyncio.create_task(run_forever(settings.jobs_url, settings.sweep_interval_s,
                                                       app.state.metrics), name="sweeper")
         elif settings.sweep_interval_s > 0:
-            log.warning("no JOBS_DATABASE_URL: the background sweeper is off (run `python -m api sweep` from cron)")
+            log.warning("no JOBS_DATABASE_URL: the background sweeper is off (run `crmctl sweep` from cron)")
         try:
             yield
         finally:

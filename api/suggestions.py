@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from api import queries
 from api.deps import call_api
 from api.errors import Problem
 
@@ -102,8 +103,7 @@ class PropertySuggester:
 
     async def _from_database(self, pool: asyncpg.Pool, key: str, lead_id: uuid.UUID | str) -> list[str]:
         try:
-            ids = await call_api(pool, "SELECT api.suggest_properties($1, $2) FROM api.begin_request($3) AS ctx",
-                                 lead_id, LIMIT, key)
+            ids = await call_api(pool, queries.SUGGEST_PROPERTIES, lead_id, LIMIT, key)
         except Problem as exc:
             raise SuggestionError("suggestions_unavailable", f"listing search failed: {exc.detail}") from exc
         return [str(i) for i in ids or []]
@@ -113,8 +113,7 @@ class PropertySuggester:
             raise SuggestionError("suggestions_circuit_open",
                                   "The property suggestion service failed repeatedly; calls are paused for a while.")
         try:
-            profile = await call_api(pool, "SELECT api.lead_profile($1) FROM api.begin_request($2) AS ctx",
-                                     lead_id, key)
+            profile = await call_api(pool, queries.LEAD_PROFILE, lead_id, key)
         except Problem as exc:
             self.breaker.trial_in_flight = False
             raise SuggestionError("suggestions_unavailable", f"lead profile unavailable: {exc.detail}") from exc

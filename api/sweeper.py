@@ -3,7 +3,7 @@
 The API's own login cannot run the jobs (they live in the `jobs` schema, executable by thinkrealty_jobs and the owner
 only), so the sweeper keeps a connection of its own to JOBS_DATABASE_URL. Every app process runs one; the function's
 advisory lock lets only one of them sweep at a time (the others get `skipped`), so running several processes is
-safe. `python -m api sweep` runs it once (for cron).
+safe. `crmctl sweep` runs it once (for cron).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from api import queries
 from api.deps import init_connection
 from api.errors import from_postgres, is_connection_error
 from api.metrics import Metrics
@@ -24,8 +25,8 @@ log = logging.getLogger("api.sweeper")
 
 async def sweep_once(conn: asyncpg.Connection) -> dict[str, Any]:
     """The sweeps, then (in a transaction of its own) the analytics snapshot when it is due."""
-    result: dict[str, Any] = await conn.fetchval("SELECT jobs.run_sweeps()")
-    result["analytics"] = await conn.fetchval("SELECT jobs.refresh_analytics()")
+    result: dict[str, Any] = await conn.fetchval(queries.RUN_SWEEPS)
+    result["analytics"] = await conn.fetchval(queries.REFRESH_ANALYTICS)
     return result
 
 

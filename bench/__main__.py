@@ -186,13 +186,13 @@ def main() -> int:
     try:
         admin_url = os.environ.get("DATABASE_URL")
         if not admin_url:
-            from db.embedded import EmbeddedPostgres
+            from devservers.postgres import EmbeddedPostgres
 
             pg = EmbeddedPostgres(tmp / "postgres").start()
             admin_url = pg.url()
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            from db.embedded import EmbeddedRedis
+            from devservers.redis import EmbeddedRedis
 
             rd = EmbeddedRedis(tmp / "redis").start()
             redis_url = rd.url()
@@ -213,7 +213,7 @@ Written by `make bench` (`python -m bench`); do not edit by hand. Run on {dateti
 Machine: {machine}.
 
 Servers: {'embedded PostgreSQL and Redis started by the benchmark (default settings, fsync on)'
-          if pg else 'the ones named by DATABASE_URL / REDIS_URL'}. The API runs as `python -m api serve` does:
+          if pg else 'the ones named by DATABASE_URL / REDIS_URL'}. The API runs as `crmctl serve` does:
 one uvicorn process (uvloop, httptools), an asyncpg pool of at most 20 connections, as the `thinkrealty_app`
 login. The load generator runs on the same 2 cores as the server and the database.
 

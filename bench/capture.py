@@ -25,8 +25,9 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from db import apply
-from db.embedded import free_port, pg_bin_dir
+from crmctl import database
+from devservers.ports import free_port
+from devservers.postgres import pg_bin_dir
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -86,8 +87,8 @@ def prepare_template(admin_url: str, name: str = "bench_capture_template") -> st
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = _with_db(admin_url, name)
-    apply.migrate(url)
-    apply.seed(url)
+    database.migrate(url)
+    database.seed(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(BENCH_AGENTS_SQL)
         conn.execute("VACUUM ANALYZE")
@@ -138,7 +139,7 @@ def _pct(values: list[float], q: int) -> float:
 
 
 class ApiServer:
-    """The API as `python -m api serve` runs it (one uvicorn process, uvloop, httptools), on a free port."""
+    """The API as `crmctl serve` runs it (one uvicorn process, uvloop, httptools), on a free port."""
 
     def __init__(self, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()

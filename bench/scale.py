@@ -33,8 +33,8 @@ import psycopg
 from psycopg import sql
 
 from bench.capture import HERE, ROOT, ApiServer, _pct, _with_db
-from db import apply
-from db.embedded import pg_bin_dir
+from crmctl import database
+from devservers.postgres import pg_bin_dir
 
 SCALE_DB = "bench_scale"
 FILTERS = ("30d", "7d", "90d"), ("all", "active", "converted", "lost"), (
@@ -82,14 +82,14 @@ def prepare(admin_url: str, leads: int, agents: int) -> tuple[str, float | None]
         row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
                            (SCALE_DB,)).fetchone()
         if row is not None and row[0] == marker:
-            apply.migrate(url)  # the newest functions; the data stays
+            database.migrate(url)  # the newest functions; the data stays
             print(f"reusing database {SCALE_DB} ({marker})", flush=True)
             _refresh_snapshot(url)
             return url, None
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCALE_DB)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCALE_DB)))
-    apply.migrate(url)
-    apply.seed(url)
+    database.migrate(url)
+    database.seed(url)
     psql = shutil.which("psql", path=str(pg_bin_dir())) or "psql"
     started = time.monotonic()
     print(f"generating {leads:,} leads and {agents} agents (db/scale/generate.sql) ...", flush=True)

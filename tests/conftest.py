@@ -2,7 +2,7 @@
 
 A real PostgreSQL and a real Redis: the embedded ones (throwaway, in a temp directory) unless
 DATABASE_URL / REDIS_URL name others. The schema is built once per session into a template
-database by db/apply.py; each test gets its own copy (CREATE DATABASE ... TEMPLATE) and drops it.
+database by crmctl/database.py; each test gets its own copy (CREATE DATABASE ... TEMPLATE) and drops it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from db import apply
+from crmctl import database
 
 
 def with_database(url: str, name: str) -> str:
@@ -164,14 +164,14 @@ def servers() -> Iterator[Servers]:
     try:
         admin_url = os.environ.get("DATABASE_URL")
         if not admin_url:
-            from db.embedded import EmbeddedPostgres
+            from devservers.postgres import EmbeddedPostgres
 
             os.environ.setdefault("EMBEDDED_PG_FSYNC", "off")  # throwaway data: no need to hit the disk
             pg = EmbeddedPostgres(tmp / "postgres").start()
             admin_url = pg.url()
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            from db.embedded import EmbeddedRedis
+            from devservers.redis import EmbeddedRedis
 
             rd = EmbeddedRedis(tmp / "redis").start()
             redis_url = rd.url()
@@ -194,7 +194,7 @@ def servers() -> Iterator[Servers]:
 def template_db(servers: Servers) -> Iterator[str]:
     """Migrated, no demo data."""
     name = servers.create_database()
-    apply.migrate(servers.url(name))
+    database.migrate(servers.url(name))
     yield name
     servers.close_pool(name)
     servers.drop_database(name)
@@ -204,7 +204,7 @@ def template_db(servers: Servers) -> Iterator[str]:
 def seeded_template_db(servers: Servers, template_db: str) -> Iterator[str]:
     """Migrated and seeded with the demo data."""
     name = servers.create_database(template=template_db)
-    apply.seed(servers.url(name))
+    database.seed(servers.url(name))
     yield name
     servers.close_pool(name)
     servers.drop_database(name)

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from api import queries
 from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
 from api.errors import PROBLEM_CONTENT
@@ -39,11 +40,11 @@ async def agent_dashboard(request: Request, agent_id: UUID, key: ApiKey,
     pool = await get_pool(request)
     cached, version = await cache.get(str(agent_id), field)
     if cached is not None:  # served from Redis only to a caller the database lets see it
-        await call_api(pool, "SELECT 1 FROM api.begin_request($1, 'dashboard', $2) AS ctx", key, agent_id)
+        await call_api(pool, queries.AUTHORIZE_DASHBOARD, key, agent_id)
         request.app.state.metrics.cache_result(hit=True)
         return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
     body = await call_api(
-        pool, "SELECT api.agent_dashboard($1, $2, $3, $4, $5, $6) FROM api.begin_request($7) AS ctx",
+        pool, queries.AGENT_DASHBOARD,
         agent_id, query.date_range, query.date_from, query.date_to, query.status_filter, query.source_filter, key)
     request.app.state.metrics.cache_result(hit=False)
     content = json.dumps(in_model_order(body, AgentDashboard), separators=(",", ":")).encode()

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from api import queries
 from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
 from api.errors import PROBLEM_CONTENT
@@ -36,8 +37,7 @@ class Window(BaseModel):
 @router.get("", summary="The available reports", description="The names and questions of every report."
             + roles_note("analytics"), responses=auth_responses("analytics"))
 async def list_reports(request: Request, key: ApiKey) -> dict[str, Any]:
-    reports = await call_api(await get_pool(request),
-                             "SELECT api.analytics_reports() FROM api.begin_request($1) AS ctx", key)
+    reports = await call_api(await get_pool(request), queries.ANALYTICS_REPORTS, key)
     return {"reports": reports}
 
 
@@ -50,7 +50,6 @@ async def list_reports(request: Request, key: ApiKey) -> dict[str, Any]:
     responses={**auth_responses("analytics"), 404: {"description": "`report_not_found`", **PROBLEM_CONTENT}},
 )
 async def report(request: Request, report: str, key: ApiKey, window: Annotated[Window, Query()]) -> JSONResponse:
-    result = await call_api(await get_pool(request),
-                            "SELECT api.analytics_report($1, $2, $3) FROM api.begin_request($4) AS ctx",
+    result = await call_api(await get_pool(request), queries.ANALYTICS_REPORT,
                             report, window.date_from, window.date_to, key)
     return JSONResponse(result)

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
+from api import queries
 from api.cache import redis_ok
 from api.deps import call_api, get_pool
 from api.errors import Problem
@@ -42,7 +43,7 @@ async def health() -> Health:
 )
 async def ready(request: Request) -> Ready:
     try:
-        database = await call_api(await get_pool(request), "SELECT api.readiness()")
+        database = await call_api(await get_pool(request), queries.READINESS)
     except Problem:
         database = None
     redis = "ok" if await redis_ok(request.app.state.redis) else "degraded"
@@ -64,7 +65,7 @@ async def ready(request: Request) -> Ready:
 )
 async def metrics(request: Request) -> Response:
     try:
-        queue = await call_api(await get_pool(request), "SELECT api.metrics()")
+        queue = await call_api(await get_pool(request), queries.METRICS)
     except Problem:
         queue = None  # the process's own metrics still answer; database_up says 0
     return Response(request.app.state.metrics.render(queue), media_type=CONTENT_TYPE_LATEST)

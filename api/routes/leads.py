@@ -15,6 +15,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from api import queries
 from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
 from api.errors import PROBLEM_CONTENT, Problem, invalid_json
@@ -68,8 +69,7 @@ async def _dead_letter(request: Request, key: str, *, payload: Any, raw: bytes |
     try:
         letter_id = await call_api(
             await get_pool(request),
-            "SELECT api.record_capture_dead_letter($1, $2, $3, $4, $5, $6, $7) "
-            "FROM api.begin_request($8) AS ctx",
+            queries.RECORD_CAPTURE_DEAD_LETTER,
             source.replace("\x00", "") if isinstance(source, str) else None,
             payload if parsed else None,
             None if parsed else raw_text,
@@ -127,8 +127,7 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
     pool = await get_pool(request)
     try:
         result = await call_api(
-            pool, "SELECT api.capture_lead($1, ctx.actor, $2, $3) FROM api.begin_request($4) AS ctx",
-            normalized, idempotency_key, dead_letter_id, key,
+            pool, queries.CAPTURE_LEAD, normalized, idempotency_key, dead_letter_id, key,
         )
     except Problem as problem:
         if problem.status == 422 and problem.code != "idempotency_key_reused" and dead_letter_id is None:
@@ -225,9 +224,7 @@ async def list_dead_letters(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     letters: list[dict[str, Any]] = await call_api(
-        await get_pool(request),
-        "SELECT api.capture_dead_letters($1, $2) FROM api.begin_request($3) AS ctx",
-        pending, limit, key)
+        await get_pool(request), queries.CAPTURE_DEAD_LETTERS, pending, limit, key)
     return letters
 
 
@@ -251,8 +248,7 @@ async def replay_dead_letter(request: Request, dead_letter_id: UUID, key: ApiKey
         payload = parse_json(raw)
     else:
         letter = await call_api(
-            await get_pool(request),
-            "SELECT api.capture_dead_letter($1) FROM api.begin_request($2) AS ctx", dead_letter_id, key)
+            await get_pool(request), queries.CAPTURE_DEAD_LETTER, dead_letter_id, key)
         if letter is None:
             raise Problem(404, "dead_letter_not_found", f"dead letter {dead_letter_id} does not exist")
         payload = letter.get("payload")
@@ -287,9 +283,7 @@ _UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def update_lead(request: Request, lead_id: UUID, body: UpdateRequest, key: ApiKey) -> JSONResponse:
     state = await call_api(
-        await get_pool(request),
-        "SELECT api.update_lead($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx",
-        lead_id, body.to_sql(), key)
+        await get_pool(request), queries.UPDATE_LEAD, lead_id, body.to_sql(), key)
     await _fresh_dashboards(request, state)
     return JSONResponse(state)
 
@@ -327,8 +321,6 @@ async def _fresh_dashboards(request: Request, answer: dict[str, Any]) -> None:
 )
 async def reassign_lead(request: Request, lead_id: UUID, body: ReassignRequest, key: ApiKey) -> JSONResponse:
     state = await call_api(
-        await get_pool(request),
-        "SELECT api.reassign_lead($1, $2, $3, ctx.actor) FROM api.begin_request($4) AS ctx",
-        lead_id, body.reason, body.new_agent_id, key)
+        await get_pool(request), queries.REASSIGN_LEAD, lead_id, body.reason, body.new_agent_id, key)
     await _fresh_dashboards(request, state)
     return JSONResponse(state)

@@ -22,7 +22,7 @@ import pytest
 
 from api.main import create_app
 from api.settings import Settings
-from db.embedded import free_port
+from devservers.ports import free_port
 from tests.conftest import Servers, with_user
 
 ROOT = Path(__file__).resolve().parents[2]

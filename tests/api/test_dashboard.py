@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from db.embedded import EmbeddedRedis
+from devservers.redis import EmbeddedRedis
 from tests.api.conftest import api_client, assert_problem
 from tests.conftest import Servers
 from tests.db.factories import new_agent

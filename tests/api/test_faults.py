@@ -18,8 +18,9 @@ import httpx
 import psycopg
 import pytest
 
-from db import apply
-from db.embedded import EmbeddedPostgres, EmbeddedRedis
+from crmctl import database
+from devservers.postgres import EmbeddedPostgres
+from devservers.redis import EmbeddedRedis
 from tests.api.conftest import INTEGRATION_KEY, SUPERVISOR_KEY, api_client, app_url, live_api, suggestion_service
 from tests.conftest import Servers
 
@@ -87,8 +88,8 @@ def own_postgres(servers: Servers) -> Iterator[tuple[EmbeddedPostgres, str]]:
             with psycopg.connect(pg.url(), autocommit=True) as conn:
                 conn.execute("CREATE DATABASE thinkrealty_fault")
             url = pg.url("thinkrealty_fault")
-            apply.migrate(url)
-            apply.seed(url)
+            database.migrate(url)
+            database.seed(url)
             yield pg, url
         finally:
             pg.destroy()

@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 
-from db.embedded import free_port
+from devservers.ports import free_port
 from tests.api.conftest import (
     INTEGRATION_KEY,
     OMAR_KEY,
@@ -253,13 +253,13 @@ async def test_a_client_leaving_mid_body_is_not_an_error(seeded_db_url: str, ser
 
 
 def test_sigterm_stops_the_embedded_servers() -> None:
-    """`python -m api serve` with its own embedded PostgreSQL and Redis: SIGTERM ends it and both servers."""
+    """`crmctl serve` with its own embedded PostgreSQL and Redis: SIGTERM ends it and both servers."""
     data = Path(tempfile.mkdtemp(prefix="thinkrealty-sigterm-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "MIGRATION_DATABASE_URL",
                                                               "JOBS_DATABASE_URL")}
     env |= {"DATA_DIR": str(data), "LOG_LEVEL": "WARNING", "SWEEP_INTERVAL_S": "0", "EMBEDDED_PG_FSYNC": "off"}
-    process = subprocess.Popen([sys.executable, "-m", "api", "serve", "--port", str(port)], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "crmctl", "serve", "--port", str(port)], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until_healthy(f"http://127.0.0.1:{port}", process, timeout_s=120)

@@ -8,7 +8,7 @@ import pytest
 
 from api.errors import from_postgres
 from api.main import create_app
-from db.embedded import free_port
+from devservers.ports import free_port
 from tests.api.conftest import app_url, assert_problem, make_settings
 from tests.conftest import Servers
 

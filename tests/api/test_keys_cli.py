@@ -1,4 +1,4 @@
-"""`python -m api keys create|list|revoke` and the development admin key of `make run`."""
+"""`crmctl keys create|list|revoke` and the development admin key of `make run`."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import psycopg
 
-from api.__main__ import ensure_dev_admin_key
+from crmctl.keys import ensure_dev_admin_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, DATABASE_URL=db_url, REDIS_URL="redis://unused:1/0", APP_ENV="test")
-    return subprocess.run([sys.executable, "-m", "api", "keys", *args], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "crmctl", "keys", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
 
 

@@ -155,7 +155,7 @@ def test_sweep_command(seeded_db_url: str) -> None:
     later = (datetime.now(UTC) + timedelta(days=40)).isoformat()
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "api", "sweep", *args], cwd=ROOT, env=env,
+        return subprocess.run([sys.executable, "-m", "crmctl", "sweep", *args], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
 
     def footprint() -> Any:

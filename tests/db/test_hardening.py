@@ -158,7 +158,7 @@ def test_a_custom_dashboard_range_stays_within_sane_dates(db: psycopg.Connection
 
 
 def test_a_sweep_rehearsal_commits_nothing(db: psycopg.Connection) -> None:
-    """`python -m api sweep --now <a later day>` was documented as a rehearsal and wrote that day into the data."""
+    """`crmctl sweep --now <a later day>` was documented as a rehearsal and wrote that day into the data."""
     new_agent(db, role="supervisor")
     new_agent(db)
     lead = capture(db, "website")["body"]["lead_id"]

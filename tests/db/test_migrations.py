@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from db import apply
+from crmctl import database
 from tests.conftest import Servers
 
 CATALOG_SNAPSHOT = """
@@ -50,21 +50,21 @@ def test_apply_all_roll_back_all_apply_again(servers: Servers) -> None:
     name = servers.create_database()
     url = servers.url(name)
     try:
-        applied = apply.migrate(url)
-        forward = sorted(p for p in apply.MIGRATIONS_DIR.glob("*.sql") if not p.name.endswith(".rollback.sql"))
+        applied = database.migrate(url)
+        forward = sorted(p for p in database.MIGRATIONS_DIR.glob("*.sql") if not p.name.endswith(".rollback.sql"))
         assert applied == [p.stem for p in forward]
         for path in forward:  # every migration has a rollback
             assert path.with_name(path.stem + ".rollback.sql").exists(), path
         before = _snapshot(url)
-        assert apply.migrate(url) == []  # idempotent: nothing new, functions re-applied
+        assert database.migrate(url) == []  # idempotent: nothing new, functions re-applied
         assert _snapshot(url) == before
 
-        rolled = apply.rollback(url, "0")
+        rolled = database.rollback(url, "0")
         assert rolled == list(reversed(applied))
         with psycopg.connect(url) as conn:
             assert conn.execute(OUR_SCHEMAS).fetchall() == []
 
-        apply.migrate(url)
+        database.migrate(url)
         assert _snapshot(url) == before
     finally:
         servers.drop_database(name)
@@ -74,11 +74,11 @@ def test_each_migration_rolls_back_alone(servers: Servers) -> None:
     name = servers.create_database()
     url = servers.url(name)
     try:
-        applied = apply.migrate(url)
+        applied = database.migrate(url)
         full = _snapshot(url)
         for expected in reversed(applied):
-            assert apply.rollback(url) == [expected]
-        apply.migrate(url)
+            assert database.rollback(url) == [expected]
+        database.migrate(url)
         assert _snapshot(url) == full
     finally:
         servers.drop_database(name)
@@ -99,7 +99,7 @@ def test_every_function_pins_search_path(db: psycopg.Connection) -> None:
 
 def test_api_schema_holds_exactly_what_the_files_declare(db: psycopg.Connection) -> None:
     declared: set[str] = set()
-    for path in apply.function_files():
+    for path in database.function_files():
         declared |= set(re.findall(r"CREATE OR REPLACE FUNCTION (api\.\w+)\(", Path(path).read_text()))
     present = {r[0] for r in db.execute(
         "SELECT 'api.' || proname FROM pg_proc WHERE pronamespace = 'api'::regnamespace").fetchall()}

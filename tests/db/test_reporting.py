@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from db.embedded import pg_bin_dir
+from devservers.postgres import pg_bin_dir
 from tests.conftest import with_user
 from tests.db.factories import new_agent
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from db.embedded import pg_bin_dir
+from devservers.postgres import pg_bin_dir
 
 SCRIPT = Path(__file__).resolve().parents[2] / "db" / "scale" / "generate.sql"
 

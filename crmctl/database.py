@@ -1,10 +1,10 @@
-"""Apply the database: roles, yoyo migrations, then every file of db/functions/ in order.
+"""Apply the database of db/: roles, yoyo migrations, then every file of db/functions/ in order; the demo data.
 
-    python -m api migrate                  # roles + pending migrations + functions (idempotent)
-    python -m api migrate --rollback       # roll back the latest migration
-    python -m api migrate --rollback 0     # roll back every migration (to an empty database)
-    python -m api migrate --rollback 0004  # roll back until 0004_... is the latest applied
-    python -m api seed                     # demo data (db/seed/*.sql), idempotent
+    crmctl migrate                  # roles + pending migrations + functions (idempotent)
+    crmctl migrate --rollback       # roll back the latest migration
+    crmctl migrate --rollback 0     # roll back every migration (to an empty database)
+    crmctl migrate --rollback 0004  # roll back until 0004_... is the latest applied
+    crmctl seed                     # demo data (db/seed/*.sql), idempotent
 
 Everything runs under one advisory lock, so several app processes or deploy jobs starting at once
 apply the database exactly once. The functions files are applied in one transaction: either all
@@ -23,7 +23,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-DB_DIR = Path(__file__).resolve().parent
+from crmctl import queries
+
+DB_DIR = Path(__file__).resolve().parents[1] / "db"  # the SQL: beside this package, in the source tree
 MIGRATIONS_DIR = DB_DIR / "migrations"
 FUNCTIONS_DIR = DB_DIR / "functions"
 SEED_DIR = DB_DIR / "seed"
@@ -55,16 +57,16 @@ def ensure_roles(conn: psycopg.Connection) -> None:
     """
     for role, env in ((APP_ROLE, "APP_DB_PASSWORD"), (JOBS_ROLE, "JOBS_DB_PASSWORD"),
                       (REPORTING_ROLE, "REPORTING_DB_PASSWORD")):
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        exists = conn.execute(queries.ROLE_EXISTS, (role,)).fetchone()
         if not exists:
             try:
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+                conn.execute(sql.SQL(queries.CREATE_ROLE).format(sql.Identifier(role)))
             except psycopg.errors.DuplicateObject:  # created by a concurrent apply in another database
                 pass
         password = os.environ.get(env)
         if password:
             conn.execute(
-                sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
+                sql.SQL(queries.SET_ROLE_PASSWORD).format(sql.Identifier(role), sql.Literal(password))
             )
 
 
@@ -72,11 +74,11 @@ def ensure_roles(conn: psycopg.Connection) -> None:
 def _locked(url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection holding the apply lock: one migrate/rollback/seed at a time."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (APPLY_LOCK_KEY,))
+        conn.execute(queries.APPLY_LOCK, (APPLY_LOCK_KEY,))
         try:
             yield conn
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (APPLY_LOCK_KEY,))
+            conn.execute(queries.APPLY_UNLOCK, (APPLY_LOCK_KEY,))
 
 
 @contextmanager
@@ -131,12 +133,12 @@ def seed(url: str, *, only_if_empty: bool = False) -> bool:
     """Load the demo data. Every seed file is idempotent; returns False when skipped."""
     with _locked(url) as conn:
         if only_if_empty:
-            row = conn.execute("SELECT count(*) FROM crm.agents").fetchone()
+            row = conn.execute(queries.COUNT_AGENTS).fetchone()
             if row and row[0] > 0:
                 return False
         with conn.transaction():
-            conn.execute("SELECT set_config('crm.actor', 'seed', true)")
+            conn.execute(queries.SEED_ACTOR)
             for path in seed_files():
                 conn.execute(path.read_text().encode())
-        conn.execute("SELECT crm.refresh_analytics_snapshot(true)")  # the reports see the demo data at once
+        conn.execute(queries.REFRESH_ANALYTICS_SNAPSHOT)  # the reports see the demo data at once
         return True

@@ -1,0 +1,67 @@
+"""Every SQL statement the API sends, in one place. Each calls one function of the `api` (or `jobs`) schema: the
+rules live in db/functions/, and these strings only name the call and its parameters.
+
+A call made for an HTTP caller runs as `SELECT api.x(...) FROM api.begin_request($key) AS ctx`: begin_request
+checks the key and makes its holder the transaction's caller, and `ctx.actor` names that caller to the audit trail
+(api/auth.py). Each statement is its own transaction (api.deps.call_api).
+"""
+
+# -- capture and its dead letters (api/routes/leads.py) ----------------------------------------------------------------
+# store a capture that failed validation: source, payload, raw text, error code, errors, request id, idempotency key
+RECORD_CAPTURE_DEAD_LETTER = ("SELECT api.record_capture_dead_letter($1, $2, $3, $4, $5, $6, $7) "
+                              "FROM api.begin_request($8) AS ctx")
+# capture a lead: normalized body, idempotency key, the dead letter it replays (or NULL) -> {status, replayed, body}
+CAPTURE_LEAD = "SELECT api.capture_lead($1, ctx.actor, $2, $3) FROM api.begin_request($4) AS ctx"
+# list dead letters: pending only?, limit
+CAPTURE_DEAD_LETTERS = "SELECT api.capture_dead_letters($1, $2) FROM api.begin_request($3) AS ctx"
+# one dead letter by id (NULL when there is none)
+CAPTURE_DEAD_LETTER = "SELECT api.capture_dead_letter($1) FROM api.begin_request($2) AS ctx"
+
+# -- a lead's update and reassignment (api/routes/leads.py, api/engine.py) ---------------------------------------------
+# status, activity, interests, next follow-up in one transaction: lead id, body -> the lead as it now stands
+UPDATE_LEAD = "SELECT api.update_lead($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
+# move a lead to another agent: lead id, reason, new agent id (NULL: the best ranked other agent)
+REASSIGN_LEAD = "SELECT api.reassign_lead($1, $2, $3, ctx.actor) FROM api.begin_request($4) AS ctx"
+
+# -- dashboard (api/routes/agents.py) ----------------------------------------------------------------------------------
+# check the key may see this agent's dashboard (before a cached one is served): key, agent id
+AUTHORIZE_DASHBOARD = "SELECT 1 FROM api.begin_request($1, 'dashboard', $2) AS ctx"
+# build the dashboard: agent id, date range, date from, date to, status filter, source filter
+AGENT_DASHBOARD = "SELECT api.agent_dashboard($1, $2, $3, $4, $5, $6) FROM api.begin_request($7) AS ctx"
+
+# -- analytics (api/routes/analytics.py) -------------------------------------------------------------------------------
+# the names and questions of every report
+ANALYTICS_REPORTS = "SELECT api.analytics_reports() FROM api.begin_request($1) AS ctx"
+# one report's rows: report name, date from, date to
+ANALYTICS_REPORT = "SELECT api.analytics_report($1, $2, $3) FROM api.begin_request($4) AS ctx"
+
+# -- probes (api/routes/health.py, api/listener.py) --------------------------------------------------------------------
+# GET /ready: the database's name and version (no key)
+READINESS = "SELECT api.readiness()"
+# GET /metrics: the assignment queue's length and age (no key)
+METRICS = "SELECT api.metrics()"
+# the listener's liveness probe of its LISTEN connection
+PROBE = "SELECT 1"
+
+# -- property suggestions, after the capture committed (api/suggestions.py) --------------------------------------------
+# our own listings for the lead: lead id, limit -> property ids
+SUGGEST_PROPERTIES = "SELECT api.suggest_properties($1, $2) FROM api.begin_request($3) AS ctx"
+# the lead's wishes, sent to the external suggestion service: lead id
+LEAD_PROFILE = "SELECT api.lead_profile($1) FROM api.begin_request($2) AS ctx"
+
+# -- the brief's classes (api/engine.py): as a key's holder, or on an owner's pool (a DBA's script, no key) ------------
+# score a lead from the rules without storing it: body -> {score, raw, breakdown}
+SCORE_LEAD = "SELECT api.score_lead($1) FROM api.begin_request($2) AS ctx"
+SCORE_LEAD_AS_OWNER = "SELECT api.score_lead($1)"
+# assign a stored lead without an agent: lead id -> the decision (agent id or NULL: queued)
+ASSIGN_LEAD = "SELECT api.assign_lead($1, ctx.actor) FROM api.begin_request($2) AS ctx"
+ASSIGN_LEAD_AS_OWNER = "SELECT api.assign_lead($1, $2)"
+# UPDATE_LEAD and REASSIGN_LEAD above, with the actor passed in instead of a key
+UPDATE_LEAD_AS_OWNER = "SELECT api.update_lead($1, $2, $3)"
+REASSIGN_LEAD_AS_OWNER = "SELECT api.reassign_lead($1, $2, $3, $4)"
+
+# -- the background sweeper, as the job login (api/sweeper.py) ---------------------------------------------------------
+# escalations, no-response reassignment, decay, queue, balancing, metrics (skipped while another process sweeps)
+RUN_SWEEPS = "SELECT jobs.run_sweeps()"
+# the analytics snapshot, when analytics_refresh_interval has passed
+REFRESH_ANALYTICS = "SELECT jobs.refresh_analytics()"

@@ -1,0 +1,51 @@
+"""Every SQL statement crmctl sends, in one place: the commands' calls of `api` and `jobs` functions, and what the
+migration runner (crmctl/database.py) runs around yoyo and the files of db/.
+
+psycopg statements take `%s` parameters; asyncpg ones (the sweep) take `$n`. A `{}` is an identifier or literal
+that psycopg.sql composes in (a role's or a database's name, a password), never text pasted in.
+"""
+
+# -- servers (crmctl/environment.py) -----------------------------------------------------------------------------------
+# does the database exist: name
+DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = %s"
+# create it: {} the name
+CREATE_DATABASE = "CREATE DATABASE {}"
+
+# -- API keys (crmctl/keys.py), as the schema owner --------------------------------------------------------------------
+# make a key: role, label, agent id, actor -> the key (shown once) and its row
+CREATE_API_KEY = "SELECT api.create_api_key(%s, %s, %s, %s)"
+# every key: prefix, role, state, label (never the key)
+LIST_API_KEYS = "SELECT api.list_api_keys()"
+# revoke a key: prefix or id, actor
+REVOKE_API_KEY = "SELECT api.revoke_api_key(%s, %s)"
+# `make run`: is the development admin key there and not revoked
+DEV_ADMIN_KEY = ("SELECT prefix FROM crm.api_keys WHERE label = 'development admin (make run)' "
+                 "AND revoked_at IS NULL")
+# `make run`: make it
+CREATE_DEV_ADMIN_KEY = ("SELECT api.create_api_key('admin', 'development admin (make run)', NULL, "
+                        "'make run')")
+
+# -- sweeps (crmctl/sweep.py), as the job login ------------------------------------------------------------------------
+# what a sweep at this clock would do, rolled back: clock (ISO 8601 text)
+REHEARSE_SWEEPS = "SELECT jobs.rehearse_sweeps($1::text::timestamptz)::text"
+# the sweeps, for real: clock (NULL: now), force a clock far ahead
+RUN_SWEEPS = "SELECT jobs.run_sweeps($1::text::timestamptz, $2)::text"
+# the analytics snapshot: even before analytics_refresh_interval has passed?
+REFRESH_ANALYTICS = "SELECT jobs.refresh_analytics($1)::text"
+
+# -- the migration runner (crmctl/database.py) -------------------------------------------------------------------------
+# one migrate / rollback / seed at a time, cluster-wide: the lock key
+APPLY_LOCK = "SELECT pg_advisory_lock(%s)"
+APPLY_UNLOCK = "SELECT pg_advisory_unlock(%s)"
+# does the login exist: role name
+ROLE_EXISTS = "SELECT 1 FROM pg_roles WHERE rolname = %s"
+# create it: {} the role
+CREATE_ROLE = "CREATE ROLE {} LOGIN"
+# set its password: {} the role, {} the password
+SET_ROLE_PASSWORD = "ALTER ROLE {} PASSWORD {}"
+# `serve` seeds only an empty database: how many agents
+COUNT_AGENTS = "SELECT count(*) FROM crm.agents"
+# the seed transaction's actor, for the audit trail
+SEED_ACTOR = "SELECT set_config('crm.actor', 'seed', true)"
+# after the seed: the reports see the demo data at once
+REFRESH_ANALYTICS_SNAPSHOT = "SELECT crm.refresh_analytics_snapshot(true)"
