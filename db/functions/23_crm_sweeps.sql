@@ -1,5 +1,5 @@
 -- The sweeps: every time-based rule, run by jobs.run_sweeps(p_now) once a minute (the app's background task, or
--- `python -m api sweep` from cron). Every rule takes p_now, so tests move the clock instead of sleeping, and each
+-- `crmctl sweep` from cron). Every rule takes p_now, so tests move the clock instead of sleeping, and each
 -- is idempotent: a second run at the same p_now changes nothing.
 
 -- crm.sweep_escalations(now): open follow-ups overdue by more than follow_up_escalate_after (30 days) go to the

@@ -21,7 +21,7 @@ BEGIN
     IF v_now > pg_catalog.now() + crm.setting_interval('sweep_clock_tolerance') AND NOT p_force THEN
         RAISE EXCEPTION 'a sweep at % would write the future into the live data', v_now
             USING ERRCODE = 'PT422', CONSTRAINT = 'sweep_clock_ahead',
-                  HINT = 'Rehearse it (jobs.rehearse_sweeps, or python -m api sweep --now ...), or pass force.';
+                  HINT = 'Rehearse it (jobs.rehearse_sweeps, or crmctl sweep --now ...), or pass force.';
     END IF;
     IF NOT pg_catalog.pg_try_advisory_xact_lock(7312046502) THEN
         RETURN pg_catalog.jsonb_build_object('skipped', true, 'reason', 'another sweep is running');

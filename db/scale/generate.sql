@@ -1,6 +1,6 @@
 -- Scale data: :leads leads (default 1,000,000) over the last two years, :agents agents (200), about 5 activities
 -- per lead, every rule of the schema kept (reporting.invariant_violations is empty afterwards).
--- Run by `python -m api generate` (progress on screen) or: psql -v leads=1000000 -v agents=200 -f db/scale/generate.sql
+-- Run by `crmctl generate` (progress on screen) or: psql -v leads=1000000 -v agents=200 -f db/scale/generate.sql
 -- Needs a superuser: it loads history as an import with triggers off (session_replication_role = replica) and
 -- writes what the triggers would have derived (status history, counters, routing profiles, contact times) itself,
 -- in bulk. No audit rows are written for the import. Generated rows are marked: agents' e-mails end in
