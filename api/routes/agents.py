@@ -13,7 +13,6 @@ from api import queries
 from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
 from api.errors import PROBLEM_CONTENT
-from api.schemas import in_model_order
 from api.schemas.agents import AgentDashboard, DashboardQuery
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
@@ -47,7 +46,7 @@ async def agent_dashboard(request: Request, agent_id: UUID, key: ApiKey,
         pool, queries.AGENT_DASHBOARD,
         agent_id, query.date_range, query.date_from, query.date_to, query.status_filter, query.source_filter, key)
     request.app.state.metrics.cache_result(hit=False)
-    content = json.dumps(in_model_order(body, AgentDashboard), separators=(",", ":")).encode()
+    content = json.dumps(body, separators=(",", ":")).encode()
     if version is not None:
         await cache.put(str(agent_id), field, content, version)
     return Response(content, media_type="application/json", headers={"X-Cache": "miss"})

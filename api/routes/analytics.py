@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api import queries
 from api.auth import ApiKey, auth_responses, roles_note
@@ -20,6 +20,32 @@ from api.deps import call_api, get_pool
 from api.errors import PROBLEM_CONTENT
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+
+class ReportEntry(BaseModel):
+    name: str = Field(examples=["conversion-by-source"])
+    question: str
+    path: str = Field(examples=["/api/v1/analytics/conversion-by-source"])
+    live: bool = Field(description="True: computed at the request; false: read from the analytics snapshot.")
+
+
+class ReportCatalog(BaseModel):
+    reports: list[ReportEntry]
+
+
+class ReportFilters(BaseModel):
+    date_from: dt.date | None
+    date_to: dt.date | None
+
+
+class Report(BaseModel):
+    report: str = Field(examples=["conversion-by-source"])
+    question: str
+    filters: ReportFilters
+    as_of: dt.datetime | None = Field(description="When the data was taken: the snapshot's refresh, or now if live.")
+    live: bool
+    rows: list[dict[str, Any]] = Field(description="The report's rows, each with its columns in the report's order "
+                                                   "(docs/analytics.md defines them).")
+
 
 class Window(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -35,10 +61,10 @@ class Window(BaseModel):
 
 
 @router.get("", summary="The available reports", description="The names and questions of every report."
-            + roles_note("analytics"), responses=auth_responses("analytics"))
-async def list_reports(request: Request, key: ApiKey) -> dict[str, Any]:
+            + roles_note("analytics"), response_model=ReportCatalog, responses=auth_responses("analytics"))
+async def list_reports(request: Request, key: ApiKey) -> JSONResponse:
     reports = await call_api(await get_pool(request), queries.ANALYTICS_REPORTS, key)
-    return {"reports": reports}
+    return JSONResponse({"reports": reports})
 
 
 @router.get(
@@ -47,6 +73,7 @@ async def list_reports(request: Request, key: ApiKey) -> dict[str, Any]:
     description="Dates are Asia/Dubai days, inclusive, both optional (all time). docs/analytics.md defines each. "
                 "The key is checked before the name: without a valid key every name answers 401."
                 + roles_note("analytics"),
+    response_model=Report,
     responses={**auth_responses("analytics"), 404: {"description": "`report_not_found`", **PROBLEM_CONTENT}},
 )
 async def report(request: Request, report: str, key: ApiKey, window: Annotated[Window, Query()]) -> JSONResponse:

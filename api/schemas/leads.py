@@ -236,6 +236,7 @@ class FollowUp(BaseModel):
     sla: str = Field(examples=["sla_hot_lead"])
     sla_deadline: datetime
     moved: bool = Field(description="True when the SLA slot was taken and the task moved to the next free slot.")
+    within_sla: bool = Field(description="False when no slot before the SLA deadline was free.")
 
 
 class Warning(BaseModel):
@@ -259,6 +260,20 @@ class CaptureResponse(BaseModel):
     assignment: AssignmentSummary | None = None
     follow_up: FollowUp | None = None
     warnings: list[Warning] = Field(default_factory=list)
+
+
+class DeadLetter(BaseModel):
+    dead_letter_id: UUID
+    received_at: datetime
+    source_type: str | None = Field(description="As sent, when the body named one.")
+    payload: Any = Field(description="The body as parsed JSON, when it was JSON.")
+    raw_body: str | None = Field(description="The body as received, when it was not JSON (at most 64 KiB).")
+    error_code: str = Field(examples=["validation_error"])
+    error_detail: Any = Field(description="The problem's errors, as the client was told.")
+    request_id: str | None
+    idempotency_key: str | None
+    replayed_at: datetime | None
+    replayed_lead_id: UUID | None
 
 
 # --- updates and reassignment -------------------------------------------------------------------------------

@@ -179,10 +179,11 @@ COMMENT ON FUNCTION crm.round_up_to_slot(timestamptz) IS
 -- the agent's earliest free slot from now (rounded up to the slot step; inside business hours unless the SLA class
 -- runs around the clock). The SLA deadline is when it must be due by: a slot after it is booked only when nothing
 -- before it is free, and the answer says so (within_sla false).
--- Returns the task as jsonb {task_id, task_type, priority, due_at, ends_at, sla, sla_deadline, moved, within_sla}:
+-- Returns the task as json {task_id, task_type, priority, due_at, ends_at, sla, sla_deadline, moved, within_sla}:
 -- moved is true when the earliest allowed start was taken and the task went to a later free slot.
-CREATE OR REPLACE FUNCTION crm.schedule_initial_follow_up(p_lead_id uuid, p_agent_id uuid, p_score integer, p_now timestamptz)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS crm.schedule_initial_follow_up(uuid, uuid, integer, timestamptz);
+CREATE FUNCTION crm.schedule_initial_follow_up(p_lead_id uuid, p_agent_id uuid, p_score integer, p_now timestamptz)
+RETURNS json
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
@@ -212,7 +213,7 @@ BEGIN
             v_due, v_due + v_length, 'Initial follow-up (' || (v_sla ->> 'class') || ')')
     RETURNING * INTO v_task;
 
-    RETURN pg_catalog.jsonb_build_object(
+    RETURN pg_catalog.json_build_object(   -- json, in the order the API documents (FollowUp)
         'task_id', v_task.task_id, 'task_type', v_task.task_type, 'priority', v_task.priority,
         'due_at', v_task.due_at, 'ends_at', v_task.ends_at, 'sla', v_sla ->> 'class',
         'sla_deadline', v_deadline, 'moved', v_due <> v_earliest, 'within_sla', v_due <= v_deadline);

@@ -3,28 +3,30 @@
 -- none authorizes (the entry point has), and each names the errors it raises. plpgsql keeps their plans per session.
 
 -- crm.capture_response(lead, warnings, follow_up): the capture response body for a lead as it stands.
-CREATE OR REPLACE FUNCTION crm.capture_response(p_lead_id uuid, p_warnings jsonb DEFAULT '[]', p_follow_up jsonb DEFAULT NULL)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS crm.capture_response(uuid, jsonb, jsonb);
+DROP FUNCTION IF EXISTS crm.capture_response(uuid, jsonb, json);
+CREATE FUNCTION crm.capture_response(p_lead_id uuid, p_warnings jsonb DEFAULT '[]', p_follow_up json DEFAULT NULL)
+RETURNS json
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
 BEGIN
     RETURN (
-    SELECT pg_catalog.jsonb_build_object(
+    SELECT pg_catalog.json_build_object(   -- json: the keys in the order of the API's CaptureResponse
         'success', true,
         'lead_id', l.lead_id,
         'assigned_agent', CASE WHEN g.agent_id IS NOT NULL THEN
-            pg_catalog.jsonb_build_object('agent_id', g.agent_id, 'name', g.full_name, 'phone', g.phone) END,
+            pg_catalog.json_build_object('agent_id', g.agent_id, 'name', g.full_name, 'phone', g.phone) END,
         'lead_score', l.score,
         'next_follow_up', coalesce(p_follow_up ->> 'due_at',
             (SELECT min(t.due_at)::text FROM crm.follow_up_tasks AS t WHERE t.lead_id = l.lead_id AND t.status = 'open'))::timestamptz,
-        'suggested_properties', '[]'::jsonb,
+        'suggested_properties', '[]'::json,
         'queued', l.queued_at IS NOT NULL,
         'duplicate_of', CASE WHEN d.lead_id IS NOT NULL THEN
-            pg_catalog.jsonb_build_object('lead_id', d.lead_id, 'source_type', d.source_type, 'created_at', d.created_at) END,
+            pg_catalog.json_build_object('lead_id', d.lead_id, 'source_type', d.source_type, 'created_at', d.created_at) END,
         'score_breakdown', l.score_breakdown,
-        'assignment', CASE WHEN l.assignment_decision IS NOT NULL THEN pg_catalog.jsonb_build_object(
+        'assignment', CASE WHEN l.assignment_decision IS NOT NULL THEN pg_catalog.json_build_object(
             'method', l.assignment_decision ->> 'method',
             'kind', l.assignment_decision ->> 'kind',
             'winner_rank', (l.assignment_decision ->> 'winner_rank')::integer,
@@ -38,7 +40,7 @@ BEGIN
      WHERE l.lead_id = p_lead_id);
 END
 $$;
-COMMENT ON FUNCTION crm.capture_response(uuid, jsonb, jsonb) IS
+COMMENT ON FUNCTION crm.capture_response(uuid, jsonb, json) IS
     'The body POST /api/v1/leads/capture answers with, built from the lead as stored (the brief''s fields first, then '
     'queued, duplicate_of, score_breakdown, assignment, follow_up, warnings).';
 
@@ -54,18 +56,19 @@ $$;
 COMMENT ON FUNCTION crm.capture_warning(text, text, text) IS 'One entry of a capture response''s warnings list.';
 
 -- crm.capture_replay(lead, source, external_id): the first answer for a portal lead id sent again.
-CREATE OR REPLACE FUNCTION crm.capture_replay(p_lead_id uuid, p_source text, p_external_id text)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS crm.capture_replay(uuid, text, text);
+CREATE FUNCTION crm.capture_replay(p_lead_id uuid, p_source text, p_external_id text)
+RETURNS json
 LANGUAGE sql
 STABLE
 SET search_path = ''
 AS $$
     SELECT coalesce(
-        (SELECT pg_catalog.jsonb_build_object('status', k.response_status, 'replayed', true, 'body', k.response_body)
+        (SELECT pg_catalog.json_build_object('status', k.response_status, 'replayed', true, 'body', k.response_body)
            FROM crm.idempotency_keys AS k
           WHERE k.scope = 'capture_external:' || p_source AND k.idempotency_key = p_external_id),
         -- the receipt expired: answer with the lead as it stands
-        (SELECT pg_catalog.jsonb_build_object('status', CASE WHEN (r ->> 'queued')::boolean THEN 202 ELSE 201 END,
+        (SELECT pg_catalog.json_build_object('status', CASE WHEN (r ->> 'queued')::boolean THEN 202 ELSE 201 END,
                                               'replayed', true, 'body', r)
            FROM crm.capture_response(p_lead_id) AS r))
 $$;
@@ -119,8 +122,9 @@ COMMENT ON FUNCTION crm.claim_dead_letter(uuid) IS
 -- crm.capture_receipt(key, hash): the first answer to a capture sent with this Idempotency-Key, or NULL when the
 -- key is new (or NULL). A concurrent first request with the key is waited for (an advisory lock held to commit).
 -- Errors: PT422 idempotency_key_reused (the key came with a different request; DETAIL names the first lead).
-CREATE OR REPLACE FUNCTION crm.capture_receipt(p_idempotency_key text, p_request_hash text)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS crm.capture_receipt(text, text);
+CREATE FUNCTION crm.capture_receipt(p_idempotency_key text, p_request_hash text)
+RETURNS json
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
@@ -141,8 +145,8 @@ BEGIN
             USING ERRCODE = 'PT422', CONSTRAINT = 'idempotency_key_reused',
                   DETAIL = pg_catalog.json_build_object('lead_id', v_receipt.lead_id)::text;
     END IF;
-    RETURN pg_catalog.jsonb_build_object('status', v_receipt.response_status, 'replayed', true,
-                                         'body', v_receipt.response_body);
+    RETURN pg_catalog.json_build_object('status', v_receipt.response_status, 'replayed', true,
+                                        'body', v_receipt.response_body);
 END
 $$;
 COMMENT ON FUNCTION crm.capture_receipt(text, text) IS
@@ -173,8 +177,9 @@ COMMENT ON FUNCTION crm.require_source(text, boolean) IS
     'Errors: PT422 unknown_source, PT422 source_inactive.';
 
 -- crm.portal_resend(source, external_id): the first answer when a portal sends a lead id it sent before, else NULL.
-CREATE OR REPLACE FUNCTION crm.portal_resend(p_source text, p_external_id text)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS crm.portal_resend(text, text);
+CREATE FUNCTION crm.portal_resend(p_source text, p_external_id text)
+RETURNS json
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
@@ -410,13 +415,14 @@ COMMENT ON FUNCTION crm.store_captured_lead(jsonb, char, text, text[], uuid, uui
 -- crm.capture_race_lost(source, external_id, phone): the answer for a capture whose insert lost the race to a
 -- concurrent capture of the same lead: that capture's answer for a portal lead id, else the duplicate conflict.
 -- Errors: PT409 duplicate_lead.
-CREATE OR REPLACE FUNCTION crm.capture_race_lost(p_source text, p_external_id text, p_phone text)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS crm.capture_race_lost(text, text, text);
+CREATE FUNCTION crm.capture_race_lost(p_source text, p_external_id text, p_phone text)
+RETURNS json
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    v_answer   jsonb := crm.portal_resend(p_source, p_external_id);
+    v_answer   json := crm.portal_resend(p_source, p_external_id);
     v_existing crm.leads;
 BEGIN
     IF v_answer IS NOT NULL THEN
@@ -434,9 +440,10 @@ COMMENT ON FUNCTION crm.capture_race_lost(text, text, text) IS
 -- crm.assign_captured_lead(lead, decision, earlier lead, score, now): records the assignment the decision made
 -- (its counters and history follow by trigger) and books the first follow-up; returns the follow-up, NULL when
 -- the lead is queued.
-CREATE OR REPLACE FUNCTION crm.assign_captured_lead(p_lead_id uuid, p_decision jsonb, p_earlier_lead uuid,
-                                                    p_score integer, p_now timestamptz)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS crm.assign_captured_lead(uuid, jsonb, uuid, integer, timestamptz);
+CREATE FUNCTION crm.assign_captured_lead(p_lead_id uuid, p_decision jsonb, p_earlier_lead uuid,
+                                         p_score integer, p_now timestamptz)
+RETURNS json
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
@@ -479,9 +486,11 @@ COMMENT ON FUNCTION crm.note_duplicate_inquiry(uuid, uuid, text, uuid, timestamp
 
 -- crm.remember_capture(key, source, external_id, hash, status, body, lead, dead letter, now): keeps the answer for
 -- retries (by Idempotency-Key and by portal lead id) and marks a replayed dead letter as done.
-CREATE OR REPLACE FUNCTION crm.remember_capture(p_idempotency_key text, p_source text, p_external_id text,
-                                                p_request_hash text, p_status integer, p_body jsonb, p_lead_id uuid,
-                                                p_dead_letter_id uuid, p_now timestamptz)
+DROP FUNCTION IF EXISTS crm.remember_capture(text, text, text, text, integer, jsonb, uuid, uuid, timestamptz);
+DROP FUNCTION IF EXISTS crm.remember_capture(text, text, text, text, integer, json, uuid, uuid, timestamptz);
+CREATE FUNCTION crm.remember_capture(p_idempotency_key text, p_source text, p_external_id text,
+                                     p_request_hash text, p_status integer, p_body json, p_lead_id uuid,
+                                     p_dead_letter_id uuid, p_now timestamptz)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = ''
@@ -502,7 +511,7 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION crm.remember_capture(text, text, text, text, integer, jsonb, uuid, uuid, timestamptz) IS
+COMMENT ON FUNCTION crm.remember_capture(text, text, text, text, integer, json, uuid, uuid, timestamptz) IS
     'Capture step: the receipts that make a retry (same Idempotency-Key, same source + external_id) get the first '
     'answer, and the replayed dead letter marked with the lead it became.';
 

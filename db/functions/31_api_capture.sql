@@ -4,20 +4,21 @@
 -- api.capture_lead(input, actor, idempotency_key, dead_letter_id, now)
 -- p_input is the request body normalised by the API: phone in E.164, e-mail lower case, names trimmed,
 -- budgets as numbers; nationality, language and areas as typed (mapped here, exactly). Returns
--- {"status": 201 | 202, "replayed": bool, "body": {...}}: 201 assigned, 202 stored and queued for an agent.
+-- json {"status": 201 | 202, "replayed": bool, "body": {...}} (the body's keys in the documented order): 201 assigned, 202 stored and queued for an agent.
 -- A retry (same Idempotency-Key, or same source + external_id) returns the first answer and writes nothing.
 -- Errors: PT409 duplicate_lead (same phone and source; DETAIL names the existing lead),
 --         PT422 idempotency_key_reused (same key, different request), PT422 unknown_source, PT422 source_inactive,
 --         PT404 dead_letter_not_found, PT409 dead_letter_replayed; constraint violations of crm.leads (422).
 DROP FUNCTION IF EXISTS api.capture_lead(jsonb, text, text, text, uuid, timestamptz);
-CREATE OR REPLACE FUNCTION api.capture_lead(
+DROP FUNCTION IF EXISTS api.capture_lead(jsonb, text, text, uuid, timestamptz);
+CREATE FUNCTION api.capture_lead(
     p_input           jsonb,
     p_actor           text,
     p_idempotency_key text DEFAULT NULL,
     p_dead_letter_id  uuid DEFAULT NULL,
     p_now             timestamptz DEFAULT NULL
 )
-RETURNS jsonb
+RETURNS json
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
@@ -30,14 +31,14 @@ DECLARE
     v_external text := nullif(p_input #>> '{source_details,external_id}', '');
     -- md5 of the normalised request (jsonb text is canonical), when a retry can be asked about
     v_hash     text := CASE WHEN p_idempotency_key IS NOT NULL OR v_external IS NOT NULL THEN pg_catalog.md5(p_input::text) END;
-    v_answer   jsonb;
+    v_answer   json;
     v_input    record;   -- crm.map_capture_input
     v_earlier  record;   -- crm.earlier_inquiry
     v_choice   record;   -- crm.choose_capture_agent
     v_score    jsonb;
     v_lead_id  uuid;
-    v_follow   jsonb;
-    v_body     jsonb;
+    v_follow   json;
+    v_body     json;
     v_status   integer;
 BEGIN
     PERFORM crm.authorize('capture');
@@ -84,7 +85,7 @@ BEGIN
     v_status := CASE WHEN v_choice.decision ->> 'agent_id' IS NULL THEN 202 ELSE 201 END;
     PERFORM crm.remember_capture(p_idempotency_key, v_source, v_external, v_hash, v_status, v_body, v_lead_id,
                                  p_dead_letter_id, v_now);
-    RETURN pg_catalog.jsonb_build_object('status', v_status, 'replayed', false, 'body', v_body);
+    RETURN pg_catalog.json_build_object('status', v_status, 'replayed', false, 'body', v_body);
 END
 $$;
 COMMENT ON FUNCTION api.capture_lead(jsonb, text, text, uuid, timestamptz) IS

@@ -19,15 +19,16 @@ COMMENT ON FUNCTION api.record_capture_dead_letter(text, jsonb, text, text, json
     'Stores a capture that failed validation (payload if it was JSON, else the raw body capped at 64 KiB, and the errors). '
     'SECURITY DEFINER: writes crm.';
 
-CREATE OR REPLACE FUNCTION api.capture_dead_letters(p_pending_only boolean DEFAULT true, p_limit integer DEFAULT 100)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS api.capture_dead_letters(boolean, integer);
+CREATE FUNCTION api.capture_dead_letters(p_pending_only boolean DEFAULT true, p_limit integer DEFAULT 100)
+RETURNS json
 LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path = ''
 AS $$
     SELECT crm.authorize('dead_letters');
-    SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(d) ORDER BY d.received_at DESC), '[]'::jsonb)
+    SELECT coalesce(pg_catalog.json_agg(pg_catalog.to_json(d) ORDER BY d.received_at DESC), '[]'::json)
       FROM (SELECT * FROM crm.capture_dead_letters AS x
              WHERE NOT p_pending_only OR x.replayed_at IS NULL
              ORDER BY x.received_at DESC
@@ -36,14 +37,15 @@ $$;
 COMMENT ON FUNCTION api.capture_dead_letters(boolean, integer) IS
     'Dead letters, newest first (only those not yet replayed by default). SECURITY DEFINER: reads crm.';
 
-CREATE OR REPLACE FUNCTION api.capture_dead_letter(p_dead_letter_id uuid)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS api.capture_dead_letter(uuid);
+CREATE FUNCTION api.capture_dead_letter(p_dead_letter_id uuid)
+RETURNS json
 LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path = ''
 AS $$
     SELECT crm.authorize('dead_letters');
-    SELECT pg_catalog.to_jsonb(d) FROM crm.capture_dead_letters AS d WHERE d.dead_letter_id = p_dead_letter_id
+    SELECT pg_catalog.to_json(d) FROM crm.capture_dead_letters AS d WHERE d.dead_letter_id = p_dead_letter_id
 $$;
 COMMENT ON FUNCTION api.capture_dead_letter(uuid) IS 'One dead letter (NULL when unknown). SECURITY DEFINER: reads crm.';

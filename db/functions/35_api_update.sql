@@ -1,41 +1,45 @@
 -- Lead updates: api.update_lead (PUT /api/v1/leads/{id}/update) and what the answer shows.
 
--- crm.lead_state(lead): the lead as it stands, for update and reassignment answers.
-CREATE OR REPLACE FUNCTION crm.lead_state(p_lead_id uuid)
-RETURNS jsonb
+-- crm.lead_state(lead, changes, reassignment): the lead as it stands, for update and reassignment answers, as
+-- json in the order of the API's LeadState; changes (an update's) and reassignment (a reassignment's) close it.
+DROP FUNCTION IF EXISTS crm.lead_state(uuid);
+DROP FUNCTION IF EXISTS crm.lead_state(uuid, jsonb, jsonb);
+CREATE FUNCTION crm.lead_state(p_lead_id uuid, p_changes jsonb DEFAULT NULL, p_reassignment jsonb DEFAULT NULL)
+RETURNS json
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
 BEGIN
     RETURN (
-        SELECT pg_catalog.jsonb_build_object(
+        SELECT pg_catalog.json_build_object(
             'lead_id', l.lead_id, 'status', l.status, 'score', l.score,
             'assigned_agent', CASE WHEN g.agent_id IS NOT NULL THEN
-                pg_catalog.jsonb_build_object('agent_id', g.agent_id, 'name', g.full_name, 'phone', g.phone) END,
+                pg_catalog.json_build_object('agent_id', g.agent_id, 'name', g.full_name, 'phone', g.phone) END,
             'queued', l.queued_at IS NOT NULL,
-            'next_follow_up', (SELECT pg_catalog.jsonb_build_object('task_id', t.task_id, 'task_type', t.task_type,
-                                                                   'priority', t.priority, 'due_at', t.due_at)
+            'next_follow_up', (SELECT pg_catalog.json_build_object('task_id', t.task_id, 'task_type', t.task_type,
+                                                                  'priority', t.priority, 'due_at', t.due_at)
                                  FROM crm.follow_up_tasks AS t
                                 WHERE t.lead_id = l.lead_id AND t.status = 'open'
                                 ORDER BY t.due_at LIMIT 1),
             'first_contacted_at', l.first_contacted_at, 'response_seconds', l.response_seconds,
             'last_activity_at', l.last_activity_at, 'deal_value', l.deal_value_aed, 'lost_reason', l.lost_reason,
             'closed_at', l.closed_at,
-            'property_interests', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+            'property_interests', coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
                                                 'property_id', i.property_id, 'interest_level', i.interest_level)
                                                 ORDER BY i.created_at, i.property_id)
-                                              FROM crm.lead_property_interests AS i WHERE i.lead_id = l.lead_id), '[]'),
-            'updated_at', l.updated_at)
+                                              FROM crm.lead_property_interests AS i WHERE i.lead_id = l.lead_id),
+                                            '[]'::json),
+            'updated_at', l.updated_at, 'changes', p_changes, 'reassignment', p_reassignment)
           FROM crm.leads AS l
           LEFT JOIN crm.lead_assignments AS a ON a.lead_id = l.lead_id AND a.released_at IS NULL
           LEFT JOIN crm.agents AS g ON g.agent_id = a.agent_id
          WHERE l.lead_id = p_lead_id);
 END
 $$;
-COMMENT ON FUNCTION crm.lead_state(uuid) IS
+COMMENT ON FUNCTION crm.lead_state(uuid, jsonb, jsonb) IS
     'The lead as it stands: status, score, current agent, queue flag, next open follow-up, response time, outcome '
-    'fields and property interests. The body of update and reassignment answers.';
+    'fields and property interests, then what the request changed. The body of update and reassignment answers.';
 
 -- api.update_lead(lead, input, actor, now): PUT /api/v1/leads/{lead_id}/update, all or nothing.
 -- p_input (normalised by the API): {"status", "lost_reason", "deal_value",
@@ -46,8 +50,9 @@ COMMENT ON FUNCTION crm.lead_state(uuid) IS
 -- Errors: PT404 lead_not_found; PT409 lead_has_no_agent (an activity on a queued lead); PT409 lead_closed
 -- (a follow-up on a closed lead); PT422 unknown_property; PT409 follow_up_conflict; PT422 follow_up_in_past;
 -- PT409 lead_status_transition (from the trigger); 23514 leads_lost_reason_required / leads_deal_value_* (422).
-CREATE OR REPLACE FUNCTION api.update_lead(p_lead_id uuid, p_input jsonb, p_actor text, p_now timestamptz DEFAULT NULL)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS api.update_lead(uuid, jsonb, text, timestamptz);
+CREATE FUNCTION api.update_lead(p_lead_id uuid, p_input jsonb, p_actor text, p_now timestamptz DEFAULT NULL)
+RETURNS json
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
@@ -87,7 +92,7 @@ BEGIN
         v_changes := v_changes || pg_catalog.jsonb_build_object('status', crm.move_status(
             v_lead, v_status, p_input ->> 'lost_reason', (p_input ->> 'deal_value')::numeric));
     END IF;
-    RETURN crm.lead_state(p_lead_id) || pg_catalog.jsonb_build_object('changes', v_changes);
+    RETURN crm.lead_state(p_lead_id, v_changes);
 END
 $$;
 COMMENT ON FUNCTION api.update_lead(uuid, jsonb, text, timestamptz) IS

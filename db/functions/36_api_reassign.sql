@@ -1,9 +1,10 @@
 -- api.reassign_lead: POST /api/v1/leads/{lead_id}/reassign (a supervisor moves a lead, to a named agent or to
 -- the best available one). The brief's LeadAssignmentManager.reassign_lead calls it too.
 -- Errors: PT404 lead_not_found, PT409 no_agent_available, and those of crm.reassign_lead.
-CREATE OR REPLACE FUNCTION api.reassign_lead(p_lead_id uuid, p_reason text, p_new_agent uuid, p_actor text,
-                                             p_now timestamptz DEFAULT NULL)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS api.reassign_lead(uuid, text, uuid, text, timestamptz);
+CREATE FUNCTION api.reassign_lead(p_lead_id uuid, p_reason text, p_new_agent uuid, p_actor text,
+                                  p_now timestamptz DEFAULT NULL)
+RETURNS json
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
@@ -19,7 +20,7 @@ BEGIN
         RAISE EXCEPTION 'no other agent has free capacity for lead %', p_lead_id
             USING ERRCODE = 'PT409', CONSTRAINT = 'no_agent_available';
     END IF;
-    RETURN crm.lead_state(p_lead_id) || pg_catalog.jsonb_build_object('reassignment', v_result - 'decision');
+    RETURN crm.lead_state(p_lead_id, NULL, v_result - 'decision');
 END
 $$;
 COMMENT ON FUNCTION api.reassign_lead(uuid, text, uuid, text, timestamptz) IS

@@ -134,20 +134,21 @@ COMMENT ON FUNCTION crm.response_time_ranks(date, date) IS
     'Dashboard step: active agents ranked by mean first-response time over the months of a range (1 = fastest).';
 
 -- crm.dashboard_pending_tasks(agent): the agent's next ten open follow-ups, soonest first.
-CREATE OR REPLACE FUNCTION crm.dashboard_pending_tasks(p_agent_id uuid)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS crm.dashboard_pending_tasks(uuid);
+CREATE FUNCTION crm.dashboard_pending_tasks(p_agent_id uuid)
+RETURNS json
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
 BEGIN
     RETURN coalesce((
-        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+        SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
                    'task_id', t.task_id, 'lead_name', l.first_name || ' ' || l.last_name, 'task_type', t.task_type,
                    'due_date', t.due_at, 'priority', t.priority) ORDER BY t.due_at, t.task_id)
           FROM (SELECT * FROM crm.follow_up_tasks AS x
                  WHERE x.agent_id = p_agent_id AND x.status = 'open' ORDER BY x.due_at LIMIT 10) AS t
-          JOIN crm.leads AS l ON l.lead_id = t.lead_id), '[]'::jsonb);
+          JOIN crm.leads AS l ON l.lead_id = t.lead_id), '[]'::json);
 END
 $$;
 COMMENT ON FUNCTION crm.dashboard_pending_tasks(uuid) IS 'Dashboard step: pending_tasks, the agent''s next ten open follow-ups.';
@@ -174,7 +175,8 @@ COMMENT ON FUNCTION crm.dashboard_conversions(uuid, timestamptz, timestamptz, te
 -- api.agent_dashboard(agent, date_range, date_from, date_to, status_filter, source_filter, now)
 -- The filters are crm.dashboard_window's (the API validates them; here they are checked again for psql callers).
 -- Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter, PT422 date_range_out_of_bounds.
-CREATE OR REPLACE FUNCTION api.agent_dashboard(
+DROP FUNCTION IF EXISTS api.agent_dashboard(uuid, text, date, date, text, text, timestamptz);
+CREATE FUNCTION api.agent_dashboard(
     p_agent_id      uuid,
     p_date_range    text DEFAULT '30d',
     p_date_from     date DEFAULT NULL,
@@ -183,7 +185,7 @@ CREATE OR REPLACE FUNCTION api.agent_dashboard(
     p_source_filter text DEFAULT 'all',
     p_now           timestamptz DEFAULT NULL
 )
-RETURNS jsonb
+RETURNS json
 LANGUAGE plpgsql
 STABLE
 SECURITY INVOKER  -- reads as the caller: row-level security shows an agent caller only their own rows
@@ -193,7 +195,7 @@ DECLARE
     v_now    timestamptz := coalesce(p_now, now());
     v_agent  crm.agents;
     v_window record;   -- crm.dashboard_window
-    v_result jsonb;
+    v_result json;
 BEGIN
     PERFORM crm.authorize('dashboard', p_agent_id);  -- an agent key: its own dashboard only (first: nothing is
                                                       -- readable to a session without a caller)
@@ -218,8 +220,8 @@ BEGIN
     ranks AS MATERIALIZED (
         SELECT * FROM crm.response_time_ranks(v_window.date_from, v_window.date_to)
     )
-    SELECT pg_catalog.jsonb_build_object(
-        'agent_summary', pg_catalog.jsonb_build_object(
+    SELECT pg_catalog.json_build_object(   -- json: the keys in the order of the API's AgentDashboard
+        'agent_summary', pg_catalog.json_build_object(
             'total_active_leads', v_agent.active_leads,
             'overdue_follow_ups', (SELECT count(*) FROM crm.follow_up_tasks AS t
                                     WHERE t.agent_id = p_agent_id AND t.status = 'open' AND t.due_at < v_now),
@@ -228,7 +230,7 @@ BEGIN
             'average_response_seconds', f.response_seconds,
             'lead_score_average', f.score_average),
         'recent_leads', coalesce((
-            SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+            SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
                        'lead_id', m.lead_id, 'name', m.first_name || ' ' || m.last_name, 'phone', m.phone,
                        'source', m.source_type, 'status', m.status, 'score', m.score,
                        'last_activity', m.last_activity_at,
@@ -236,14 +238,14 @@ BEGIN
                                            WHERE t.lead_id = m.lead_id AND t.status = 'open'))
                        ORDER BY coalesce(m.last_activity_at, m.created_at) DESC, m.lead_id)
               FROM (SELECT * FROM mine ORDER BY coalesce(mine.last_activity_at, mine.created_at) DESC, mine.lead_id
-                    LIMIT 10) AS m), '[]'::jsonb),
+                    LIMIT 10) AS m), '[]'::json),
         'pending_tasks', crm.dashboard_pending_tasks(p_agent_id),
-        'performance_metrics', pg_catalog.jsonb_build_object(
+        'performance_metrics', pg_catalog.json_build_object(
             'conversion_rate', crm.conversion_rate(f.converted, f.lost),   -- null: nothing closed, no rate
             'average_deal_size', coalesce(f.deal_average, 0),
             'response_time_rank', (SELECT r.rank_position FROM ranks AS r WHERE r.agent_id = p_agent_id),
             'ranked_agents', (SELECT count(*) FROM ranks)),
-        'filters', pg_catalog.jsonb_build_object(
+        'filters', pg_catalog.json_build_object(
             'date_range', p_date_range, 'date_from', v_window.date_from, 'date_to', v_window.date_to,
             'status_filter', p_status_filter, 'source_filter', p_source_filter, 'timezone', v_window.tz),
         'generated_at', v_now)

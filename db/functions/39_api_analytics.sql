@@ -47,8 +47,9 @@ COMMENT ON FUNCTION crm.analytics_catalog() IS
     'and the query over the reporting schema ($1 date_from, $2 date_to).';
 
 -- api.analytics_reports(): the catalog for GET /api/v1/analytics. Errors: crm.authorize's.
-CREATE OR REPLACE FUNCTION api.analytics_reports()
-RETURNS jsonb
+DROP FUNCTION IF EXISTS api.analytics_reports();
+CREATE FUNCTION api.analytics_reports()
+RETURNS json
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
@@ -56,7 +57,7 @@ SET search_path = ''
 AS $$
 BEGIN
     PERFORM crm.authorize('analytics');
-    RETURN (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+    RETURN (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
                        'name', c.name, 'question', c.question, 'path', '/api/v1/analytics/' || c.name, 'live', c.live))
               FROM crm.analytics_catalog() AS c);
 END
@@ -68,8 +69,9 @@ COMMENT ON FUNCTION api.analytics_reports() IS
 -- api.analytics_report(name, from, to): one report's rows, with when its data was taken. The caller is authorized
 -- before the name is looked at, so report names cannot be probed without a key. Errors: crm.authorize's,
 -- PT404 report_not_found.
-CREATE OR REPLACE FUNCTION api.analytics_report(p_name text, p_from date DEFAULT NULL, p_to date DEFAULT NULL)
-RETURNS jsonb
+DROP FUNCTION IF EXISTS api.analytics_report(text, date, date);
+CREATE FUNCTION api.analytics_report(p_name text, p_from date DEFAULT NULL, p_to date DEFAULT NULL)
+RETURNS json
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
@@ -77,7 +79,7 @@ SET search_path = ''
 AS $$
 DECLARE
     v_report record;
-    v_rows   jsonb;
+    v_rows   json;
 BEGIN
     PERFORM crm.authorize('analytics');
     SELECT * INTO v_report FROM crm.analytics_catalog() AS c WHERE c.name = p_name;
@@ -86,11 +88,12 @@ BEGIN
             USING ERRCODE = 'PT404', CONSTRAINT = 'report_not_found';
     END IF;
     -- the query is the catalog's own text (never the caller's): the dates are bound parameters
-    EXECUTE 'SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(r)), ''[]''::jsonb) FROM (' || v_report.query
+    -- json: each row's columns in the report's own order
+    EXECUTE 'SELECT coalesce(pg_catalog.json_agg(pg_catalog.to_json(r)), ''[]''::json) FROM (' || v_report.query
             || ') AS r' INTO v_rows USING p_from, p_to;
-    RETURN pg_catalog.jsonb_build_object(
+    RETURN pg_catalog.json_build_object(
         'report', v_report.name, 'question', v_report.question,
-        'filters', pg_catalog.jsonb_build_object('date_from', p_from, 'date_to', p_to),
+        'filters', pg_catalog.json_build_object('date_from', p_from, 'date_to', p_to),
         'as_of', CASE WHEN v_report.live THEN pg_catalog.now()
                       ELSE (SELECT f.refreshed_at FROM reporting.analytics_freshness AS f) END,
         'live', v_report.live, 'rows', v_rows);

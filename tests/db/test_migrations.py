@@ -100,7 +100,7 @@ def test_every_function_pins_search_path(db: psycopg.Connection) -> None:
 def test_api_schema_holds_exactly_what_the_files_declare(db: psycopg.Connection) -> None:
     declared: set[str] = set()
     for path in database.function_files():
-        declared |= set(re.findall(r"CREATE OR REPLACE FUNCTION (api\.\w+)\(", Path(path).read_text()))
+        declared |= set(re.findall(r"CREATE (?:OR REPLACE )?FUNCTION (api\.\w+)\(", Path(path).read_text()))
     present = {r[0] for r in db.execute(
         "SELECT 'api.' || proname FROM pg_proc WHERE pronamespace = 'api'::regnamespace").fetchall()}
     assert declared and present == declared

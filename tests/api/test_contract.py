@@ -1,0 +1,194 @@
+"""One response contract: the database builds every response body as json in the documented order, and the pydantic
+models document it (OpenAPI). Here every endpoint's real responses are checked against its model: the same keys, in
+the model's order, at every level, and values the model accepts. An endpoint added without a case here fails
+test_every_endpoint_has_a_contract_case."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import types
+import typing
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from api.main import create_app
+from api.routes.analytics import Report, ReportCatalog
+from api.routes.health import Health, Ready
+from api.schemas.agents import AgentDashboard
+from api.schemas.leads import AssignedAgent, CaptureResponse, DeadLetter, LeadState
+from tests.api.conftest import api_client
+from tests.conftest import Servers
+
+_phones = itertools.count(3_100_000)
+NOT_JSON = {("GET", "/metrics")}  # Prometheus text
+
+
+def assert_contract(model: Any, value: Any, where: str = "body") -> None:
+    """`value` has exactly the keys of `model`, in its order, recursively; the model accepts it."""
+    origin = typing.get_origin(model)
+    if origin in (typing.Union, types.UnionType):
+        options = [m for m in typing.get_args(model) if m is not type(None)]
+        if value is None:
+            assert type(None) in typing.get_args(model), f"{where}: null where the model wants a value"
+            return
+        assert len(options) == 1, f"{where}: a union the contract test cannot follow"
+        assert_contract(options[0], value, where)
+        return
+    if origin is list:
+        assert isinstance(value, list), f"{where}: not a list"
+        (inner,) = typing.get_args(model)
+        for i, item in enumerate(value):
+            assert_contract(inner, item, f"{where}[{i}]")
+        return
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        assert isinstance(value, dict), f"{where}: not an object"
+        fields = model.model_fields
+        assert list(value) == list(fields), f"{where}: keys {list(value)} != the model's {list(fields)}"
+        for name, field in fields.items():
+            assert_contract(field.annotation, value[name], f"{where}.{name}")
+        model.model_validate(value)
+
+
+def check(model: Any, response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert_contract(model, body)
+    return body
+
+
+@pytest.fixture
+async def http(seeded_db_url: str, servers: Servers) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(seeded_db_url, servers.redis_url) as client:
+        yield client
+
+
+def one(url: str, query: str, *args: Any) -> Any:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(query, args).fetchone()
+        return row[0] if row else None
+
+
+def capture_body(**lead: Any) -> dict[str, Any]:
+    return {"source_type": "bayut",
+            "lead_data": {"first_name": "Layla", "last_name": "Contract", "phone": f"+97152{next(_phones)}",
+                          "nationality": "Emirati", "budget_min": 1_500_000, "budget_max": 2_500_000,
+                          "property_type": "villa", "preferred_areas": ["Marina", "Atlantis"], **lead},
+            "source_details": {"external_id": f"BY-{next(_phones)}"}}
+
+
+async def test_every_endpoint_answers_in_its_documented_shape(http: httpx.AsyncClient, seeded_db_url: str) -> None:
+    covered: set[tuple[str, str]] = set()
+
+    def hit(method: str, path: str) -> None:
+        covered.add((method, path))
+
+    # capture: assigned (201), its retry, a duplicate linked from another source, and queued (202)
+    body = capture_body()
+    first = check(CaptureResponse, await http.post("/api/v1/leads/capture", json=body), 201)
+    assert first["warnings"] and first["follow_up"] and first["score_breakdown"]
+    replay = await http.post("/api/v1/leads/capture", json=body)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.content == (await http.post("/api/v1/leads/capture", json=body)).content
+    assert_contract(CaptureResponse, replay.json())
+    linked = capture_body(phone=body["lead_data"]["phone"])
+    linked["source_type"] = "website"
+    duplicate = check(CaptureResponse, await http.post("/api/v1/leads/capture", json=linked), 201)
+    assert duplicate["duplicate_of"]["lead_id"] == first["lead_id"]
+    with psycopg.connect(seeded_db_url, autocommit=True) as owner:  # nobody free: the lead waits in the queue
+        active = [r[0] for r in owner.execute("SELECT agent_id FROM crm.agents WHERE is_active AND role = 'agent'")]
+        owner.execute("UPDATE crm.agents SET is_active = false WHERE agent_id = ANY (%s)", (active,))
+        try:
+            queued = check(CaptureResponse, await http.post("/api/v1/leads/capture", json=capture_body()), 202)
+        finally:
+            owner.execute("UPDATE crm.agents SET is_active = true WHERE agent_id = ANY (%s)", (active,))
+    assert queued["queued"] is True and queued["assigned_agent"] is None
+    hit("POST", "/api/v1/leads/capture")
+
+    # dead letters: a capture that fails validation, listed and replayed
+    bad = capture_body()
+    bad["lead_data"]["phone"] = "12"
+    assert (await http.post("/api/v1/leads/capture", json=bad)).status_code == 422
+    letters = check(list[DeadLetter], await http.get("/api/v1/leads/capture/dead-letters"))
+    assert letters
+    hit("GET", "/api/v1/leads/capture/dead-letters")
+    fixed = capture_body()
+    check(CaptureResponse, await http.post(
+        f"/api/v1/leads/capture/dead-letters/{letters[0]['dead_letter_id']}/replay", json=fixed), 201)
+    hit("POST", "/api/v1/leads/capture/dead-letters/{dead_letter_id}/replay")
+
+    # update and reassign
+    lead = first["lead_id"]
+    updated = check(LeadState, await http.put(f"/api/v1/leads/{lead}/update", json={
+        "status": "contacted", "activity": {"type": "call", "outcome": "positive", "notes": "Wants a villa"}}))
+    assert updated["changes"]["status"] == {"from": "new", "to": "contacted"} and updated["reassignment"] is None
+    hit("PUT", "/api/v1/leads/{lead_id}/update")
+    moved = check(LeadState, await http.post(f"/api/v1/leads/{lead}/reassign", json={"reason": "Client asked"}))
+    assert moved["reassignment"] and moved["changes"] is None
+    hit("POST", "/api/v1/leads/{lead_id}/reassign")
+
+    # the dashboard, built (miss) and cached (hit): the same bytes
+    agent = moved["assigned_agent"]["agent_id"]
+    url = f"/api/v1/agents/{agent}/dashboard"
+    built = await http.get(url, params={"date_range": "90d"})
+    assert built.headers["X-Cache"] == "miss"
+    dashboard = check(AgentDashboard, built)
+    assert dashboard["recent_leads"] and dashboard["pending_tasks"]
+    for _ in range(20):  # the change notices of the writes above may still drop the first entry: build until kept
+        cached = await http.get(url, params={"date_range": "90d"})
+        if cached.headers["X-Cache"] == "hit":
+            break
+        built = cached
+        await asyncio.sleep(0.05)
+    assert cached.headers["X-Cache"] == "hit" and cached.content == built.content
+    hit("GET", "/api/v1/agents/{agent_id}/dashboard")
+
+    # analytics: the catalogue and every report in it
+    catalog = check(ReportCatalog, await http.get("/api/v1/analytics"))
+    hit("GET", "/api/v1/analytics")
+    for entry in catalog["reports"]:
+        report = check(Report, await http.get(entry["path"], params={"date_from": "2025-01-01"}))
+        if report["rows"]:  # a report's columns come in its own order, the same for every row
+            assert len({tuple(r) for r in report["rows"]}) == 1
+    hit("GET", "/api/v1/analytics/{report}")
+
+    check(Health, await http.get("/health"))
+    hit("GET", "/health")
+    check(Ready, await http.get("/ready"))
+    hit("GET", "/ready")
+
+    documented = {(method, route.path) for route in create_app().routes if isinstance(route, APIRoute)
+                  for method in route.methods if route.include_in_schema or route.path in ("/health", "/ready")}
+    assert documented - NOT_JSON <= covered, f"endpoints without a contract case: {documented - NOT_JSON - covered}"
+    assert one(seeded_db_url, "SELECT count(*) FROM reporting.invariant_violations") == 0
+
+
+def test_every_endpoint_has_a_response_model() -> None:
+    """OpenAPI shows a schema for every JSON answer: the models are what clients read."""
+    for route in create_app().routes:
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            methods = {(m, route.path) for m in route.methods}
+            if methods <= NOT_JSON:
+                continue
+            documented = route.responses.get(route.status_code or 200, {})
+            assert route.response_model is not None or "model" in documented or "content" in documented, route.path
+
+
+def test_the_contract_check_fails_on_order_missing_and_extra_keys() -> None:
+    good = {"status": "ok"}
+    assert_contract(Health, good)
+    for wrong in ({}, {"status": "ok", "extra": 1}):
+        with pytest.raises(AssertionError):
+            assert_contract(Health, wrong)
+    agent = {"agent_id": "5ac1beeb-a11c-4c70-aa58-bafb53c04ac7", "name": "Sara", "phone": "+971501234567"}
+    assert_contract(AssignedAgent, agent)
+    with pytest.raises(AssertionError):
+        assert_contract(AssignedAgent, dict(reversed(agent.items())))
+    with pytest.raises(AssertionError):
+        assert_contract(list[AssignedAgent], [agent, {"name": "Sara"}])
