@@ -40,6 +40,8 @@ _HTTP_TITLES = {
 # SQLSTATEs that mean "the database is not available right now"
 UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "53400", "57014"})
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# undefined function / table / schema: the database does not match this release (a rollback, a missed migrate)
+SCHEMA_MISSING_SQLSTATES = frozenset({"42883", "42P01", "3F000"})
 
 
 class Problem(Exception):
@@ -146,8 +148,19 @@ def from_postgres(exc: asyncpg.PostgresError) -> Problem:
                        headers={"Retry-After": "1"})
     if state in UNAVAILABLE_SQLSTATES or state.startswith("08"):
         return unavailable()
+    if state in SCHEMA_MISSING_SQLSTATES:
+        log.error("the database lacks what this release calls (%s): %s", state, message)
+        return function_layer_missing()
     log.error("unmapped database error %s: %s", state, message)
     return internal_error()
+
+
+def function_layer_missing() -> Problem:
+    """The database has no function (or table) this release calls: it was rolled back, or never migrated to this
+    release. 503: nothing is wrong with the request, and it succeeds once the database matches (docs/operations.md)."""
+    return Problem(503, "function_layer_missing",
+                   "The database does not have the functions this release calls (rolled back, or not migrated); "
+                   "run `crmctl migrate` of the matching release.", headers={"Retry-After": "30"})
 
 
 def unexpected(exc: BaseException) -> Problem:

@@ -6,6 +6,11 @@
     crmctl migrate --rollback 0004  # roll back until 0004_... is the latest applied
     crmctl seed                     # demo data (db/seed/*.sql), idempotent
 
+A rollback is honest about the function layer: the files of db/functions/ are this release's, written against the
+newest tables, so a rollback drops them all first (db/layer/drop_function_layer.sql) and, when tables remain,
+installs a guard that refuses writes to crm clearly until a release's migrate applies its own function files
+(db/layer/guard.sql). docs/operations.md says how to roll back a release.
+
 Everything runs under one advisory lock, so several app processes or deploy jobs starting at once
 apply the database exactly once. The functions files are applied in one transaction: either all
 of them are in place or none changed.
@@ -29,6 +34,7 @@ DB_DIR = Path(__file__).resolve().parents[1] / "db"  # the SQL: beside this pack
 MIGRATIONS_DIR = DB_DIR / "migrations"
 FUNCTIONS_DIR = DB_DIR / "functions"
 SEED_DIR = DB_DIR / "seed"
+LAYER_DIR = DB_DIR / "layer"
 
 APP_ROLE = "thinkrealty_app"
 JOBS_ROLE = "thinkrealty_jobs"
@@ -104,6 +110,7 @@ def migrate(url: str) -> list[str]:
     """Apply pending migrations and (re)apply every function file. Returns the ids applied."""
     with _locked(url) as conn:
         ensure_roles(conn)
+        conn.execute(queries.DROP_ROLLBACK_GUARD)  # the migrations below may write to crm
         with _yoyo(url) as (backend, migrations):
             pending = backend.to_apply(migrations)
             backend.apply_migrations(pending)
@@ -112,8 +119,9 @@ def migrate(url: str) -> list[str]:
 
 
 def rollback(url: str, target: str | None = None) -> list[str]:
-    """Roll back the latest migration, or every migration after `target` ("0" rolls back all)."""
-    with _locked(url), _yoyo(url) as (backend, migrations):
+    """Roll back the latest migration, or every migration after `target` ("0" rolls back all). The function layer
+    goes first (it cannot be vouched for against older tables); the guard follows when tables remain."""
+    with _locked(url) as conn, _yoyo(url) as (backend, migrations):
         applied = backend.to_rollback(migrations)  # newest first
         if target is None:
             chosen = applied[:1]
@@ -125,7 +133,15 @@ def rollback(url: str, target: str | None = None) -> list[str]:
             if keep is None:
                 raise SystemExit(f"no applied migration matches {target!r}")
             chosen = applied[:keep]
+        if not chosen:
+            return []
+        with conn.transaction():
+            conn.execute((LAYER_DIR / "drop_function_layer.sql").read_text().encode())
         backend.rollback_migrations(chosen)
+        row = conn.execute(queries.CRM_SCHEMA_EXISTS).fetchone()
+        if row and row[0]:
+            with conn.transaction():
+                conn.execute((LAYER_DIR / "guard.sql").read_text().encode())
         return [m.id for m in chosen]
 
 

@@ -43,6 +43,10 @@ ROLE_EXISTS = "SELECT 1 FROM pg_roles WHERE rolname = %s"
 CREATE_ROLE = "CREATE ROLE {} LOGIN"
 # set its password: {} the role, {} the password
 SET_ROLE_PASSWORD = "ALTER ROLE {} PASSWORD {}"
+# migrate lifts the guard a rollback left (db/layer/guard.sql) before anything writes to crm
+DROP_ROLLBACK_GUARD = "DROP FUNCTION IF EXISTS crm.function_layer_missing() CASCADE"
+# after a rollback: is there still a crm schema to guard
+CRM_SCHEMA_EXISTS = "SELECT to_regnamespace('crm') IS NOT NULL"
 # `serve` seeds only an empty database: how many agents
 COUNT_AGENTS = "SELECT count(*) FROM crm.agents"
 # the seed transaction's actor, for the audit trail

@@ -44,12 +44,13 @@ async def health() -> Health:
 async def ready(request: Request) -> Ready:
     try:
         database = await call_api(await get_pool(request), queries.READINESS)
-    except Problem:
+        why = ""
+    except Problem as problem:
         database = None
+        why = problem.detail if problem.code == "function_layer_missing" else "The database is not reachable."
     redis = "ok" if await redis_ok(request.app.state.redis) else "degraded"
     if database is None:
-        raise Problem(503, "not_ready", "The database is not reachable.", failed=["database"], redis=redis,
-                      headers={"Retry-After": "2"})
+        raise Problem(503, "not_ready", why, failed=["database"], redis=redis, headers={"Retry-After": "2"})
     return Ready(status="ready" if redis == "ok" else "degraded", database=database, redis=redis)
 
 

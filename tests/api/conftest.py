@@ -86,11 +86,12 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
 
 
 @asynccontextmanager
-async def api_client(database_url: str, redis_url: str, *, api_key: str | None = ADMIN_KEY,
+async def api_client(database_url: str, redis_url: str, *, api_key: str | None = ADMIN_KEY, demo_keys: bool = True,
                      **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The app inside its lifespan (as the app's own login), over ASGI, with these settings changed; every request
-    carries `api_key` (the demo admin's by default; None: no key)."""
-    ensure_demo_keys(database_url)
+    carries `api_key` (the demo admin's by default; None: no key). demo_keys: store the demo keys first."""
+    if demo_keys:
+        ensure_demo_keys(database_url)
     app = create_app(make_settings(app_url(database_url), redis_url,
                                    **({"jobs_database_url": jobs_url(database_url)} | overrides)))
     async with app.router.lifespan_context(app):

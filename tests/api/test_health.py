@@ -8,8 +8,9 @@ import pytest
 
 from api.errors import from_postgres
 from api.main import create_app
+from crmctl import database
 from devservers.ports import free_port
-from tests.api.conftest import app_url, assert_problem, make_settings
+from tests.api.conftest import api_client, app_url, assert_problem, ensure_demo_keys, make_settings
 from tests.conftest import Servers
 
 
@@ -103,3 +104,21 @@ async def test_capacity_check_is_a_conflict_not_bad_input(db_url: str) -> None:
         await conn.close()
     problem = from_postgres(info.value)
     assert (problem.status, problem.code) == (409, "agents_capacity")
+
+
+async def test_a_rolled_back_database_is_a_clear_503(servers: Servers) -> None:
+    name = servers.create_database()
+    url = servers.url(name)
+    try:
+        database.migrate(url)
+        ensure_demo_keys(url)
+        database.rollback(url, "0012")
+        async with api_client(url, servers.redis_url, demo_keys=False) as http:
+            ready = await http.get("/ready")
+            assert ready.status_code == 503 and ready.json()["code"] == "not_ready"
+            assert "migrate" in ready.json()["detail"]
+            capture = await http.post("/api/v1/leads/capture", json={
+                "source_type": "bayut", "lead_data": {"first_name": "A", "last_name": "B", "phone": "+971501234567"}})
+            assert_problem(capture, 503, "function_layer_missing")
+    finally:
+        servers.drop_database(name)

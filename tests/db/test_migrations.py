@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from crmctl import database
 from tests.conftest import Servers
@@ -153,3 +154,35 @@ def test_app_and_reporting_logins_have_only_their_privileges(db: psycopg.Connect
     # the app's login reads the lead tables through row-level security (0012) and nothing else of crm
     assert checks == (True, True, True, True, False, False, True, False, False, False,
                       True, False, False, False, False)
+
+
+def test_a_rollback_drops_the_function_layer_and_the_database_refuses_clearly(servers: Servers) -> None:
+    """After a rollback the newest function bodies never run against older tables: they are gone, and a write to a
+    crm table is refused with a named error until a migrate puts a function layer back."""
+    name = servers.create_database()
+    url = servers.url(name)
+    try:
+        applied = database.migrate(url)
+        full = _snapshot(url)
+        rolled = database.rollback(url, "0008")
+        assert rolled == [m for m in reversed(applied) if m > "0008_~"]
+        with psycopg.connect(url, autocommit=True) as conn:
+            left = conn.execute("SELECT p.oid::regprocedure::text FROM pg_proc AS p WHERE p.pronamespace::regnamespace"
+                                "::text IN ('api', 'jobs', 'reporting', 'crm')").fetchall()
+            assert left == [("crm.function_layer_missing()",)]  # the guard, nothing of the newer release
+            assert conn.execute("SELECT count(*) FROM pg_views WHERE schemaname = 'reporting'").fetchone() == (0,)
+            assert conn.execute("SELECT count(*) FROM crm.lead_sources").fetchone() == (6,)  # the data stays
+            for statement in ("INSERT INTO crm.agents (full_name, email, phone) VALUES ('A', 'a@x.ae', '+971501')",
+                              "UPDATE crm.settings SET value = value", "DELETE FROM crm.lead_sources"):
+                with pytest.raises(psycopg.Error) as refused:
+                    conn.execute(statement)
+                assert (refused.value.sqlstate, refused.value.diag.constraint_name) == \
+                    ("PT503", "function_layer_missing")
+                assert "0008_capture_policy" in str(refused.value)
+        assert database.rollback(url) == ["0008_capture_policy"]  # a further rollback passes the guard
+        assert database.migrate(url) == [m for m in applied if m >= "0008"]
+        assert _snapshot(url) == full  # the guard is gone with the rest
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("INSERT INTO crm.agents (full_name, email, phone) VALUES ('A', 'a@x.ae', '+971501234567')")
+    finally:
+        servers.drop_database(name)
