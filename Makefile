@@ -18,9 +18,11 @@ install: $(STAMP)
 run: install
 	$(PY) -m crmctl serve
 
-## lint, type-check and run the whole suite against throwaway servers
+## lint, type-check and run the whole suite against throwaway servers, in TEST_WORKERS processes (each starts its
+## own embedded PostgreSQL and Redis; with DATABASE_URL they share that server, every test in a database of its own)
+TEST_WORKERS ?= 2
 test: install lint typecheck
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check api crmctl devservers tests bench
