@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck bench migrate rollback seed sweep generate psql clean
+.PHONY: install run test lint typecheck bench migrate rollback seed sweep generate psql docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ sweep: install
 ## add scale data to the `make run` database: LEADS=1000000 AGENTS=200 by default (a few minutes)
 generate: install
 	$(PY) -m crmctl generate --leads $(or $(LEADS),1000000) --agents $(or $(AGENTS),200)
+
+## docs/catalogue.md (errors, constraints, triggers, functions) from a freshly migrated scratch database
+docs: install
+	$(PY) -m crmctl docs
 
 ## psql on the database `make run` uses; also reads SQL from standard input
 psql: install

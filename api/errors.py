@@ -107,7 +107,7 @@ _DATA_EXCEPTIONS = {
     "22P05": "A text holds a character the database cannot store (for example an unpaired surrogate).",
 }
 # what a violated constraint means, for the people reading `detail` (the `code` is the constraint's name)
-_CONSTRAINT_KINDS = {
+CONSTRAINT_KINDS = {
     "23505": (409, "unique_violation", "This would duplicate an existing record ({name})."),
     "23P01": (409, "exclusion_violation", "This overlaps an existing record ({name})."),
     "23514": (422, "check_violation", "A value breaks the rule {name}."),
@@ -130,8 +130,8 @@ def from_postgres(exc: asyncpg.PostgresError) -> Problem:
             extra.setdefault("hint", exc.hint)
         headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
         return Problem(status, name or "business_rule", message, headers=headers, **extra)
-    if state in _CONSTRAINT_KINDS:
-        status, fallback, text = _CONSTRAINT_KINDS[state]
+    if state in CONSTRAINT_KINDS:
+        status, fallback, text = CONSTRAINT_KINDS[state]
         if state == "23514" and name in CONFLICT_CHECKS:
             status = 409
         log.info("constraint %s (%s): %s", name, state, message)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from api import logs
 from api.settings import Settings, get_settings
+from crmctl.catalogue import cmd_docs
 from crmctl.keys import cmd_keys
 from crmctl.migrate import cmd_migrate, cmd_seed
 from crmctl.psql import cmd_generate, cmd_psql
@@ -16,7 +17,7 @@ from crmctl.sweep import cmd_sweep
 
 Command = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, Command] = {"serve": cmd_serve, "migrate": cmd_migrate, "seed": cmd_seed, "sweep": cmd_sweep,
-                                "generate": cmd_generate, "psql": cmd_psql, "keys": cmd_keys}
+                                "generate": cmd_generate, "psql": cmd_psql, "keys": cmd_keys, "docs": cmd_docs}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -51,6 +52,8 @@ def parser() -> argparse.ArgumentParser:
     keys_sub.add_parser("list", help="every key: prefix, role, state, label (never the key)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its prefix or id; it fails from its next request")
     revoke.add_argument("key", help="the key's prefix (8 hex characters) or key_id")
+    docs = sub.add_parser("docs", help="write docs/catalogue.md from a freshly migrated scratch database")
+    docs.add_argument("--check", action="store_true", help="only say whether the committed file is up to date")
     psql = sub.add_parser("psql", help="psql on the database (reads SQL from standard input too)")
     psql.add_argument("psql_args", nargs=argparse.REMAINDER)
     return root

@@ -53,3 +53,31 @@ COUNT_AGENTS = "SELECT count(*) FROM crm.agents"
 SEED_ACTOR = "SELECT set_config('crm.actor', 'seed', true)"
 # after the seed: the reports see the demo data at once
 REFRESH_ANALYTICS_SNAPSHOT = "SELECT crm.refresh_analytics_snapshot(true)"
+
+# -- the generated catalogue (crmctl/catalogue.py) ---------------------------------------------------------------------
+# every function of our schemas: schema, signature, kind, SECURITY DEFINER?, comment, body (for its raises)
+CATALOGUE_FUNCTIONS = """
+    SELECT n.nspname, p.oid::regprocedure::text, p.prosecdef, coalesce(obj_description(p.oid, 'pg_proc'), ''),
+           p.prosrc, p.prorettype = 'trigger'::regtype
+      FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
+     WHERE n.nspname IN ('crm', 'api', 'jobs', 'reporting') AND p.prokind = 'f'
+     ORDER BY 1, 2"""
+# every named constraint of crm: table, name, kind, columns, comment
+CATALOGUE_CONSTRAINTS = """
+    SELECT c.conrelid::regclass::text, c.conname, c.contype::text,
+           coalesce((SELECT string_agg(a.attname, ', ' ORDER BY k.ord)
+                       FROM unnest(c.conkey) WITH ORDINALITY AS k (attnum, ord)
+                       JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.attnum), ''),
+           coalesce(obj_description(c.oid, 'pg_constraint'), '')
+      FROM pg_constraint AS c
+     WHERE c.connamespace = 'crm'::regnamespace AND c.contype IN ('c', 'u', 'x', 'f')
+     ORDER BY 1, 2"""
+# every trigger on a crm table: table, trigger, function
+CATALOGUE_TRIGGERS = """
+    SELECT t.tgrelid::regclass::text, t.tgname, t.tgfoid::regprocedure::text
+      FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid
+     WHERE c.relnamespace = 'crm'::regnamespace AND NOT t.tgisinternal
+     ORDER BY 1, 2"""
+# a scratch database to build it from: {} its name
+CREATE_DATABASE = "CREATE DATABASE {}"
+DROP_DATABASE = "DROP DATABASE IF EXISTS {} WITH (FORCE)"

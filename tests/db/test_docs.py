@@ -10,6 +10,8 @@ from pathlib import Path
 
 import psycopg
 
+from crmctl import catalogue
+
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = (ROOT / "docs" / "business-rules.md").read_text()
 
@@ -33,3 +35,10 @@ def test_every_problem_the_api_raises_is_in_the_catalogue() -> None:
         codes |= set(re.findall(r'Problem\(\d{3}, "([a-z_]+)"', path.read_text()))
     assert {"validation_error", "invalid_json", "service_unavailable"} <= codes
     assert sorted(code for code in codes if f"`{code}`" not in CATALOGUE) == []
+
+
+def test_the_generated_catalogue_is_committed_as_the_code_builds_it(db: psycopg.Connection) -> None:
+    """docs/catalogue.md is generated (make docs) from the database: errors, constraints, triggers, functions."""
+    built = catalogue.build(db)
+    assert "| `duplicate_lead` | PT409 | 409 |" in built and "`function_layer_missing`" in built
+    assert built == catalogue.CATALOGUE.read_text(), "docs/catalogue.md is out of date: run make docs"
