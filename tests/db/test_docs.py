@@ -42,3 +42,11 @@ def test_the_generated_catalogue_is_committed_as_the_code_builds_it(db: psycopg.
     built = catalogue.build(db)
     assert "| `duplicate_lead` | PT409 | 409 |" in built and "`function_layer_missing`" in built
     assert built == catalogue.CATALOGUE.read_text(), "docs/catalogue.md is out of date: run make docs"
+
+
+def test_schema_md_names_every_function_file_and_migration() -> None:
+    schema = (ROOT / "docs" / "schema.md").read_text()
+    files = [p.stem for p in (ROOT / "db" / "functions").glob("*.sql")]
+    migrations = [p.stem for p in (ROOT / "db" / "migrations").glob("*.sql") if not p.stem.endswith(".rollback")]
+    assert len(files) > 25 and len(migrations) >= 15
+    assert sorted(name for name in files + migrations if f"{name}`" not in schema and f"| {name} |" not in schema) == []
