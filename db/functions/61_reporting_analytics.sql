@@ -4,7 +4,22 @@
 -- owner's rights (SECURITY DEFINER functions, owner-run views), so the BI login needs only reporting.
 -- docs/analytics.md explains each, with examples; db/queries/4_*.sql run them.
 
--- the leads of a window, from the analytics snapshot (see 0011): a plain SQL function, so the planner inlines it
+-- the business time zone (the setting timezone), for the readers of reporting, who may not read crm.settings
+CREATE OR REPLACE FUNCTION reporting.business_timezone()
+RETURNS text
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+    SELECT crm.setting('timezone') #>> '{}'
+$$;
+COMMENT ON FUNCTION reporting.business_timezone() IS
+    'The business time zone (setting timezone, Asia/Dubai as shipped) whose days and months the reports count. '
+    'SECURITY DEFINER: the reporting login may not read crm.settings.';
+
+-- the leads of a window, from the analytics snapshot (see 0011, 0016): a plain SQL function, so the planner inlines it
 -- into each report and the window becomes an index condition on created_at; PARALLEL SAFE, or no report using it
 -- could get a parallel plan (the planner decides that before inlining)
 CREATE OR REPLACE FUNCTION reporting.lead_facts(p_from date DEFAULT NULL, p_to date DEFAULT NULL)
@@ -15,11 +30,12 @@ PARALLEL SAFE
 AS $$
     SELECT f.*
       FROM reporting.lead_facts_snapshot AS f
-     WHERE f.created_at >= coalesce(p_from::timestamp AT TIME ZONE 'Asia/Dubai', '-infinity')
-       AND f.created_at < coalesce((p_to + 1)::timestamp AT TIME ZONE 'Asia/Dubai', 'infinity')
+     WHERE f.created_at >= coalesce(p_from::timestamp AT TIME ZONE reporting.business_timezone(), '-infinity')
+       AND f.created_at < coalesce((p_to + 1)::timestamp AT TIME ZONE reporting.business_timezone(), 'infinity')
 $$;
 COMMENT ON FUNCTION reporting.lead_facts(date, date) IS
-    'Building block: leads created between p_from and p_to (Asia/Dubai dates, inclusive; NULL = no bound) with their '
+    'Building block: leads created between p_from and p_to (dates in the timezone setting, inclusive; NULL = no '
+    'bound) with their '
     'current agent, month, outcome, deal value, current and capture score, response time and lost reason, as of the '
     'analytics snapshot (reporting.analytics_freshness).';
 
