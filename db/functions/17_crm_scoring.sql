@@ -63,6 +63,26 @@ COMMENT ON FUNCTION crm.score_lead(text, numeric, numeric, text, crm.property_ty
     'raw = weight x source quality + points of every matching budget, nationality (own country rule, else GCC), '
     'property type, response time and referral rule. See docs/business-rules.md section 4.';
 
+-- crm.capture_score(lead): crm.score_lead over the columns of a lead row that are the capture score's inputs: source,
+-- budgets, nationality, property type, and referral (the source is referral, or a referring agent is named). One
+-- spelling of that mapping for whoever scores a lead row: the demo data (db/seed/) scores its leads with it before
+-- inserting them, and reporting.capture_score_mismatches checks every captured lead against it. Raises nothing.
+CREATE OR REPLACE FUNCTION crm.capture_score(p_lead crm.leads)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN crm.score_lead(p_lead.source_type, p_lead.budget_min, p_lead.budget_max, p_lead.nationality,
+                          p_lead.property_type,
+                          p_lead.source_type = 'referral' OR p_lead.referrer_agent_id IS NOT NULL);
+END
+$$;
+COMMENT ON FUNCTION crm.capture_score(crm.leads) IS
+    'The capture score of a lead row from its inputs (source_type, budget_min, budget_max, nationality, property_type; '
+    'referral = source referral or referrer_agent_id set), by crm.score_lead: {"score", "raw", "breakdown"}.';
+
 -- crm.activity_points(type, outcome, response_seconds): the score change an activity earns from the active
 -- 'activity' rules (outcome positive -> activity_positive, a viewing -> activity_viewing, an offer ->
 -- activity_offer_made; they add up) and, for the lead's first agent contact (p_response_seconds given), the
