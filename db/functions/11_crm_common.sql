@@ -39,6 +39,45 @@ COMMENT ON FUNCTION crm.set_actor(text, text) IS
     'Sets the crm.actor setting of the current transaction, which crm.actor() reads for DBA and jobs sessions without '
     'a sealed caller.';
 
+-- crm.clock(): the business time the triggers stamp on what they derive (a status history row, a lead's closed_at,
+-- the completion time of a follow-up they close). now() in every session, unless a DBA's session (crm.session_is_trusted)
+-- set the crm.clock setting of its transaction with crm.set_clock: then that time, so that history replayed from psql
+-- (the demo data of db/seed/) is stamped when it happened, not when it was written. The functions that take a p_now
+-- use their own; record times (created_at of activities, the audit trail) stay now(). Any other login's crm.clock
+-- setting is ignored, as crm.actor() ignores its crm.actor: the app's login cannot date its own changes.
+CREATE OR REPLACE FUNCTION crm.clock()
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_clock text := pg_catalog.current_setting('crm.clock', true);
+BEGIN
+    IF coalesce(v_clock, '') = '' OR NOT crm.session_is_trusted() THEN
+        RETURN pg_catalog.now();
+    END IF;
+    RETURN v_clock::timestamptz;
+END
+$$;
+COMMENT ON FUNCTION crm.clock() IS
+    'Business time for trigger-derived timestamps (status history, closed_at, completed_at of follow-ups closed by a '
+    'trigger): now(), or in a DBA''s session the time set by crm.set_clock for the rest of the transaction.';
+
+-- crm.set_clock(at): a DBA's session replays history: the triggers stamp p_at (crm.clock) on what they derive for the
+-- rest of the transaction; NULL returns to now(). Only the owner may call it (EXECUTE is revoked from PUBLIC), and
+-- crm.clock honours the setting only in a trusted session anyway.
+CREATE OR REPLACE FUNCTION crm.set_clock(p_at timestamptz)
+RETURNS void
+LANGUAGE sql
+SET search_path = ''
+AS $$
+    SELECT pg_catalog.set_config('crm.clock', coalesce(p_at::text, ''), true)
+$$;
+COMMENT ON FUNCTION crm.set_clock(timestamptz) IS
+    'Sets the business clock of the current transaction (crm.clock) to p_at, for a DBA replaying history; NULL resets it '
+    'to now(). Honoured only in trusted (owner) sessions.';
+
 -- crm.is_closed(status): converted and lost are the closed (terminal) states. The one spelling of that rule; a plain
 -- IMMUTABLE SQL function without SET, so the planner inlines it and a partial index on the same condition still
 -- matches (tests/db/test_migrations.py names it among the functions allowed no pinned search_path: it names

@@ -43,7 +43,7 @@ BEGIN
                       HINT = 'Allowed moves are listed in crm.lead_status_transitions.';
         END IF;
         IF crm.is_closed(NEW.status) THEN
-            NEW.closed_at := coalesce(NEW.closed_at, now());
+            NEW.closed_at := coalesce(NEW.closed_at, crm.clock());
             NEW.queued_at := NULL;
         END IF;
     END IF;
@@ -71,18 +71,23 @@ BEGIN
     IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
         RETURN NULL;
     END IF;
-    INSERT INTO crm.lead_conversion_history (lead_id, from_status, to_status, agent_id, changed_by, note)
+    INSERT INTO crm.lead_conversion_history (lead_id, from_status, to_status, agent_id, changed_at, changed_by, note)
     SELECT NEW.lead_id,
            CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
            NEW.status,
            (SELECT a.agent_id FROM crm.lead_assignments AS a
              WHERE a.lead_id = NEW.lead_id AND a.released_at IS NULL),
+           -- when the status was entered: a new lead's creation, a closed lead's closing, else the clock of the change
+           CASE WHEN TG_OP = 'INSERT' THEN NEW.created_at
+                WHEN crm.is_closed(NEW.status) THEN NEW.closed_at
+                ELSE crm.clock() END,
            crm.actor(),
            CASE WHEN NEW.status = 'lost' THEN NEW.lost_reason END;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.leads_record_status() IS 'Trigger: writes crm.lead_conversion_history for every status a lead enters. '
+COMMENT ON FUNCTION crm.leads_record_status() IS 'Trigger: writes crm.lead_conversion_history for every status a lead enters, '
+    'stamped with the lead''s created_at (new), its closed_at (converted, lost) or crm.clock() (the stages between). '
     'SECURITY DEFINER: keeps derived rows no caller may write, also when a caller''s own UPDATE (under row-level security) fires it.';
 
 CREATE OR REPLACE TRIGGER leads_30_record_status AFTER INSERT OR UPDATE OF status ON crm.leads
@@ -98,13 +103,15 @@ SET search_path = ''
 AS $$
 BEGIN
     UPDATE crm.follow_up_tasks
-       SET status = 'cancelled', notes = coalesce(notes || ' ', '') || '(lead ' || NEW.status || ')'
+       SET status = 'cancelled', completed_at = NEW.closed_at,
+           notes = coalesce(notes || ' ', '') || '(lead ' || NEW.status || ')'
      WHERE lead_id = NEW.lead_id AND status = 'open';
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.leads_cancel_follow_ups() IS
-    'Trigger: a lead that closes (converted or lost) has its open follow-ups cancelled. SECURITY DEFINER: keeps '
+    'Trigger: a lead that closes (converted or lost) has its open follow-ups cancelled, completed when the lead closed. '
+    'SECURITY DEFINER: keeps '
     'derived rows no caller may write, also when a caller''s own UPDATE (under row-level security) fires it.';
 
 DROP TRIGGER IF EXISTS leads_35_cancel_follow_ups ON crm.leads;

@@ -24,7 +24,7 @@ BEGIN
         END IF;
     END IF;
     IF NEW.status <> 'open' THEN
-        NEW.completed_at := coalesce(NEW.completed_at, now());
+        NEW.completed_at := coalesce(NEW.completed_at, crm.clock());
     END IF;
     RETURN NEW;
 END

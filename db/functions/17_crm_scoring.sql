@@ -63,6 +63,43 @@ COMMENT ON FUNCTION crm.score_lead(text, numeric, numeric, text, crm.property_ty
     'raw = weight x source quality + points of every matching budget, nationality (own country rule, else GCC), '
     'property type, response time and referral rule. See docs/business-rules.md section 4.';
 
+-- crm.capture_score(source, budget_min, budget_max, nationality, property_type, referrer): the capture score of a
+-- lead with these (mapped) inputs. A lead is referred when it came through the referral source or names a
+-- referring agent of ours. The one place that says which stored inputs a capture score reads.
+CREATE OR REPLACE FUNCTION crm.capture_score(p_source text, p_budget_min numeric, p_budget_max numeric,
+                                             p_nationality text, p_property_type crm.property_type, p_referrer_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN crm.score_lead(p_source, p_budget_min, p_budget_max, p_nationality, p_property_type,
+                          p_source = 'referral' OR p_referrer_id IS NOT NULL);
+END
+$$;
+COMMENT ON FUNCTION crm.capture_score(text, numeric, numeric, text, crm.property_type, uuid) IS
+    'Capture step: crm.score_lead for a lead''s capture inputs; referred = the referral source or a known referring agent.';
+
+-- crm.capture_score(lead): crm.score_lead over the columns of a lead row that are the capture score's inputs: source,
+-- budgets, nationality, property type, and referral (the source is referral, or a referring agent is named). One
+-- spelling of that mapping for whoever scores a lead row: the demo data (db/seed/) scores its leads with it before
+-- inserting them, and reporting.capture_score_mismatches checks every captured lead against it. Raises nothing.
+CREATE OR REPLACE FUNCTION crm.capture_score(p_lead crm.leads)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN crm.capture_score(p_lead.source_type, p_lead.budget_min, p_lead.budget_max, p_lead.nationality,
+                             p_lead.property_type, p_lead.referrer_agent_id);
+END
+$$;
+COMMENT ON FUNCTION crm.capture_score(crm.leads) IS
+    'The capture score of a stored lead row from its inputs (source_type, budget_min, budget_max, nationality, '
+    'property_type, referrer_agent_id), by the input form of crm.capture_score: {"score", "raw", "breakdown"}.';
+
 -- crm.activity_points(type, outcome, response_seconds): the score change an activity earns from the active
 -- 'activity' rules (outcome positive -> activity_positive, a viewing -> activity_viewing, an offer ->
 -- activity_offer_made; they add up) and, for the lead's first agent contact (p_response_seconds given), the

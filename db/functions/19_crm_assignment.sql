@@ -401,7 +401,8 @@ BEGIN
     UPDATE crm.leads SET assignment_decision = v_decision WHERE lead_id = p_lead_id;
 
     -- the old agent's open follow-ups for this lead go: the new agent gets one first follow-up of their own
-    UPDATE crm.follow_up_tasks SET status = 'cancelled', notes = coalesce(notes || ' ', '') || '(reassigned)'
+    UPDATE crm.follow_up_tasks SET status = 'cancelled', completed_at = v_now,
+                                   notes = coalesce(notes || ' ', '') || '(reassigned)'
      WHERE lead_id = p_lead_id AND status = 'open';
     GET DIAGNOSTICS v_moved = ROW_COUNT;
     PERFORM crm.schedule_initial_follow_up(p_lead_id, v_to, v_lead.score, v_now);

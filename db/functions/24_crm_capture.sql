@@ -293,24 +293,6 @@ COMMENT ON FUNCTION crm.map_capture_input(jsonb, jsonb) IS
     'crm.language_key, crm.area_code, crm.properties, crm.agents); what does not map is returned in unmatched_input, each with '
     'a warning (nationality_unrecognized, language_unrecognized, area_unrecognized, property_unknown, referrer_agent_unknown).';
 
--- crm.capture_score(source, budget_min, budget_max, nationality, property_type, referrer): the capture score of a
--- lead with these (mapped) inputs. A lead is referred when it came through the referral source or names a
--- referring agent of ours. The one place that says which stored inputs a capture score reads.
-CREATE OR REPLACE FUNCTION crm.capture_score(p_source text, p_budget_min numeric, p_budget_max numeric,
-                                             p_nationality text, p_property_type crm.property_type, p_referrer_id uuid)
-RETURNS jsonb
-LANGUAGE plpgsql
-STABLE
-SET search_path = ''
-AS $$
-BEGIN
-    RETURN crm.score_lead(p_source, p_budget_min, p_budget_max, p_nationality, p_property_type,
-                          p_source = 'referral' OR p_referrer_id IS NOT NULL);
-END
-$$;
-COMMENT ON FUNCTION crm.capture_score(text, numeric, numeric, text, crm.property_type, uuid) IS
-    'Capture step: crm.score_lead for a lead''s capture inputs; referred = the referral source or a known referring agent.';
-
 -- crm.earlier_inquiry(phone, source, now): the first lead of the same client from another source within the
 -- duplicate window (a duplicate's own first lead when the match is itself a duplicate), and its current agent.
 CREATE OR REPLACE FUNCTION crm.earlier_inquiry(p_phone text, p_source text, p_now timestamptz,

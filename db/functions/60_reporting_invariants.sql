@@ -1,5 +1,47 @@
 -- reporting.invariant_violations: every broken rule in one place. Empty in a healthy database.
 
+-- reporting.capture_score_mismatches(): captured leads whose stored capture score is not what the scoring rules give
+-- for the inputs they were captured with. "Captured with": the lead as its INSERT audit row (crm.lead_audit, written by
+-- leads_40_audit in the inserting transaction) holds it, because an agent may later edit a lead's budget, nationality
+-- or property type (the capture score stays what it was: later changes move leads.score through activities, never
+-- the capture score). "Stored capture score": the score the lead was inserted with (that audit row) and its per-rule
+-- breakdown (leads.score_breakdown, which nothing but capture writes). "What the rules give": crm.capture_score over
+-- those inputs, under the rules as they are now; the rules keep no history, so only leads captured after the latest
+-- edit of a scoring rule or a source (their updated_at) are checked, and a lead captured before a manager's edit is
+-- not held to the new rules. Out of reach: leads with no INSERT audit row (an import with triggers off, as
+-- db/scale/generate.sql does), and an edit of crm.countries.is_gcc or a deleted rule row (no timestamp to compare).
+CREATE OR REPLACE FUNCTION reporting.capture_score_mismatches()
+RETURNS TABLE (lead_id uuid, detail jsonb)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_policy_changed_at timestamptz := greatest((SELECT max(r.updated_at) FROM crm.lead_scoring_rules AS r),
+                                                (SELECT max(s.updated_at) FROM crm.lead_sources AS s));
+BEGIN
+    RETURN QUERY
+    SELECT c.lead_id,
+           pg_catalog.jsonb_build_object('captured_score', (c.captured).score, 'rules_score', (r.scored ->> 'score')::integer,
+                                         'stored_breakdown', l.score_breakdown, 'rules_breakdown', r.scored -> 'breakdown')
+      FROM (SELECT a.lead_id, pg_catalog.jsonb_populate_record(NULL::crm.leads, a.new_values) AS captured
+              FROM crm.lead_audit AS a
+             WHERE a.operation = 'INSERT' AND a.changed_at > v_policy_changed_at) AS c
+      JOIN crm.leads AS l ON l.lead_id = c.lead_id
+     CROSS JOIN LATERAL (SELECT crm.capture_score(c.captured) AS scored) AS r
+     WHERE (c.captured).score IS DISTINCT FROM (r.scored ->> 'score')::integer
+        OR l.score_breakdown IS DISTINCT FROM r.scored -> 'breakdown';
+END
+$$;
+COMMENT ON FUNCTION reporting.capture_score_mismatches() IS
+    'Captured leads whose capture score (the score they were inserted with, and leads.score_breakdown) differs from '
+    'crm.capture_score over the inputs of their INSERT audit row; leads captured before the latest edit of a scoring rule '
+    'or a source are not checked. One row per lead with both scores and both breakdowns. The rule capture_score_mismatch '
+    'of reporting.invariant_violations. SECURITY DEFINER: reads crm (the audit trail, the rules) on behalf of the BI '
+    'login, which may read reporting only.';
+
 CREATE OR REPLACE VIEW reporting.invariant_violations AS
 WITH real_counts AS (
     SELECT a.agent_id, count(*) AS real_active
@@ -73,13 +115,17 @@ SELECT 'agent_profile_mismatch', 'agent', g.agent_id::text,
     OR g.area_codes <> coalesce((SELECT pg_catalog.array_agg(a.area_code ORDER BY a.area_code)
                                    FROM crm.agent_areas AS a WHERE a.agent_id = g.agent_id), '{}')
     OR g.languages <> coalesce((SELECT pg_catalog.array_agg(l.language ORDER BY l.language)
-                                  FROM crm.agent_languages AS l WHERE l.agent_id = g.agent_id), '{}');
+                                  FROM crm.agent_languages AS l WHERE l.agent_id = g.agent_id), '{}')
+UNION ALL
+SELECT 'capture_score_mismatch', 'lead', m.lead_id::text, m.detail
+  FROM reporting.capture_score_mismatches() AS m;
 
 COMMENT ON VIEW reporting.invariant_violations IS
     'One row per broken business rule (rule, entity, entity_id, detail): agents over capacity or with a wrong counter, '
     'open leads neither assigned nor queued, assigned leads still queued, two open assignments, open follow-ups overdue past '
     'the escalation threshold without escalation, open follow-ups of closed leads, illegal steps in the status history, a routing profile that differs '
-    'from the specialisation tables. Must be empty. '
+    'from the specialisation tables, a capture score that is not what the scoring rules give for the lead''s captured '
+    'inputs (reporting.capture_score_mismatches). Must be empty. '
     'Example: SELECT rule, count(*) FROM reporting.invariant_violations GROUP BY rule;';
 
 CREATE OR REPLACE VIEW reporting.agent_workload AS

@@ -15,7 +15,8 @@ SELECT md5('agent-' || v.agent_key)::uuid, v.full_name, v.full_name_ar, v.email,
        ) AS v (agent_key, full_name, full_name_ar, email, phone, max_active_leads, performance_score, hired_on)
 ON CONFLICT (agent_id) DO NOTHING;
 
--- agents; max_active_leads below 50 for a few (personal capacity), Maria Santos has left (inactive)
+-- agents; max_active_leads below 50 for a few (personal capacity). Maria Santos starts active: she works leads
+-- until she leaves the company 40 days ago, when 40_history.sql hands her leads over and deactivates her.
 INSERT INTO crm.agents (agent_id, full_name, full_name_ar, email, phone, role, supervisor_id,
                         is_active, max_active_leads, performance_score, hired_on)
 SELECT md5('agent-' || v.agent_key)::uuid, v.full_name, v.full_name_ar,
@@ -35,7 +36,7 @@ SELECT md5('agent-' || v.agent_key)::uuid, v.full_name, v.full_name_ar,
         ('li.wei',            'Li Wei',              NULL,               '+971524067729', 'sarah.thompson',    true,  20, 69.75, date '2022-09-18'),
         ('ahmed.raza',        'Ahmed Raza',          NULL,               '+971525178830', 'sarah.thompson',    true,  40, 72.50, date '2020-07-12'),
         ('hannah.schmidt',    'Hannah Schmidt',      NULL,               '+971526289941', 'sarah.thompson',    true,  35, 75.20, date '2021-02-14'),
-        ('maria.santos',      'Maria Santos',        NULL,               '+971527391052', 'sarah.thompson',    false, 40, 61.30, date '2019-12-01')
+        ('maria.santos',      'Maria Santos',        NULL,               '+971527391052', 'sarah.thompson',    true,  40, 61.30, date '2019-12-01')
        ) AS v (agent_key, full_name, full_name_ar, phone, supervisor_key, is_active, max_active_leads, performance_score, hired_on)
 ON CONFLICT (agent_id) DO NOTHING;
 

@@ -1,5 +1,5 @@
 -- Demo API keys, one per role, for local use only (README lists them). Their text is public, so they exist only in
--- the demo data: production never loads db/seed/ and makes its keys with `python -m api keys create`.
+-- the demo data: production never loads db/seed/ and makes its keys with `crmctl keys create`.
 -- Stored as the API stores any key: the sha256 of the key text, and its prefix.
 INSERT INTO crm.api_keys (prefix, secret_hash, role, agent_id, label, created_by)
 SELECT substring(v.api_key FROM '^trk_([0-9a-f]{8})_'), sha256(convert_to(v.api_key, 'UTF8')), v.role::crm.api_role,

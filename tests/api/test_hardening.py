@@ -164,8 +164,10 @@ async def test_read_after_write_is_never_stale(http: httpx.AsyncClient, seeded_d
 
 
 async def test_times_out_of_range_are_refused(http: httpx.AsyncClient, seeded_db_url: str) -> None:
-    lead = one(seeded_db_url, f"SELECT lead_id::text FROM crm.lead_assignments WHERE agent_id = {OMAR} "
-                              "AND released_at IS NULL LIMIT 1")
+    # an open lead of Omar's (a closed one takes no follow-up at all)
+    lead = one(seeded_db_url, "SELECT a.lead_id::text FROM crm.lead_assignments AS a JOIN crm.leads AS l "
+                              f"USING (lead_id) WHERE a.agent_id = {OMAR} AND a.released_at IS NULL "
+                              "AND NOT crm.is_closed(l.status) ORDER BY a.lead_id LIMIT 1")
     far = await http.put(f"/api/v1/leads/{lead}/update", json={
         "activity": {"type": "call", "next_follow_up": "9999-12-31T23:59:00-12:00"}})
     assert_problem(far, 422, "follow_up_too_far")

@@ -54,7 +54,12 @@ def capture(conn: psycopg.Connection, source: str = "website", *, phone: str | N
     return result
 
 
+SCORE_INPUTS = ("source_type", "budget_min", "budget_max", "nationality", "property_type", "referrer_agent_id")
+
+
 def new_lead(conn: psycopg.Connection, *, source: str = "bayut", phone: str | None = None, **cols: Any) -> str:
+    """A lead inserted directly, as a careful psql user would: scored by the rules (crm.capture_score) unless `score`
+    is given, so that it keeps the invariant capture_score_mismatch."""
     n = next(_counter)
     values: dict[str, Any] = {
         "source_type": source,
@@ -65,10 +70,15 @@ def new_lead(conn: psycopg.Connection, *, source: str = "bayut", phone: str | No
     values.update(cols)
     names = ", ".join(values)
     marks = ", ".join(["%s"] * len(values))
-    row = conn.execute(
-        f"INSERT INTO crm.leads ({names}) VALUES ({marks}) RETURNING lead_id::text",
-        tuple(values.values()),
-    ).fetchone()
+    query, args = f"INSERT INTO crm.leads ({names}) VALUES ({marks}) RETURNING lead_id::text", tuple(values.values())
+    if "score" not in values:
+        inputs = Jsonb({k: values[k] for k in SCORE_INPUTS if k in values})
+        query = (f"INSERT INTO crm.leads ({names}, score, score_breakdown) "
+                 f"SELECT {marks}, (s.v ->> 'score')::smallint, s.v -> 'breakdown' "
+                 "FROM (SELECT crm.capture_score(jsonb_populate_record(NULL::crm.leads, %s)) AS v) AS s "
+                 "RETURNING lead_id::text")
+        args = (*values.values(), inputs)
+    row = conn.execute(query, args).fetchone()
     assert row is not None
     return str(row[0])
 

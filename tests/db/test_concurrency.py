@@ -16,9 +16,11 @@ async def _try_assign(url: str, agent: str, phone: str, barrier: asyncio.Barrier
     try:
         tx = conn.transaction()
         await tx.start()
-        lead = await conn.fetchval(
-            "INSERT INTO crm.leads (source_type, first_name, last_name, phone) "
-            "VALUES ('website', 'Race', 'Test', $1) RETURNING lead_id", phone,
+        lead = await conn.fetchval(  # scored as capture scores it (the invariant capture_score_mismatch holds)
+            "INSERT INTO crm.leads (source_type, first_name, last_name, phone, score, score_breakdown) "
+            "SELECT 'website', 'Race', 'Test', $1, (s ->> 'score')::smallint, s -> 'breakdown' "
+            "FROM crm.capture_score(jsonb_populate_record(NULL::crm.leads, '{\"source_type\": \"website\"}')) AS s "
+            "RETURNING lead_id", phone,
         )
         await barrier.wait()  # all transactions are open at the same time from here
         try:

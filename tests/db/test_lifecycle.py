@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from tests.conftest import with_user
 from tests.db.factories import PIPELINE, active_leads, capture, db_error, new_agent, real_active_leads, violations
 
 STATUSES = [*PIPELINE, "lost"]
@@ -320,3 +321,45 @@ async def test_parallel_reassignments_and_captures_keep_every_agent_within_capac
         assert active_leads(db, agent) == real_active_leads(db, agent)
     assert db.execute("SELECT count(*) FROM crm.agents WHERE active_leads > max_active_leads").fetchone() == (0,)
     assert violations(db) == []
+
+
+def test_a_replayed_history_is_stamped_when_it_happened(db: psycopg.Connection) -> None:
+    """A DBA replaying history (the demo data does): api.update_lead gets each event's time as p_now, crm.set_clock
+    gives it to the triggers, so the status history, closed_at and the follow-ups the close cancels carry it too."""
+    new_agent(db)
+    then = datetime(2025, 3, 10, 6, 30, tzinfo=UTC)
+    lead = capture(db, "bayut", now=then)["body"]["lead_id"]
+    contacted, lost = then + timedelta(hours=2), then + timedelta(days=10)
+    with db.transaction():
+        db.execute("SELECT crm.set_clock(%s)", (contacted,))
+        call = {"type": "call", "outcome": "positive", "next_follow_up": (then + timedelta(days=3)).isoformat()}
+        update(db, lead, {"status": "contacted", "activity": call}, contacted)
+        db.execute("SELECT crm.set_clock(%s)", (lost,))
+        update(db, lead, status_body("lost"), lost)
+        db.execute("SELECT crm.set_clock(NULL)")
+        assert db.execute("SELECT crm.clock() = now()").fetchone() == (True,)
+    history = db.execute("SELECT to_status::text, changed_at FROM crm.lead_conversion_history WHERE lead_id = %s "
+                         "ORDER BY history_id", (lead,)).fetchall()
+    assert history == [("new", then), ("contacted", contacted), ("lost", lost)]
+    assert db.execute("SELECT closed_at FROM crm.leads WHERE lead_id = %s", (lead,)).fetchone() == (lost,)
+    tasks = db.execute("SELECT status::text, completed_at FROM crm.follow_up_tasks WHERE lead_id = %s ORDER BY due_at",
+                       (lead,)).fetchall()
+    assert tasks == [("done", contacted), ("cancelled", lost)]  # the SLA follow-up done by the call, the next one
+    assert violations(db) == []
+
+
+def test_only_a_dba_sets_the_clock(db: psycopg.Connection, db_url: str) -> None:
+    """The app's login may set crm.clock like any setting, and nothing of its own changes is dated by it."""
+    agent = new_agent(db)
+    lead = capture(db)["body"]["lead_id"]
+    key = db.execute("SELECT api.create_api_key('agent', 'clock test', %s)", (agent,)).fetchone()
+    assert key is not None
+    with psycopg.connect(with_user(db_url, "thinkrealty_app")) as app, app.transaction():
+        app.execute("SELECT * FROM api.begin_request(%s)", (key[0]["key"],))
+        app.execute("SELECT set_config('crm.clock', '2020-01-01 00:00+00', true)")
+        assert app.execute("UPDATE crm.leads SET status = 'lost', lost_reason = 'x' WHERE lead_id = %s",
+                           (lead,)).rowcount == 1
+    row = db.execute("SELECT h.changed_at > now() - interval '1 minute', l.closed_at > now() - interval '1 minute' "
+                     "FROM crm.lead_conversion_history AS h JOIN crm.leads AS l USING (lead_id) "
+                     "WHERE h.lead_id = %s AND h.to_status = 'lost'", (lead,)).fetchone()
+    assert row == (True, True)

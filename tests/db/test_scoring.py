@@ -101,3 +101,51 @@ def test_a_rule_edit_changes_the_next_score_without_a_deploy(db: psycopg.Connect
     assert (before, after) == (55, 50)  # 45 + 10, then 25 + 25
     db.execute("UPDATE crm.lead_scoring_rules SET is_active = false WHERE factor = 'nationality'")
     assert capture(db, "bayut", nationality="UAE")["body"]["lead_score"] == 25
+
+
+def mismatches(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
+    return {r[0]: r[1] for r in conn.execute(
+        "SELECT entity_id, detail FROM reporting.invariant_violations WHERE rule = 'capture_score_mismatch'")}
+
+
+def test_a_capture_score_the_rules_did_not_give_is_reported(db: psycopg.Connection) -> None:
+    """The invariant capture_score_mismatch: a stored capture score (the score a lead was inserted with, and its
+    breakdown) that is not what crm.score_lead gives for the inputs the lead was captured with."""
+    new_agent(db)
+    captured = capture(db, "bayut", budget_max=1_500_000, nationality="UAE")["body"]["lead_id"]
+    assert mismatches(db) == {}
+    # an agent's later edit of an input leaves the capture score as it was: compared with the captured inputs
+    db.execute("UPDATE crm.leads SET budget_max = 20000000, property_type = 'villa' WHERE lead_id = %s", (captured,))
+    assert mismatches(db) == {}
+    # an owner's UPDATE that bypasses scoring: a rule dropped from the breakdown
+    db.execute("UPDATE crm.leads SET score_breakdown = score_breakdown - 0 WHERE lead_id = %s", (captured,))
+    tampered = mismatches(db)[captured]
+    assert (tampered["captured_score"], tampered["rules_score"]) == (75, 75)
+    assert len(tampered["stored_breakdown"]) == len(tampered["rules_breakdown"]) - 1
+    # a lead scored in SQL by a restated rule: the old demo data gave a UAE national the GCC bonus too
+    restated = db.execute("""
+        INSERT INTO crm.leads (source_type, first_name, last_name, phone, nationality, score, score_breakdown)
+        SELECT 'website', 'Hamdan', 'Restated', '+971501230001', 'AE', (s ->> 'score')::smallint + 5,
+               s -> 'breakdown' || '[{"rule": "nationality_gcc", "factor": "nationality", "points": 5}]'
+          FROM crm.score_lead('website', NULL, NULL, 'AE', NULL, false) AS s
+        RETURNING lead_id::text""").fetchone()
+    assert restated is not None
+    assert {k: (v["captured_score"], v["rules_score"]) for k, v in mismatches(db).items()} == {
+        captured: (75, 75), restated[0]: (55, 50)}
+    # a rule edited later does not make the leads captured before it wrong (the rules keep no history) ...
+    db.execute("UPDATE crm.lead_scoring_rules SET points = 15 WHERE rule_key = 'nationality_uae'")
+    assert mismatches(db) == {}
+    # ... and the leads captured after it are held to it
+    after = capture(db, "bayut", nationality="UAE")["body"]
+    assert after["lead_score"] == 60 and mismatches(db) == {}
+    db.execute("UPDATE crm.leads SET score_breakdown = '[]' WHERE lead_id = %s", (after["lead_id"],))
+    assert list(mismatches(db)) == [after["lead_id"]]
+
+
+def test_an_unscored_lead_is_reported(db: psycopg.Connection) -> None:
+    """A lead inserted without a score (the column defaults: 0, no breakdown) did not get what the rules give."""
+    lead = db.execute("INSERT INTO crm.leads (source_type, first_name, last_name, phone) "
+                      "VALUES ('walk_in', 'No', 'Score', '+971501230002') RETURNING lead_id::text").fetchone()
+    assert lead is not None
+    detail = mismatches(db)[lead[0]]
+    assert (detail["captured_score"], detail["rules_score"], detail["stored_breakdown"]) == (0, 35, [])
