@@ -21,7 +21,7 @@ from api.errors import is_connection_error
 from api.listener import NotificationListener
 from api.metrics import Metrics
 from api.middleware import RequestGuardMiddleware, RequestIdMiddleware
-from api.routes import agents, analytics, health, leads
+from api.routes import agents, analytics, capture, health, leads
 from api.schemas.leads import CaptureRequest
 from api.settings import Settings, get_settings
 from api.suggestions import CircuitBreaker, PropertySuggester
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        max_body_bytes=max(settings.max_body_bytes, settings.capture_max_body_bytes + 1))
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 and 415 included, carries an id
     app.include_router(health.router)
+    app.include_router(capture.router)
     app.include_router(leads.router)
     app.include_router(agents.router)
     app.include_router(analytics.router)

@@ -6,7 +6,7 @@ checks the key and makes its holder the transaction's caller, and `ctx.actor` na
 (api/auth.py). Each statement is its own transaction (api.deps.call_api).
 """
 
-# -- capture and its dead letters (api/routes/leads.py) ----------------------------------------------------------------
+# -- capture and its dead letters (api/routes/capture.py) --------------------------------------------------------------
 # store a capture that failed validation: source, payload, raw text, error code, errors, request id, idempotency key
 RECORD_CAPTURE_DEAD_LETTER = ("SELECT api.record_capture_dead_letter($1, $2, $3, $4, $5, $6, $7) "
                               "FROM api.begin_request($8) AS ctx")
