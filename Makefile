@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck bench migrate rollback seed sweep generate psql docs clean
+.PHONY: install run test lint typecheck bench bench-compare migrate rollback seed sweep generate psql docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ typecheck: install
 ## every benchmark (wrk and pgbench loads; figures rewritten into docs/benchmarks.md); BENCH_ARGS=--seconds 5
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
+
+## the direct-SQL capture rate of an earlier revision against the working tree, alternating runs: REV=<commit>
+bench-compare: install
+	$(PY) -m bench.compare $(REV) $(BENCH_ARGS)
 
 migrate: install
 	$(PY) -m crmctl migrate

@@ -16,6 +16,7 @@ import psycopg
 
 from bench import capture, scale
 from bench.chart import capture_chart
+from bench.compare import comparisons_section
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 CHART = DOC.with_name("benchmarks-capture.png")
@@ -239,7 +240,8 @@ Runs at 1, 4, 16 and 64 connections (the chart); the targets are read at 16 and 
 {_scale_section(sizes, generated_s, args.leads)}
 {_dashboard_section(dashboard, args.seconds)}
 {_rls_section(rls, dashboard)}
-{_reporting_section(reports)}""")
+{_reporting_section(reports)}
+{comparisons_section(DOC)}""")
         print(f"wrote {DOC}")
     finally:
         if rd is not None:
