@@ -29,6 +29,14 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "reassign_lead": ("supervisor", "admin"),
     "analytics": ("supervisor", "admin"),
     "dead_letters": ("supervisor", "admin"),
+    "read_leads": ("agent (own leads)", "supervisor", "admin"),
+    "edit_lead": ("agent (own leads)", "supervisor", "admin"),
+    "follow_ups": ("agent (own follow-ups)", "supervisor", "admin"),
+    "read_agents": ("agent (own record)", "supervisor", "admin"),
+    "manage_agents": ("supervisor", "admin"),
+    "read_policy": ("supervisor", "admin"),
+    "manage_policy": ("admin",),
+    "reference": ("integration", "agent", "supervisor", "admin"),
 }
 
 

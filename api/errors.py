@@ -33,8 +33,9 @@ CONFLICT_CHECKS = frozenset({"agents_capacity"})
 
 _HTTP_TITLES = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-    409: "Conflict", 413: "Payload too large", 415: "Unsupported media type", 422: "Unprocessable content",
-    429: "Too many requests", 500: "Internal server error", 503: "Service unavailable",
+    409: "Conflict", 412: "Precondition failed", 413: "Payload too large", 415: "Unsupported media type",
+    422: "Unprocessable content", 428: "Precondition required", 429: "Too many requests",
+    500: "Internal server error", 503: "Service unavailable",
 }
 
 # SQLSTATEs that mean "the database is not available right now"

@@ -21,7 +21,7 @@ from api.errors import is_connection_error
 from api.listener import NotificationListener
 from api.metrics import Metrics
 from api.middleware import RequestGuardMiddleware, RequestIdMiddleware
-from api.routes import agents, analytics, capture, health, leads
+from api.routes import agents, analytics, capture, follow_ups, health, leads, policy
 from api.schemas.leads import CaptureRequest
 from api.settings import Settings, get_settings
 from api.suggestions import CircuitBreaker, PropertySuggester
@@ -95,9 +95,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # off unless CORS_ORIGINS names the browsers' origins
         app.add_middleware(
-            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT"],
-            allow_headers=["X-API-Key", "Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "X-Cache", "Server-Timing", "Idempotent-Replayed", "Retry-After"],
+            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "PATCH"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "If-Match"],
+            expose_headers=["X-Request-ID", "X-Cache", "Server-Timing", "Idempotent-Replayed", "Retry-After", "ETag",
+                            "Location"],
             max_age=600)
     app.add_middleware(RequestGuardMiddleware,
                        max_body_bytes=max(settings.max_body_bytes, settings.capture_max_body_bytes + 1))
@@ -106,6 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(capture.router)
     app.include_router(leads.router)
     app.include_router(agents.router)
+    app.include_router(follow_ups.router)
+    app.include_router(policy.router)
+    app.include_router(policy.reference)
     app.include_router(analytics.router)
     _document_raw_bodies(app, [CaptureRequest])
     return app

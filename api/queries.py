@@ -65,3 +65,33 @@ REASSIGN_LEAD_AS_OWNER = "SELECT api.reassign_lead($1, $2, $3, $4)"
 RUN_SWEEPS = "SELECT jobs.run_sweeps()"
 # the analytics snapshot, when analytics_refresh_interval has passed
 REFRESH_ANALYTICS = "SELECT jobs.refresh_analytics()"
+
+# -- the REST resources (api/routes/leads.py, follow_ups.py, agents.py, policy.py) -------------------------------------
+# one lead: lead id
+GET_LEAD = "SELECT api.get_lead($1) FROM api.begin_request($2) AS ctx"
+# a page of leads: filters, sort, limit, cursor
+LIST_LEADS = "SELECT api.list_leads($1, $2, $3, $4) FROM api.begin_request($5) AS ctx"
+# a page of a lead's timeline: lead id, limit, cursor
+LEAD_TIMELINE = "SELECT api.lead_timeline($1, $2, $3) FROM api.begin_request($4) AS ctx"
+# correct a lead: lead id, changes, the version it was read at (If-Match)
+PATCH_LEAD = "SELECT api.patch_lead($1, $2, $3, ctx.actor) FROM api.begin_request($4) AS ctx"
+# a page of follow-ups: filters, limit, cursor
+LIST_FOLLOW_UPS = "SELECT api.list_follow_ups($1, $2, $3) FROM api.begin_request($4) AS ctx"
+# complete / reschedule / cancel a follow-up: task id, and its outcome body, new time or reason
+COMPLETE_FOLLOW_UP = "SELECT api.complete_follow_up($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
+RESCHEDULE_FOLLOW_UP = "SELECT api.reschedule_follow_up($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
+CANCEL_FOLLOW_UP = "SELECT api.cancel_follow_up($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
+# agents: a page (filters, limit, cursor); one (agent id); a new one (body); a change (agent id, changes)
+LIST_AGENTS = "SELECT api.list_agents($1, $2, $3) FROM api.begin_request($4) AS ctx"
+GET_AGENT = "SELECT api.get_agent($1) FROM api.begin_request($2) AS ctx"
+CREATE_AGENT = "SELECT api.create_agent($1, ctx.actor) FROM api.begin_request($2) AS ctx"
+PATCH_AGENT = "SELECT api.patch_agent($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
+# policy: the rules; change one (rule key, body); preview (lead body, proposed rules); the settings; change one
+# (key, value); the audit (limit, cursor); reference rows (sources | areas | languages)
+SCORING_RULES = "SELECT api.scoring_rules() FROM api.begin_request($1) AS ctx"
+PUT_SCORING_RULE = "SELECT api.put_scoring_rule($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
+PREVIEW_SCORING = "SELECT api.preview_scoring($1, $2) FROM api.begin_request($3) AS ctx"
+SETTINGS = "SELECT api.settings() FROM api.begin_request($1) AS ctx"
+PUT_SETTING = "SELECT api.put_setting($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
+POLICY_CHANGES = "SELECT api.policy_changes($1, $2) FROM api.begin_request($3) AS ctx"
+REFERENCE = "SELECT api.reference($1) FROM api.begin_request($2) AS ctx"

@@ -1,19 +1,22 @@
-"""A lead's life after capture: PUT /api/v1/leads/{id}/update (status, activity, follow-up, interests) and
-POST /api/v1/leads/{id}/reassign. Each calls one api function; the answers are the lead as it now stands."""
+"""A lead after capture: PUT /api/v1/leads/{id}/update (status, activity, follow-up, interests), POST
+/api/v1/leads/{id}/reassign, and the lead as a resource (GET one, GET the list, its timeline, PATCH a correction).
+Each calls one api function; the answers are built in SQL."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from api import queries
 from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
-from api.errors import PROBLEM_CONTENT
+from api.errors import PROBLEM_CONTENT, Problem
 from api.schemas.leads import LeadState, ReassignRequest, UpdateRequest
+from api.schemas.queries import LeadQuery, PageQuery
+from api.schemas.resources import LeadDetail, LeadPage, LeadPatch, TimelinePage
 
 router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 
@@ -84,3 +87,94 @@ async def reassign_lead(request: Request, lead_id: UUID, body: ReassignRequest, 
         await get_pool(request), queries.REASSIGN_LEAD, lead_id, body.reason, body.new_agent_id, key)
     await _fresh_dashboards(request, state)
     return JSONResponse(state)
+
+
+# --- the lead as a resource: read, list, timeline, correct ---------------------------------------------------------
+
+def _etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def _if_match(value: str | None) -> int | None:
+    """The version an If-Match names (W/"7", "7" or 7); None when absent. A malformed one is 412: it matches no
+    version."""
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 9:
+        raise Problem(412, "lead_version_mismatch", "If-Match names no version of this lead; GET it for its ETag.")
+    return int(text)
+
+
+@router.get(
+    "",
+    response_model=LeadPage,
+    summary="Search and list leads, one keyset page at a time",
+    description=(
+        "Filters combine with AND; `q` searches names (any script) and e-mail by substring (at least 2 "
+        "characters; a phone in any format the capture accepts is matched exactly, normalised the same way). "
+        "`sort`: created, score, last_activity, next_follow_up, with `-` for descending (default `-created`); "
+        "ties go by lead id. Follow `next` with `cursor=` for the next page; no offsets (docs/api.md)."
+        + roles_note("read_leads")
+    ),
+    responses={**auth_responses("read_leads"),
+               422: {"description": "`validation_error`, `invalid_sort`, `invalid_cursor`, `invalid_filter`",
+                     **PROBLEM_CONTENT}},
+)
+async def list_leads(request: Request, key: ApiKey, query: Annotated[LeadQuery, Query()]) -> JSONResponse:
+    page = await call_api(await get_pool(request), queries.LIST_LEADS, query.filters(), query.sort, query.limit,
+                          query.cursor, key)
+    return JSONResponse(page)
+
+
+@router.get(
+    "/{lead_id}",
+    response_model=LeadDetail,
+    summary="One lead: contact, pipeline, agent, follow-up, score breakdown and why it went to its agent",
+    description="The `ETag` header is the lead's version: send it in `If-Match` to PATCH." + roles_note("read_leads"),
+    responses={**auth_responses("read_leads"), 404: {"description": "`lead_not_found`", **PROBLEM_CONTENT}},
+)
+async def get_lead(request: Request, lead_id: UUID, key: ApiKey) -> JSONResponse:
+    lead = await call_api(await get_pool(request), queries.GET_LEAD, lead_id, key)
+    return JSONResponse(lead, headers={"ETag": _etag(lead["version"])})
+
+
+@router.get(
+    "/{lead_id}/timeline",
+    response_model=TimelinePage,
+    summary="A lead's story in time order: status changes, activities and score changes, assignments, follow-ups",
+    description="One keyset page; follow `next` with `cursor=`." + roles_note("read_leads"),
+    responses={**auth_responses("read_leads"), 404: {"description": "`lead_not_found`", **PROBLEM_CONTENT},
+               422: {"description": "`validation_error`, `invalid_cursor`", **PROBLEM_CONTENT}},
+)
+async def lead_timeline(request: Request, lead_id: UUID, key: ApiKey,
+                        query: Annotated[PageQuery, Query()]) -> JSONResponse:
+    page = await call_api(await get_pool(request), queries.LEAD_TIMELINE, lead_id, query.limit, query.cursor, key)
+    return JSONResponse(page)
+
+
+@router.patch(
+    "/{lead_id}",
+    response_model=LeadDetail,
+    summary="Correct a lead's contact fields and wishes (If-Match required)",
+    description=(
+        "Send the ETag of the lead as read in `If-Match`: a stale one is 412 (someone else changed it; GET it "
+        "again), none is 428. The phone is normalised as at capture and must not be another lead's from the same "
+        "source (409). Language, nationality and areas are mapped as at capture; what maps to nothing is 422. "
+        "The status moves only through PUT .../update; the score is not recomputed (docs/api.md)."
+        + roles_note("edit_lead")
+    ),
+    responses={**auth_responses("edit_lead"),
+               404: {"description": "`lead_not_found`", **PROBLEM_CONTENT},
+               409: {"description": "`leads_source_phone_key`", **PROBLEM_CONTENT},
+               412: {"description": "`lead_version_mismatch` (with the current `version`)", **PROBLEM_CONTENT},
+               422: {"description": "`validation_error`, `unknown_language`, `unknown_nationality`, `unknown_area`",
+                     **PROBLEM_CONTENT},
+               428: {"description": "`precondition_required`: no If-Match", **PROBLEM_CONTENT}},
+)
+async def patch_lead(request: Request, lead_id: UUID, body: LeadPatch, key: ApiKey,
+                     if_match: Annotated[str | None, Header(alias="If-Match", max_length=40)] = None) -> JSONResponse:
+    lead = await call_api(await get_pool(request), queries.PATCH_LEAD, lead_id, body.to_sql(), _if_match(if_match),
+                          key)
+    await _fresh_dashboards(request, lead)
+    return JSONResponse(lead, headers={"ETag": _etag(lead["version"])})

@@ -140,7 +140,7 @@ BEGIN
       INTO v_old, v_new
       FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) AS n
       JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD)) AS o USING (key)
-     WHERE n.value IS DISTINCT FROM o.value AND n.key <> 'updated_at';
+     WHERE n.value IS DISTINCT FROM o.value AND n.key NOT IN ('updated_at', 'version');
 
     IF v_new IS NOT NULL THEN
         INSERT INTO crm.lead_audit (lead_id, operation, changed_by, old_values, new_values)

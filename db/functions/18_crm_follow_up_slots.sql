@@ -224,21 +224,19 @@ COMMENT ON FUNCTION crm.schedule_initial_follow_up(uuid, uuid, integer, timestam
     'its SLA class, crm.sla_class; business hours unless the class says otherwise); later than the SLA deadline only '
     'when nothing before it is free (within_sla false). Errors: PT500 setting_missing.';
 
--- crm.book_follow_up(lead, agent, at, type, priority, notes, now): books a follow-up at exactly p_at for the agent.
--- Locks the agent row first, so bookings for one agent (captures included) are made one at a time.
--- Errors: PT422 follow_up_in_past; PT422 follow_up_too_far (beyond the follow_up_horizon setting);
--- PT409 follow_up_conflict with DETAIL {requested_at, next_free_slot,
--- conflicting_task_id} when the agent already has an open task in [p_at, p_at + default duration).
-CREATE OR REPLACE FUNCTION crm.book_follow_up(p_lead_id uuid, p_agent_id uuid, p_at timestamptz, p_type crm.task_type,
-                                              p_priority crm.task_priority, p_notes text, p_now timestamptz)
-RETURNS jsonb
+-- crm.check_follow_up_slot(agent, at, length, now, ignore task): a follow-up of the agent may take [at, at + length):
+-- not in the past (beyond follow_up_past_tolerance), not beyond follow_up_horizon, and not overlapping another open
+-- follow-up of the agent (p_ignore_task: the one being moved). Locks the agent's row first, so two bookings of
+-- one agent check one after the other. Errors: PT422 follow_up_in_past, PT422 follow_up_too_far, PT409
+-- follow_up_conflict (DETAIL: conflicting_task_id, next_free_slot).
+CREATE OR REPLACE FUNCTION crm.check_follow_up_slot(p_agent_id uuid, p_at timestamptz, p_length interval,
+                                                    p_now timestamptz, p_ignore_task uuid)
+RETURNS void
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    v_length   interval := crm.setting_interval('follow_up_default_duration');
     v_conflict uuid;
-    v_task     crm.follow_up_tasks;
 BEGIN
     IF p_at < p_now - crm.setting_interval('follow_up_past_tolerance') THEN
         RAISE EXCEPTION 'a follow-up cannot be scheduled in the past (%)', p_at
@@ -252,8 +250,8 @@ BEGIN
     PERFORM 1 FROM crm.agents AS g WHERE g.agent_id = p_agent_id FOR NO KEY UPDATE;
     SELECT t.task_id INTO v_conflict
       FROM crm.follow_up_tasks AS t
-     WHERE t.agent_id = p_agent_id AND t.status = 'open'
-       AND pg_catalog.tstzrange(t.due_at, t.ends_at) && pg_catalog.tstzrange(p_at, p_at + v_length)
+     WHERE t.agent_id = p_agent_id AND t.status = 'open' AND t.task_id IS DISTINCT FROM p_ignore_task
+       AND pg_catalog.tstzrange(t.due_at, t.ends_at) && pg_catalog.tstzrange(p_at, p_at + p_length)
      ORDER BY t.due_at
      LIMIT 1;
     IF v_conflict IS NOT NULL THEN
@@ -261,9 +259,31 @@ BEGIN
             USING ERRCODE = 'PT409', CONSTRAINT = 'follow_up_conflict',
                   DETAIL = pg_catalog.json_build_object(
                       'requested_at', p_at, 'conflicting_task_id', v_conflict,
-                      'next_free_slot', crm.next_free_slot(p_agent_id, p_at, v_length, false))::text,
+                      'next_free_slot', crm.next_free_slot(p_agent_id, p_at, p_length, false))::text,
                   HINT = 'Schedule it at next_free_slot, or another free time.';
     END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.check_follow_up_slot(uuid, timestamptz, interval, timestamptz, uuid) IS
+    'Refuses a follow-up slot in the past, beyond the horizon, or overlapping another open follow-up of the agent. '
+    'Errors: PT422 follow_up_in_past, PT422 follow_up_too_far, PT409 follow_up_conflict.';
+
+-- crm.book_follow_up(lead, agent, at, type, priority, notes, now): books a follow-up at exactly p_at for the agent.
+-- Locks the agent row first, so bookings for one agent (captures included) are made one at a time.
+-- Errors: PT422 follow_up_in_past; PT422 follow_up_too_far (beyond the follow_up_horizon setting);
+-- PT409 follow_up_conflict with DETAIL {requested_at, next_free_slot,
+-- conflicting_task_id} when the agent already has an open task in [p_at, p_at + default duration).
+CREATE OR REPLACE FUNCTION crm.book_follow_up(p_lead_id uuid, p_agent_id uuid, p_at timestamptz, p_type crm.task_type,
+                                              p_priority crm.task_priority, p_notes text, p_now timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_length   interval := crm.setting_interval('follow_up_default_duration');
+    v_task     crm.follow_up_tasks;
+BEGIN
+    PERFORM crm.check_follow_up_slot(p_agent_id, p_at, v_length, p_now, NULL);
     INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at, ends_at, notes)
     VALUES (p_lead_id, p_agent_id, p_type, p_priority, p_at, p_at + v_length, p_notes)
     RETURNING * INTO v_task;

@@ -2,11 +2,10 @@
 -- lead already locked by the entry point, names the errors it raises and returns its part of "changes";
 -- tests/db/test_update_steps.py tests each alone. None authorizes (the entry point has).
 
--- crm.log_activity(lead, agent, activity, now): logs an agent's activity on the lead, scores it (the first
--- interaction also scores the response time), and closes the follow-up it fulfils. Returns
--- {"activity_id", "score": {"from", "to", "delta", "rules"}, "completed_follow_up"}.
+-- crm.record_activity(lead, agent, activity, now): logs an agent's activity on the lead and scores it (the first
+-- interaction also scores the response time). Returns {"activity_id", "score": {"from", "to", "delta", "rules"}}.
 -- Errors: PT409 lead_has_no_agent (the lead waits in the queue: nobody can have acted on it).
-CREATE OR REPLACE FUNCTION crm.log_activity(p_lead crm.leads, p_agent_id uuid, p_activity jsonb, p_now timestamptz)
+CREATE OR REPLACE FUNCTION crm.record_activity(p_lead crm.leads, p_agent_id uuid, p_activity jsonb, p_now timestamptz)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = ''
@@ -34,13 +33,29 @@ BEGIN
     RETURN pg_catalog.jsonb_build_object(
         'activity_id', v_activity,
         'score', pg_catalog.jsonb_build_object('from', p_lead.score, 'to', p_lead.score + v_delta, 'delta', v_delta,
-                                               'rules', v_points -> 'rules'),
-        'completed_follow_up', crm.fulfil_follow_up(p_lead.lead_id, v_type, p_now));
+                                               'rules', v_points -> 'rules'));
+END
+$$;
+COMMENT ON FUNCTION crm.record_activity(crm.leads, uuid, jsonb, timestamptz) IS
+    'Update step: the activity row, scored by crm.activity_points and clamped by crm.adjust_score. Errors: PT409 '
+    'lead_has_no_agent.';
+
+-- crm.log_activity(lead, agent, activity, now): crm.record_activity, then the follow-up the activity fulfils.
+-- Returns {"activity_id", "score", "completed_follow_up"}. Errors: crm.record_activity's.
+CREATE OR REPLACE FUNCTION crm.log_activity(p_lead crm.leads, p_agent_id uuid, p_activity jsonb, p_now timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN crm.record_activity(p_lead, p_agent_id, p_activity, p_now)
+           || pg_catalog.jsonb_build_object('completed_follow_up',
+                  crm.fulfil_follow_up(p_lead.lead_id, (p_activity ->> 'type')::crm.activity_type, p_now));
 END
 $$;
 COMMENT ON FUNCTION crm.log_activity(crm.leads, uuid, jsonb, timestamptz) IS
-    'Update step: the activity row (scored by crm.activity_points, clamped by crm.adjust_score) and the follow-up it '
-    'fulfils (crm.fulfil_follow_up). Errors: PT409 lead_has_no_agent.';
+    'Update step: crm.record_activity and the follow-up it fulfils (crm.fulfil_follow_up). Errors: PT409 '
+    'lead_has_no_agent.';
 
 -- crm.fulfil_follow_up(lead, activity type, now): an agent interaction completes the lead's next open follow-up
 -- when that one is due within the follow_up_fulfil_window setting (a day) or overdue. Returns the task's id, or

@@ -22,6 +22,8 @@ BEGIN
             ('leads', format(v_mine, 'leads')),
             ('lead_activities', format(v_mine, 'lead_activities')),
             ('lead_conversion_history', format(v_mine, 'lead_conversion_history')),
+            ('lead_preferred_areas', format(v_mine, 'lead_preferred_areas')),
+            ('lead_property_interests', format(v_mine, 'lead_property_interests')),
             ('lead_assignments', format('agent_id = %s', v_me)),
             ('follow_up_tasks', format('agent_id = %s', v_me))) AS s (tbl, own) LOOP
         EXECUTE format('DROP POLICY IF EXISTS caller_scope ON crm.%I', v_spec.tbl);

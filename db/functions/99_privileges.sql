@@ -16,6 +16,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA reporting TO thinkrealty_reporting;
 -- caller (no key checked in the transaction) that is none: the dashboard reads them as the caller (SECURITY
 -- INVOKER), and a psql session of the login sees the same
 GRANT SELECT ON crm.leads, crm.lead_assignments, crm.lead_activities, crm.follow_up_tasks, crm.lead_conversion_history,
+                crm.lead_preferred_areas, crm.lead_property_interests,
                 crm.agents, crm.agent_performance_metrics, crm.lead_sources, crm.settings
    TO thinkrealty_app;
 -- what an agent may change on a lead of their own directly (the triggers keep every rule and derived column)
@@ -31,6 +32,10 @@ GRANT EXECUTE ON FUNCTION crm.dashboard_window(text, date, date, text, text, tim
                           crm.dashboard_leads(uuid, timestamptz, timestamptz, text, text),
                           crm.response_time_ranks(date, date), crm.dashboard_pending_tasks(uuid),
                           crm.dashboard_conversions(uuid, timestamptz, timestamptz, text)
+   TO thinkrealty_app;
+-- the building blocks of the invoker-rights lead and follow-up reads (40_api_leads.sql, 41_api_follow_ups.sql)
+GRANT EXECUTE ON FUNCTION crm.lead_resource(uuid), crm.encode_cursor(jsonb), crm.decode_cursor(text),
+                          crm.follow_up_resource(crm.follow_up_tasks, timestamptz, jsonb)
    TO thinkrealty_app;
 -- the two pure rules that views and the invoker-rights dashboard inline (views run functions as their reader)
 GRANT EXECUTE ON FUNCTION crm.is_closed(crm.lead_status), crm.conversion_rate(numeric, numeric)
