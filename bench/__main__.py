@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 
 from bench import capture, scale
+from bench import resources as bench_resources
 from bench.chart import capture_chart
 from bench.compare import comparisons_section
 
@@ -207,6 +208,7 @@ def main() -> int:
         print(dashboard, flush=True)
         reports = scale.run_reporting(scale_url)
         rls = scale.rls_plan(scale_url)
+        rest = bench_resources.run(scale_url)
         DOC.write_text(f"""# Benchmarks
 
 Written by `make bench` (`python -m bench`); do not edit by hand. Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.
@@ -241,6 +243,7 @@ Runs at 1, 4, 16 and 64 connections (the chart); the targets are read at 16 and 
 {_dashboard_section(dashboard, args.seconds)}
 {_rls_section(rls, dashboard)}
 {_reporting_section(reports)}
+{bench_resources.section(rest, args.leads)}
 {comparisons_section(DOC)}""")
         print(f"wrote {DOC}")
     finally:

@@ -26,6 +26,36 @@ COMMENT ON FUNCTION api.get_lead(uuid) IS
     'GET /api/v1/leads/{id}: the lead resource with its score breakdown and assignment decision. Errors: PT404 '
     'lead_not_found; crm.authorize''s. SECURITY INVOKER: row-level security decides which leads exist for the caller.';
 
+-- crm.lead_summaries(ids): the list items of these leads, in the order given (the API's LeadSummary). A static
+-- query (its plan kept for the session) apart from the page's own, which is planned at each call. Reads as its
+-- caller.
+CREATE OR REPLACE FUNCTION crm.lead_summaries(p_ids uuid[])
+RETURNS json
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN (
+        SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object(
+                   'lead_id', l.lead_id, 'version', l.version, 'first_name', l.first_name, 'last_name', l.last_name,
+                   'phone', l.phone, 'email', l.email, 'source_type', l.source_type, 'status', l.status,
+                   'score', l.score,
+                   'agent_id', (SELECT a.agent_id FROM crm.lead_assignments AS a
+                                 WHERE a.lead_id = l.lead_id AND a.released_at IS NULL),
+                   'queued', l.queued_at IS NOT NULL, 'duplicate_of', l.duplicate_of,
+                   'language_preference', l.language_preference, 'property_type', l.property_type,
+                   'created_at', l.created_at, 'last_activity_at', l.last_activity_at,
+                   'next_follow_up_at', (SELECT min(t.due_at) FROM crm.follow_up_tasks AS t
+                                          WHERE t.lead_id = l.lead_id AND t.status = 'open'))
+                   ORDER BY i.ord), '[]'::json)
+          FROM pg_catalog.unnest(p_ids) WITH ORDINALITY AS i (lead_id, ord)
+          JOIN crm.leads AS l ON l.lead_id = i.lead_id);
+END
+$$;
+COMMENT ON FUNCTION crm.lead_summaries(uuid[]) IS
+    'The list items (LeadSummary) of the given leads in the given order; reads as the caller.';
+
 -- api.list_leads(filters, sort, limit, cursor): one page of leads, {"items": [...], "next": cursor or null}.
 -- filters (all optional, as the API normalised them): status (a list), active (bool), source, agent_id,
 -- score_min, score_max, created_from, created_to (instants), language, property_type, area, queued (bool),
@@ -48,7 +78,8 @@ DECLARE
     v_key    text;
     v_after  jsonb := crm.decode_cursor(p_cursor);
     v_limit  integer := least(greatest(coalesce(p_limit, 50), 1), 200);
-    v_rows   json;
+    v_where  text;
+    v_ids    uuid[];
     v_last   jsonb;
     v_count  integer;
 BEGIN
@@ -56,7 +87,7 @@ BEGIN
     -- the sort key as an expression over l (crm.leads): each whitelisted, never the caller's text
     v_key := CASE v_sort
         WHEN 'created' THEN 'l.created_at'
-        WHEN 'score' THEN 'l.score::numeric'
+        WHEN 'score' THEN 'l.score'
         WHEN 'last_activity' THEN 'coalesce(l.last_activity_at, ' || CASE WHEN v_desc THEN '''-infinity''' ELSE '''infinity''' END || '::timestamptz)'
         WHEN 'next_follow_up' THEN '(SELECT coalesce(min(t.due_at), ' || CASE WHEN v_desc THEN '''-infinity''' ELSE '''infinity''' END
                                    || '::timestamptz) FROM crm.follow_up_tasks AS t WHERE t.lead_id = l.lead_id AND t.status = ''open'')'
@@ -74,59 +105,54 @@ BEGIN
         RAISE EXCEPTION 'status must be one of the pipeline''s statuses' USING ERRCODE = 'PT422', CONSTRAINT = 'invalid_filter';
     END IF;
 
-    -- planned at each call with the filters as constants (EXECUTE), so an absent filter folds away and the
-    -- planner picks the index of the ones present
+    -- the conditions of the filters present only (each a fixed text of ours; the values stay bound parameters),
+    -- planned at each call (EXECUTE); a filter in an OR with a constant would keep the planner from its index. An
+    -- agent's leads are looked up by primary key from their open assignments: an equality on uuids, which
+    -- row-level security lets an index use (it does not let a non-leakproof condition such as crm.is_closed)
+    SELECT coalesce(pg_catalog.string_agg(c.cond, ' AND ' ORDER BY c.ord), 'true')
+      INTO v_where
+      FROM (VALUES
+        (1, 'status', $c$l.status::text IN (SELECT pg_catalog.jsonb_array_elements_text($1 -> 'status'))$c$),
+        (2, 'active', $c$crm.is_closed(l.status) <> ($1 ->> 'active')::boolean$c$),
+        (3, 'source', $c$l.source_type = $1 ->> 'source'$c$),
+        (4, 'agent_id', $c$l.lead_id = ANY (ARRAY(SELECT a.lead_id FROM crm.lead_assignments AS a
+                                                   WHERE a.released_at IS NULL AND a.agent_id = ($1 ->> 'agent_id')::uuid))$c$),
+        (5, 'score_min', $c$l.score >= ($1 ->> 'score_min')::integer$c$),
+        (6, 'score_max', $c$l.score <= ($1 ->> 'score_max')::integer$c$),
+        (7, 'created_from', $c$l.created_at >= ($1 ->> 'created_from')::timestamptz$c$),
+        (8, 'created_to', $c$l.created_at < ($1 ->> 'created_to')::timestamptz$c$),
+        (9, 'language', $c$l.language_preference = $1 ->> 'language'$c$),
+        (10, 'property_type', $c$l.property_type::text = $1 ->> 'property_type'$c$),
+        (11, 'area', $c$l.lead_id IN (SELECT p.lead_id FROM crm.lead_preferred_areas AS p WHERE p.area_code = $1 ->> 'area')$c$),
+        (12, 'queued', $c$(l.queued_at IS NOT NULL) = ($1 ->> 'queued')::boolean$c$),
+        (13, 'duplicate', $c$(l.duplicate_of IS NOT NULL) = ($1 ->> 'duplicate')::boolean$c$),
+        (14, 'phone', $c$l.phone = $1 ->> 'phone'$c$),
+        (15, 'q', $c$pg_catalog.lower(l.first_name::text || ' ' || l.last_name::text || ' ' || coalesce(l.email::text, ''))
+                     LIKE '%' || pg_catalog.lower(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+                          $1 ->> 'q', '\', '\\'), '%', '\%'), '_', '\_')) || '%'$c$)
+      ) AS c (ord, name, cond)
+     WHERE p_filters ->> c.name IS NOT NULL;
     EXECUTE pg_catalog.format($q$
         WITH page AS (
-            SELECT l.*, %1$s AS sort_key
+            SELECT l.lead_id, %1$s AS sort_key
               FROM crm.leads AS l
-             WHERE ($1 ->> 'status' IS NULL OR l.status::text IN (SELECT pg_catalog.jsonb_array_elements_text($1 -> 'status')))
-               AND ($1 ->> 'active' IS NULL OR crm.is_closed(l.status) <> ($1 ->> 'active')::boolean)
-               AND ($1 ->> 'source' IS NULL OR l.source_type = $1 ->> 'source')
-               AND ($1 ->> 'agent_id' IS NULL OR EXISTS (
-                       SELECT 1 FROM crm.lead_assignments AS a
-                        WHERE a.lead_id = l.lead_id AND a.released_at IS NULL AND a.agent_id = ($1 ->> 'agent_id')::uuid))
-               AND ($1 ->> 'score_min' IS NULL OR l.score >= ($1 ->> 'score_min')::integer)
-               AND ($1 ->> 'score_max' IS NULL OR l.score <= ($1 ->> 'score_max')::integer)
-               AND ($1 ->> 'created_from' IS NULL OR l.created_at >= ($1 ->> 'created_from')::timestamptz)
-               AND ($1 ->> 'created_to' IS NULL OR l.created_at < ($1 ->> 'created_to')::timestamptz)
-               AND ($1 ->> 'language' IS NULL OR l.language_preference = $1 ->> 'language')
-               AND ($1 ->> 'property_type' IS NULL OR l.property_type::text = $1 ->> 'property_type')
-               AND ($1 ->> 'area' IS NULL OR EXISTS (
-                       SELECT 1 FROM crm.lead_preferred_areas AS p WHERE p.lead_id = l.lead_id AND p.area_code = $1 ->> 'area'))
-               AND ($1 ->> 'queued' IS NULL OR (l.queued_at IS NOT NULL) = ($1 ->> 'queued')::boolean)
-               AND ($1 ->> 'duplicate' IS NULL OR (l.duplicate_of IS NOT NULL) = ($1 ->> 'duplicate')::boolean)
-               AND ($1 ->> 'phone' IS NULL OR l.phone = $1 ->> 'phone')
-               AND ($1 ->> 'q' IS NULL OR pg_catalog.lower(l.first_name::text || ' ' || l.last_name::text || ' ' || coalesce(l.email::text, ''))
-                                          LIKE '%%' || pg_catalog.lower(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
-                                               $1 ->> 'q', '\', '\\'), '%%', '\%%'), '_', '\_')) || '%%')
+             WHERE %6$s
                AND ($2 IS NULL OR (%1$s, l.lead_id) %2$s (($2 ->> 'k')::%3$s, ($2 ->> 'id')::uuid))
              ORDER BY %1$s %4$s, l.lead_id %4$s
              LIMIT $3
         )
-        SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object(
-                   'lead_id', p.lead_id, 'version', p.version, 'first_name', p.first_name, 'last_name', p.last_name,
-                   'phone', p.phone, 'email', p.email, 'source_type', p.source_type, 'status', p.status,
-                   'score', p.score,
-                   'agent_id', (SELECT a.agent_id FROM crm.lead_assignments AS a
-                                 WHERE a.lead_id = p.lead_id AND a.released_at IS NULL),
-                   'queued', p.queued_at IS NOT NULL, 'duplicate_of', p.duplicate_of,
-                   'language_preference', p.language_preference, 'property_type', p.property_type,
-                   'created_at', p.created_at, 'last_activity_at', p.last_activity_at,
-                   'next_follow_up_at', (SELECT min(t.due_at) FROM crm.follow_up_tasks AS t
-                                          WHERE t.lead_id = p.lead_id AND t.status = 'open'))
-                   ORDER BY p.sort_key %4$s, p.lead_id %4$s), '[]'::json),
+        SELECT pg_catalog.array_agg(p.lead_id ORDER BY p.sort_key %4$s, p.lead_id %4$s),
                (SELECT pg_catalog.jsonb_build_object('k', x.sort_key, 'id', x.lead_id)
                   FROM page AS x ORDER BY x.sort_key %5$s, x.lead_id %5$s LIMIT 1),
                count(*)
           FROM page AS p
         $q$, v_key, CASE WHEN v_desc THEN '<' ELSE '>' END,
-             CASE v_sort WHEN 'score' THEN 'numeric' ELSE 'timestamptz' END,
-             CASE WHEN v_desc THEN 'DESC' ELSE 'ASC' END, CASE WHEN v_desc THEN 'ASC' ELSE 'DESC' END)
-      INTO v_rows, v_last, v_count
+             CASE v_sort WHEN 'score' THEN 'integer' ELSE 'timestamptz' END,
+             CASE WHEN v_desc THEN 'DESC' ELSE 'ASC' END, CASE WHEN v_desc THEN 'ASC' ELSE 'DESC' END, v_where)
+      INTO v_ids, v_last, v_count
      USING coalesce(p_filters, '{}'), v_after, v_limit;
     RETURN pg_catalog.json_build_object(
-        'items', v_rows,
+        'items', crm.lead_summaries(v_ids),
         'next', CASE WHEN v_count = v_limit THEN crm.encode_cursor(v_last || pg_catalog.jsonb_build_object('s', p_sort)) END);
 EXCEPTION
     WHEN invalid_text_representation OR datetime_field_overflow OR invalid_datetime_format OR numeric_value_out_of_range THEN

@@ -123,6 +123,7 @@ async def test_search_by_name_in_any_script_by_email_and_by_phone_in_any_format(
         found = await walk(http, "/api/v1/leads", q=q, limit=200)
         assert lead in {i["lead_id"] for i in found}, q
     assert await walk(http, "/api/v1/leads", q="zzqqxxnobody") == []
+    assert await walk(http, "/api/v1/leads", q="%_") == []  # LIKE's wildcards are searched as text
 
 
 async def test_patch_needs_a_current_etag_and_checks_what_it_changes(http: httpx.AsyncClient,
