@@ -35,3 +35,5 @@ GRANT EXECUTE ON FUNCTION crm.dashboard_window(text, date, date, text, text, tim
 -- the two pure rules that views and the invoker-rights dashboard inline (views run functions as their reader)
 GRANT EXECUTE ON FUNCTION crm.is_closed(crm.lead_status), crm.conversion_rate(numeric, numeric)
    TO thinkrealty_app, thinkrealty_reporting;
+-- the pure rule "an agent interaction" the invariant view asks (first_contact_mismatch)
+GRANT EXECUTE ON FUNCTION crm.is_agent_interaction(crm.activity_type) TO thinkrealty_reporting;
