@@ -20,7 +20,7 @@ from bench.compare import comparisons_section
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 CHART = DOC.with_name("benchmarks-capture.png")
-AUDIT_VIEWS = {"invariant_violations"}
+AUDIT_VIEWS = {"invariant_violations", "capture_score_mismatches"}  # audits, not questions
 
 
 def _machine(admin_url: str) -> str:

@@ -1,5 +1,5 @@
 -- Effects of a new activity on its lead: last activity time, the lead's first contact (its time to first contact),
--- and the first activity of the current assignment (for the 24-hour no-response rule).
+-- and the first activity of the current assignment (the agent's response time, and the 24-hour no-response rule).
 
 CREATE OR REPLACE FUNCTION crm.is_agent_interaction(p_type crm.activity_type)
 RETURNS boolean
@@ -67,7 +67,7 @@ $$;
 COMMENT ON FUNCTION crm.lead_activities_apply() IS
     'Trigger: updates the lead''s last_activity_at (any activity but the bookkeeping types assignment, escalation and '
     'score_change), and on its earliest agent interaction its first_contacted_at and response_seconds (time to first '
-    'contact); stamps first_activity_at on the agent''s open assignment.';
+    'contact); stamps first_activity_at on the agent''s open assignment (from which its response_seconds is generated).';
 
 CREATE OR REPLACE TRIGGER lead_activities_20_apply AFTER INSERT ON crm.lead_activities
     FOR EACH ROW EXECUTE FUNCTION crm.lead_activities_apply();

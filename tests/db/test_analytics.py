@@ -6,13 +6,15 @@ the lead, and no future in the data."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pytest
 from psycopg.types.json import Jsonb
 
-from tests.db.factories import new_agent, new_lead
+from tests.db.factories import db_error, new_agent, new_lead, walk_to
 
 DUBAI = ZoneInfo("Asia/Dubai")
 
@@ -55,6 +57,28 @@ def contact(conn: psycopg.Connection, lead: str, agent: str, at: datetime) -> No
                  "VALUES (%s, %s, 'call', 'neutral', %s)", (lead, agent, at))
 
 
+def close(conn: psycopg.Connection, lead: str, status: str, at: datetime, deal: int | None = None) -> None:
+    """Walk the lead to converted (with a deal) or lost, closed at `at`."""
+    if status == "converted":
+        walk_to(conn, lead, "negotiation")
+        conn.execute("UPDATE crm.leads SET status = 'converted', deal_value_aed = %s, closed_at = %s "
+                     "WHERE lead_id = %s", (deal or 1_000_000, at, lead))
+    else:
+        conn.execute("UPDATE crm.leads SET status = 'lost', lost_reason = 'test', closed_at = %s WHERE lead_id = %s",
+                     (at, lead))
+
+
+def refresh(conn: psycopg.Connection) -> None:
+    conn.execute("SELECT crm.refresh_analytics_snapshot(true)")
+
+
+def report(conn: psycopg.Connection, name: str, **params: Any) -> dict[str, Any]:
+    names = ["p_from", "p_to", "p_dated_by", "p_limit", "p_cursor"]
+    args = [params.get(n.removeprefix("p_")) for n in names]
+    body: dict[str, Any] = one(conn, "SELECT api.analytics_report(%s, %s, %s, %s, %s, %s)::json", name, *args)
+    return body
+
+
 NOW = datetime.now(DUBAI).replace(microsecond=0)
 
 
@@ -69,6 +93,182 @@ def test_the_first_contact_is_the_earliest_interaction(db: psycopg.Connection) -
                                 (lead,)).fetchone() or (None, None)
     assert first == NOW - timedelta(days=1, hours=12) and seconds == 12 * 3600
     assert rows(db, "SELECT * FROM reporting.invariant_violations") == []
+
+
+# --- 2. months are calendar months -------------------------------------------------------------------------------
+
+def test_every_calendar_month_is_counted_and_the_current_one_is_partial(db: psycopg.Connection) -> None:
+    this_month = NOW.replace(day=1, hour=0, minute=0, second=0)
+    elapsed = NOW - this_month
+
+    def month(back: int) -> datetime:
+        start = this_month
+        for _ in range(back):
+            start = (start - timedelta(days=1)).replace(day=1)
+        return start
+
+    last_month = this_month - month(1)
+    for _ in range(2):
+        lead_at(db, None, month(3) + timedelta(days=3), source="referral")
+    # month(2): none
+    lead_at(db, None, month(1) + elapsed / 2, source="referral")        # before the same point of last month
+    after = 3 if elapsed + timedelta(hours=2) < last_month else 0        # (none on a 31st after a 30-day month)
+    for _ in range(after):   # after that point, before the end of last month
+        lead_at(db, None, month(1) + (elapsed + last_month) / 2, source="referral")
+    lead_at(db, None, this_month + elapsed / 2, source="referral")
+    db.execute("UPDATE crm.leads SET queued_at = created_at")   # no agent: waiting (keeps the invariants)
+    refresh(db)
+    referral = {r["month"]: r for r in rows(db, "SELECT * FROM reporting.monthly_lead_volume "
+                                                "WHERE source_type = 'referral' ORDER BY month")}
+    assert [(m.isoformat(), r["leads"], r["partial"], r["change_vs_previous_month"],
+             r["change_vs_previous_month_pct"]) for m, r in referral.items()] == [
+        (month(3).date().isoformat(), 2, False, None, None),              # the first month: nothing to compare
+        (month(2).date().isoformat(), 0, False, -2, Decimal("-100.0")),   # an empty month is 0, not missing
+        (month(1).date().isoformat(), 1 + after, False, 1 + after, None),   # against that 0 (no % of nothing)
+        (this_month.date().isoformat(), 1, True, 0, Decimal("0.0"))]      # 1 so far against 1 by the same point
+    bayut = rows(db, "SELECT leads, share_of_month_pct FROM reporting.monthly_lead_volume "
+                     "WHERE source_type = 'bayut'")
+    assert len(bayut) == 4 and {r["leads"] for r in bayut} == {0}
+    quality = rows(db, "SELECT month, partial, leads, conversion_rate FROM reporting.source_quality_monthly "
+                       "WHERE source_type = 'referral' ORDER BY month")
+    assert [(r["leads"], r["partial"]) for r in quality] == [(2, False), (0, False), (1 + after, False), (1, True)]
+
+
+# --- 3. rankings need enough data -------------------------------------------------------------------------------
+
+def _closer(db: psycopg.Connection, won: int, lost: int, response_s: int, deal: int) -> str:
+    agent = new_agent(db)
+    for n in range(won + lost):
+        captured = NOW - timedelta(days=20, hours=n)
+        lead = lead_at(db, agent, captured)
+        contact(db, lead, agent, captured + timedelta(seconds=response_s))
+        close(db, lead, "converted" if n < won else "lost", captured + timedelta(days=5), deal)
+    return agent
+
+
+def test_rankings_rank_only_agents_with_enough_closed_leads_on_unrounded_figures(db: psycopg.Connection) -> None:
+    lucky = _closer(db, won=2, lost=1, response_s=600, deal=5_000_000)      # 67 % of three: too few to rank
+    steady = _closer(db, won=5, lost=5, response_s=3600, deal=1_000_000)
+    slower = _closer(db, won=4, lost=6, response_s=3720, deal=2_000_000)    # 1.03 h: 1.0 when rounded, like 1 h
+    refresh(db)
+    ranking = rows(db, "SELECT * FROM reporting.agent_rankings()")
+    by_agent = {str(r["agent_id"]): r for r in ranking}
+    assert [str(r["agent_id"]) for r in ranking] == [steady, slower, lucky]
+    assert by_agent[lucky] | {"agent_id": None, "full_name": None, "role": None} == {
+        "agent_id": None, "full_name": None, "role": None, "closed_leads": 3, "conversions": 2,
+        "conversion_rate": Decimal("66.7"), "revenue_aed": 10_000_000, "responses": 3,
+        "avg_response_hours": Decimal("0.2"), "revenue_rank": None, "conversion_rank": None, "response_rank": None,
+        "overall_rank": None, "not_ranked_reason": "too_few_closed_leads"}
+    assert by_agent[steady]["avg_response_hours"] == by_agent[slower]["avg_response_hours"] == Decimal("1.0")
+    assert (by_agent[steady]["response_rank"], by_agent[slower]["response_rank"]) == (1, 2)   # 3600 s before 3720 s
+    assert (by_agent[steady]["conversion_rank"], by_agent[slower]["conversion_rank"]) == (1, 2)
+    assert (by_agent[steady]["revenue_rank"], by_agent[slower]["revenue_rank"]) == (2, 1)
+    # 1 + 1 + 2 = 4 against 2 + 2 + 1 = 5
+    assert (by_agent[steady]["overall_rank"], by_agent[slower]["overall_rank"]) == (1, 2)
+
+    setting(db, "ranking_min_responses", 11)   # the response minimum applies too
+    assert {r["not_ranked_reason"] for r in rows(db, "SELECT * FROM reporting.agent_rankings()")} == {
+        "too_few_closed_leads", "too_few_responses"}
+    setting(db, "ranking_min_closed_leads", 3)
+    setting(db, "ranking_min_responses", 3)
+    assert rows(db, "SELECT conversion_rank FROM reporting.agent_rankings() WHERE agent_id = %s", lucky) == [
+        {"conversion_rank": 1}]
+
+
+def test_equal_values_share_a_place(db: psycopg.Connection) -> None:
+    setting(db, "ranking_min_closed_leads", 1)
+    setting(db, "ranking_min_responses", 1)
+    a = _closer(db, won=1, lost=1, response_s=600, deal=1_000_000)
+    b = _closer(db, won=1, lost=1, response_s=600, deal=1_000_000)
+    refresh(db)
+    ranks = {str(r["agent_id"]): (r["revenue_rank"], r["conversion_rank"], r["response_rank"], r["overall_rank"])
+             for r in rows(db, "SELECT * FROM reporting.agent_rankings()")}
+    assert ranks == {a: (1, 1, 1, 1), b: (1, 1, 1, 1)}
+
+
+# --- 5. nulls and cut-offs say what they mean -------------------------------------------------------------------
+
+@pytest.fixture
+def high_scorers(db: psycopg.Connection) -> list[str]:
+    agent = new_agent(db)
+    ids = []
+    for n, score in enumerate((95, 90, 90, 85, 82)):   # two at 90: the earlier captured first
+        lead = lead_at(db, agent, NOW - timedelta(days=40 + n), capture_score=score)
+        close(db, lead, "lost", NOW - timedelta(days=10))
+        ids.append(lead)
+    lead_at(db, agent, NOW - timedelta(days=40), capture_score=60)   # not a high scorer
+    refresh(db)
+    return ids
+
+
+def test_the_lists_come_in_pages_with_a_total(db: psycopg.Connection, high_scorers: list[str]) -> None:
+    expected = [high_scorers[0], high_scorers[2], high_scorers[1], high_scorers[3], high_scorers[4]]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = report(db, "high-score-not-converted", limit=2, cursor=cursor)
+        assert page["total"] == 5 and page["filters"]["limit"] == 2
+        seen += [r["lead_id"] for r in page["rows"]]
+        pages += 1
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert (seen, pages) == (expected, 3)
+    assert list(report(db, "high-score-not-converted"))[-3:] == ["rows", "next", "total"]
+    whole = report(db, "high-score-not-converted")   # the default page holds them all
+    assert (whole["next"], whole["total"], whole["filters"]["limit"]) == (None, 5, 100)
+    # the same walk in SQL: p_after is the last lead seen
+    second = [str(r["lead_id"]) for r in rows(db, "SELECT lead_id FROM reporting.high_score_not_converted("
+                                                  "p_limit => 2, p_after => %s)", expected[1])]
+    assert second == expected[2:4]
+    assert one(db, "SELECT count(*) FROM reporting.high_score_not_converted_leads()") == 5
+    unpaged = report(db, "conversion-by-source")
+    assert (unpaged["next"], unpaged["total"], len(unpaged["rows"])) == (None, 1, 1)
+
+
+def test_bad_paging_and_dating_are_named_errors(db: psycopg.Connection, high_scorers: list[str]) -> None:
+    first = report(db, "high-score-not-converted", limit=2)
+    with db_error("PT422", "invalid_cursor"):   # a cursor belongs to its report and filters
+        report(db, "high-score-not-converted", limit=2, cursor=first["next"], **{"from": "2020-01-01"})
+    with db_error("PT422", "invalid_cursor"):
+        report(db, "high-score-not-converted", cursor="not a cursor")
+    with db_error("PT422", "invalid_cursor"):
+        report(db, "low-score-converted", cursor=first["next"])
+    for bad in ({"limit": 0}, {"limit": 501}):
+        with db_error("PT422", "invalid_report_parameter"):
+            report(db, "high-score-not-converted", **bad)
+    with db_error("PT422", "invalid_report_parameter"):   # not a list
+        report(db, "conversion-by-source", limit=10)
+    with db_error("PT422", "invalid_report_parameter"):   # a cohort list: by capture only
+        report(db, "high-score-not-converted", dated_by="close")
+    with db_error("PT422", "invalid_report_parameter"):
+        db.execute("SELECT * FROM reporting.revenue_by_source(NULL, NULL, 'sold')")
+    with db_error("PT422", "invalid_cursor"):
+        db.execute("SELECT * FROM reporting.high_score_not_converted(p_after => gen_random_uuid())")
+
+
+# --- 6. revenue by close date too --------------------------------------------------------------------------------
+
+def test_revenue_by_capture_date_and_by_close_date(db: psycopg.Connection) -> None:
+    agent = new_agent(db)
+    this_month = NOW.replace(day=1, hour=0, minute=0, second=0)
+    before = this_month - timedelta(days=10)
+    early = lead_at(db, agent, before)                  # captured last month, converted this month
+    close(db, early, "converted", this_month + (NOW - this_month) / 2, 3_000_000)
+    cohort = lead_at(db, agent, before)                 # captured and converted last month
+    close(db, cohort, "converted", before + timedelta(hours=1), 1_000_000)
+    refresh(db)
+    since = this_month.date()
+    by_capture = rows(db, "SELECT * FROM reporting.revenue_by_source(%s, NULL)", since)
+    by_close = rows(db, "SELECT * FROM reporting.revenue_by_source(%s, NULL, 'close')", since)
+    assert by_capture == []
+    assert [(r["conversions"], r["revenue_aed"]) for r in by_close] == [(1, 3_000_000)]
+    answer = report(db, "revenue-by-source", **{"from": since, "dated_by": "close"})
+    assert answer["filters"]["dated_by"] == "close" and answer["rows"][0]["revenue_aed"] == 3_000_000
+    assert report(db, "revenue-by-source")["filters"]["dated_by"] == "capture"   # the default, named
+    last_month = rows(db, "SELECT conversions, revenue_aed FROM reporting.revenue_by_source(%s, %s, 'close')",
+                      before.date(), (this_month - timedelta(days=1)).date())
+    assert last_month == [{"conversions": 1, "revenue_aed": 1_000_000}]
+    assert one(db, "SELECT converted FROM reporting.conversion_by_source(%s, NULL, 'close')", since) == 1
 
 
 # --- 8. no future in the data ------------------------------------------------------------------------------------
