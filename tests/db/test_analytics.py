@@ -52,6 +52,12 @@ def assign_at(conn: psycopg.Connection, lead: str, agent: str, at: datetime) -> 
                  "VALUES (%s, %s, 'manual', %s)", (lead, agent, at))
 
 
+def reassign_at(conn: psycopg.Connection, lead: str, agent: str, at: datetime) -> None:
+    conn.execute("UPDATE crm.lead_assignments SET released_at = %s, release_reason = 'test' "
+                 "WHERE lead_id = %s AND released_at IS NULL", (at, lead))
+    assign_at(conn, lead, agent, at)
+
+
 def contact(conn: psycopg.Connection, lead: str, agent: str, at: datetime) -> None:
     conn.execute("INSERT INTO crm.lead_activities (lead_id, agent_id, activity_type, outcome, occurred_at) "
                  "VALUES (%s, %s, 'call', 'neutral', %s)", (lead, agent, at))
@@ -72,6 +78,13 @@ def refresh(conn: psycopg.Connection) -> None:
     conn.execute("SELECT crm.refresh_analytics_snapshot(true)")
 
 
+def dashboard(conn: psycopg.Connection, agent: str, *args: Any) -> dict[str, Any]:
+    marks = ", ".join(["%s"] * len(args))
+    body: dict[str, Any] = one(conn, f"SELECT api.agent_dashboard(%s{', ' + marks if args else ''})::jsonb",
+                               agent, *args)
+    return body
+
+
 def report(conn: psycopg.Connection, name: str, **params: Any) -> dict[str, Any]:
     names = ["p_from", "p_to", "p_dated_by", "p_limit", "p_cursor"]
     args = [params.get(n.removeprefix("p_")) for n in names]
@@ -82,7 +95,39 @@ def report(conn: psycopg.Connection, name: str, **params: Any) -> dict[str, Any]
 NOW = datetime.now(DUBAI).replace(microsecond=0)
 
 
-# --- 1. response time and first contact ------------------------------------------------------------------------
+# --- 1. response time belongs to the assignment ------------------------------------------------------------------
+
+def test_an_agent_who_takes_a_lead_over_is_timed_from_her_assignment(db: psycopg.Connection) -> None:
+    first, priya, other = new_agent(db), new_agent(db), new_agent(db)
+    setting(db, "ranking_min_responses", 1)
+    captured = NOW - timedelta(days=5)
+    inherited = lead_at(db, first, captured)        # nobody answers it for two days
+    reassign_at(db, inherited, priya, captured + timedelta(days=2))
+    contact(db, inherited, priya, captured + timedelta(days=2, hours=1))   # Priya: one hour after she got it
+    own = lead_at(db, priya, captured + timedelta(days=1))
+    contact(db, own, priya, captured + timedelta(days=1, hours=3))         # three hours
+    slow = lead_at(db, other, captured)
+    contact(db, slow, other, captured + timedelta(hours=10))               # the other agent: ten hours
+    db.execute("SELECT crm.refresh_performance_metrics(now())")
+    refresh(db)
+
+    assert one(db, "SELECT response_seconds FROM crm.lead_assignments WHERE lead_id = %s AND agent_id = %s",
+               inherited, priya) == 3600
+    # the lead's own time to first contact stays: capture to the first contact by anyone, two days and an hour
+    assert one(db, "SELECT first_contact_seconds FROM reporting.lead_facts_snapshot WHERE lead_id = %s",
+               inherited) == 49 * 3600
+    summary = dashboard(db, priya, "30d")["agent_summary"]
+    assert (summary["average_response_seconds"], summary["average_response_time"]) == (7200, "2.0 hours")
+    metrics = dashboard(db, priya, "30d")["performance_metrics"]
+    assert (metrics["response_time_rank"], metrics["ranked_agents"]) == (1, 2)   # ahead of the ten-hour agent
+    by_agent = {str(r["agent_id"]): r for r in rows(db, "SELECT * FROM reporting.conversion_by_agent()")}
+    assert by_agent[priya]["avg_response_hours"] == Decimal("2.0") and by_agent[other]["avg_response_hours"] == 10
+    windows = {r["response_window"]: r["leads"] for r in rows(db, "SELECT * FROM reporting.response_time_conversion()")}
+    assert windows == {"1 to 4 hours": 2, "4 to 24 hours": 1}   # the inherited lead: 1 hour, not 49
+    kinds = rows(db, "SELECT * FROM reporting.specialist_vs_generalist()")
+    assert [(k["agent_kind"], k["leads"], k["avg_response_hours"]) for k in kinds] == [
+        ("generalist", 3, Decimal("4.7"))]   # (1 + 3 + 10) / 3 hours, not Priya's two inherited days
+
 
 def test_the_first_contact_is_the_earliest_interaction(db: psycopg.Connection) -> None:
     agent = new_agent(db)
@@ -186,7 +231,54 @@ def test_equal_values_share_a_place(db: psycopg.Connection) -> None:
     assert ranks == {a: (1, 1, 1, 1), b: (1, 1, 1, 1)}
 
 
-# --- 5. nulls and cut-offs say what they mean -------------------------------------------------------------------
+# --- 4. one rule for supervisors ---------------------------------------------------------------------------------
+
+def test_supervisors_who_hold_leads_count_in_every_report_and_are_ranked(db: psycopg.Connection) -> None:
+    setting(db, "ranking_min_responses", 1)
+    agent = new_agent(db, property_types=("villa",))
+    boss = new_agent(db, role="supervisor")
+    for holder, n in ((agent, 3), (boss, 2)):
+        for i in range(n):
+            lead = lead_at(db, holder, NOW - timedelta(days=3, hours=i), property_type="villa")
+            contact(db, lead, holder, NOW - timedelta(days=2))
+    db.execute("SELECT crm.refresh_performance_metrics(now())")
+    refresh(db)
+    by_agent = {str(r["agent_id"]): r for r in rows(db, "SELECT * FROM reporting.conversion_by_agent()")}
+    assert (by_agent[boss]["role"], by_agent[boss]["leads"]) == ("supervisor", 2)
+    kinds = {(r["agent_kind"], r["lead_match"]): r["leads"]
+             for r in rows(db, "SELECT * FROM reporting.specialist_vs_generalist()")}
+    assert kinds == {("specialist", "in specialty"): 3, ("generalist", "any"): 2}   # all five leads
+    assert {str(r["agent_id"]) for r in rows(db, "SELECT agent_id FROM reporting.agent_rankings()")} == {agent, boss}
+    metrics = dashboard(db, boss, "30d")["performance_metrics"]
+    assert metrics["response_time_rank"] is not None and metrics["ranked_agents"] == 2
+    assert metrics["response_time_rank_reason"] is None
+
+
+# --- 5. nulls and cut-offs say what they mean --------------------------------------------------------------------
+
+def test_a_missing_response_rank_says_why(db: psycopg.Connection) -> None:
+    quick, silent, once = new_agent(db), new_agent(db), new_agent(db)
+    for i in range(5):
+        lead = lead_at(db, quick, NOW - timedelta(days=2, hours=i))
+        contact(db, lead, quick, NOW - timedelta(days=1))
+    lead_at(db, silent, NOW - timedelta(days=2))
+    lead = lead_at(db, once, NOW - timedelta(days=2))
+    contact(db, lead, once, NOW - timedelta(days=1))
+    db.execute("SELECT crm.refresh_performance_metrics(now())")
+
+    def rank(agent: str, *args: Any) -> tuple[Any, ...]:
+        m = dashboard(db, agent, *args)["performance_metrics"]
+        return m["response_time_rank"], m["ranked_agents"], m["response_time_rank_reason"]
+
+    assert rank(quick, "7d") == (1, 1, None)
+    assert rank(silent, "7d") == (None, 1, "no_responses")
+    assert rank(once, "7d") == (None, 1, "too_few_responses")   # 1 response, ranking_min_responses is 5
+    old = dashboard(db, quick, "custom", "2024-01-01", "2024-03-31")["performance_metrics"]
+    assert (old["response_time_rank"], old["response_time_rank_reason"], old["response_time_rank_months"]) == (
+        None, "no_metrics_for_range", [])
+    months = dashboard(db, quick, "90d")["performance_metrics"]["response_time_rank_months"]
+    assert months[-1] == NOW.strftime("%Y-%m") and 3 <= len(months) <= 4   # the months 90 days touch, all kept
+
 
 @pytest.fixture
 def high_scorers(db: psycopg.Connection) -> list[str]:
@@ -269,6 +361,32 @@ def test_revenue_by_capture_date_and_by_close_date(db: psycopg.Connection) -> No
                       before.date(), (this_month - timedelta(days=1)).date())
     assert last_month == [{"conversions": 1, "revenue_aed": 1_000_000}]
     assert one(db, "SELECT converted FROM reporting.conversion_by_source(%s, NULL, 'close')", since) == 1
+
+
+# --- 7. task priority that follows the lead ----------------------------------------------------------------------
+
+def test_pending_task_priority_follows_the_lead_and_orders_the_list(db: psycopg.Connection) -> None:
+    agent = new_agent(db)
+    cooled = lead_at(db, agent, NOW - timedelta(days=3), capture_score=85)   # scores as given
+    hot = lead_at(db, agent, NOW - timedelta(days=3), capture_score=90)
+    cold = lead_at(db, agent, NOW - timedelta(days=3), capture_score=30)
+
+    def task(lead: str, due: datetime, priority: str) -> str:
+        return str(one(db, "INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at) "
+                           "VALUES (%s, %s, 'call', %s, %s) RETURNING task_id", lead, agent, priority, due))
+
+    booked_high = task(cooled, NOW + timedelta(hours=1), "high")           # booked when the lead scored 85
+    db.execute("UPDATE crm.leads SET score = 60 WHERE lead_id = %s", (cooled,))
+    later_hot = task(hot, NOW + timedelta(hours=5), "high")
+    missed = task(cold, NOW - timedelta(days=2), "low")                   # overdue for two days: raised a level
+    due_cold = task(cold, NOW + timedelta(hours=2), "low")
+    pending = one(db, "SELECT crm.dashboard_pending_tasks(%s, now())", agent)
+    assert [(t["task_id"], t["priority"]) for t in pending] == [
+        (later_hot, "high"), (missed, "medium"), (booked_high, "medium"), (due_cold, "low")]
+    assert one(db, "SELECT priority FROM crm.follow_up_tasks WHERE task_id = %s", booked_high) == "high"  # as booked
+    setting(db, "follow_up_overdue_raise", "3 days")
+    assert one(db, "SELECT crm.follow_up_priority(30, now() - interval '2 days', now())") == "low"
+    assert dashboard(db, agent)["pending_tasks"][0]["task_id"] == later_hot
 
 
 # --- 8. no future in the data ------------------------------------------------------------------------------------
