@@ -32,8 +32,8 @@ AGENT_DASHBOARD = "SELECT api.agent_dashboard($1, $2, $3, $4, $5, $6) FROM api.b
 # -- analytics (api/routes/analytics.py) -------------------------------------------------------------------------------
 # the names and questions of every report
 ANALYTICS_REPORTS = "SELECT api.analytics_reports() FROM api.begin_request($1) AS ctx"
-# one report's rows: report name, date from, date to
-ANALYTICS_REPORT = "SELECT api.analytics_report($1, $2, $3) FROM api.begin_request($4) AS ctx"
+# one report's rows: report name, date from, date to, dated by, page size, cursor
+ANALYTICS_REPORT = "SELECT api.analytics_report($1, $2, $3, $4, $5, $6) FROM api.begin_request($7) AS ctx"
 
 # -- probes (api/routes/health.py, api/listener.py) --------------------------------------------------------------------
 # GET /ready: the database's name and version (no key)

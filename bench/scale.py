@@ -257,17 +257,19 @@ def rls_plan(url: str) -> str:
 
 
 def reporting_objects(url: str) -> list[tuple[str, str, bool]]:
-    """(name, kind, takes a window) of every view and function of reporting but the lead_facts building block
-    (every lead, not a question); a function with a p_limit is a "list"."""
+    """(name, kind, takes a window) of every view and function of reporting but its building blocks (lead_facts and
+    the others whose comment starts with "Building block": parts of the reports, not questions); a function with a
+    p_limit is a "list"."""
     with psycopg.connect(url) as conn:
         views = conn.execute(
             "SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'reporting'::regnamespace "
-            "AND c.relkind = 'v' ORDER BY 1").fetchall()
+            "AND c.relkind = 'v' AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'Building block%' "
+            "ORDER BY 1").fetchall()
         functions = conn.execute(
             "SELECT p.proname, pg_get_function_identity_arguments(p.oid) LIKE 'p_from date, p_to date%', "
             "pg_get_function_identity_arguments(p.oid) LIKE '%p_limit%' "
             "FROM pg_proc p WHERE p.pronamespace = 'reporting'::regnamespace AND p.proretset "
-            "AND p.proname <> 'lead_facts' ORDER BY 1").fetchall()
+            "AND coalesce(obj_description(p.oid, 'pg_proc'), '') NOT LIKE 'Building block%' ORDER BY 1").fetchall()
     return [(v[0], "view", False) for v in views] + [(f[0], "list" if f[2] else "function", bool(f[1]))
                                                       for f in functions]
 
@@ -294,7 +296,8 @@ def run_reporting(url: str) -> list[ReportTiming]:
         owner.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
         for name, kind, windowed in reporting_objects(url):
             limit = ", p_limit => 500" if kind == "list" else ""
-            target = f"reporting.{name}" + (f"(NULL, NULL{limit})" if kind != "view" else "")
+            arguments = f"(NULL, NULL{limit})" if windowed else "()"  # a function without a window takes none
+            target = f"reporting.{name}" + (arguments if kind != "view" else "")
             all_time_ms, rows = _timed(bi, f"SELECT * FROM {target}")
             recent_ms = every_row_ms = None
             if windowed:

@@ -8,7 +8,7 @@ the catalog, authorize the caller first and run the report.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -21,11 +21,18 @@ from api.errors import PROBLEM_CONTENT
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
+DatedBy = Literal["capture", "close"]
+
+
 class ReportEntry(BaseModel):
     name: str = Field(examples=["conversion-by-source"])
     question: str
     path: str = Field(examples=["/api/v1/analytics/conversion-by-source"])
     live: bool = Field(description="True: computed at the request; false: read from the analytics snapshot.")
+    dated_by: list[DatedBy] = Field(
+        examples=[["capture", "close"]],
+        description="The dates the window may apply to (`dated_by`), the default first; empty for a live report.")
+    paged: bool = Field(description="True: a list, answered in pages (`limit`, `cursor`); false: every row at once.")
 
 
 class ReportCatalog(BaseModel):
@@ -35,6 +42,9 @@ class ReportCatalog(BaseModel):
 class ReportFilters(BaseModel):
     date_from: dt.date | None
     date_to: dt.date | None
+    dated_by: DatedBy | None = Field(description="What the window dated: capture (cohorts) or close; null if live.")
+    limit: int | None = Field(description="The page size of a list (null for the other reports).")
+    cursor: str | None = Field(description="The cursor this page was asked with.")
 
 
 class Report(BaseModel):
@@ -45,6 +55,9 @@ class Report(BaseModel):
     live: bool
     rows: list[dict[str, Any]] = Field(description="The report's rows, each with its columns in the report's order "
                                                    "(docs/analytics.md defines them).")
+    next: str | None = Field(description="A list's cursor for the next page (pass it as `cursor`), or null: no more.",
+                             examples=["cO_TAeXi4eVbpQzgvC4J075nUmKkxdI9"])
+    total: int = Field(description="How many rows the whole answer has, every page.", examples=[4208])
 
 
 class Window(BaseModel):
@@ -52,6 +65,13 @@ class Window(BaseModel):
 
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+    dated_by: DatedBy | None = Field(
+        default=None, description="capture (default): leads captured in the window; close: leads closed in it. "
+                                  "Only for the reports whose `dated_by` in the catalogue lists it.")
+    limit: int | None = Field(default=None, description="Rows per page of a list: 1 to 500, default 100. "
+                                                        "Lists only (paged: true).")
+    cursor: str | None = Field(default=None, max_length=200,
+                               description="The `next` of the page before; the same report and filters.")
 
     @model_validator(mode="after")
     def _order(self) -> Window:
@@ -69,14 +89,19 @@ async def list_reports(request: Request, key: ApiKey) -> JSONResponse:
 
 @router.get(
     "/{report}",
-    summary="One report: rows of a reporting view or function, for leads captured between date_from and date_to",
-    description="Dates are Asia/Dubai days, inclusive, both optional (all time). docs/analytics.md defines each. "
-                "The key is checked before the name: without a valid key every name answers 401."
-                + roles_note("analytics"),
+    summary="One report: rows of a reporting view or function, for leads captured (or closed) in a window",
+    description="Dates are Asia/Dubai days, inclusive, both optional (all time); `dated_by=close` dates the window by "
+                "the close date where the report offers it. Lists come in pages: `limit` rows (default 100, at most "
+                "500), then `cursor` = the `next` of the page before; `total` counts every row. docs/analytics.md "
+                "defines each report and figure. The key is checked before the name: without a valid key every name "
+                "answers 401." + roles_note("analytics"),
     response_model=Report,
-    responses={**auth_responses("analytics"), 404: {"description": "`report_not_found`", **PROBLEM_CONTENT}},
+    responses={**auth_responses("analytics"), 404: {"description": "`report_not_found`", **PROBLEM_CONTENT},
+               422: {"description": "`validation_error`; `invalid_report_parameter` (a `dated_by` the report does "
+                                    "not offer, `limit` out of range, `limit` or `cursor` on a report that is not a "
+                                    "list); `invalid_cursor`", **PROBLEM_CONTENT}},
 )
 async def report(request: Request, report: str, key: ApiKey, window: Annotated[Window, Query()]) -> JSONResponse:
-    result = await call_api(await get_pool(request), queries.ANALYTICS_REPORT,
-                            report, window.date_from, window.date_to, key)
+    result = await call_api(await get_pool(request), queries.ANALYTICS_REPORT, report, window.date_from,
+                            window.date_to, window.dated_by, window.limit, window.cursor, key)
     return JSONResponse(result)

@@ -45,7 +45,9 @@ class AgentSummary(BaseModel):
     total_active_leads: int = Field(examples=[23])
     overdue_follow_ups: int = Field(examples=[5])
     this_month_conversions: int = Field(examples=[8])
-    average_response_time: str | None = Field(examples=["4.5 hours"])
+    average_response_time: str | None = Field(
+        examples=["4.5 hours"], description="The agent's mean response time: from when each lead was assigned to them "
+                                            "to their first contact on it; null when they contacted none.")
     average_response_seconds: int | None = Field(examples=[16200], description="The same, in seconds.")
     lead_score_average: int | None = Field(examples=[67])
 
@@ -66,7 +68,10 @@ class PendingTask(BaseModel):
     lead_name: str = Field(examples=["Fatima Hassan"])
     task_type: str = Field(examples=["call"])
     due_date: dt.datetime
-    priority: str = Field(examples=["high"])
+    priority: Literal["high", "medium", "low"] = Field(
+        examples=["high"], description="The priority now: from the lead's current score (the SLA classes), one level "
+                                       "higher when overdue by more than follow_up_overdue_raise. The list is ordered "
+                                       "by it, then by due_date.")
 
 
 class PerformanceMetrics(BaseModel):
@@ -74,8 +79,16 @@ class PerformanceMetrics(BaseModel):
         examples=[15.5], description="converted / (converted + lost) x 100, one decimal; null when nothing has closed "
                                      "(crm.conversion_rate: no rate, not 0 %).")
     average_deal_size: float = Field(examples=[1200000], description="AED.")
-    response_time_rank: int | None = Field(examples=[3], description="1 = fastest among active agents.")
-    ranked_agents: int = Field(examples=[12], description="How many agents the rank is among.")
+    response_time_rank: int | None = Field(
+        examples=[3], description="1 = fastest mean response (assignment to first contact) over the months the range "
+                                  "touches; null: see response_time_rank_reason.")
+    ranked_agents: int = Field(examples=[12], description="How many agents the rank is among (those with at least "
+                                                          "ranking_min_responses responses in those months).")
+    response_time_rank_reason: Literal["no_metrics_for_range", "no_responses", "too_few_responses"] | None = Field(
+        examples=[None], description="Why there is no rank: the monthly metrics cover none of the range's months, the "
+                                     "agent made no first contact in them, or fewer than ranking_min_responses.")
+    response_time_rank_months: list[str] = Field(
+        examples=[["2026-11", "2026-12"]], description="The months (YYYY-MM) the rank was computed over.")
 
 
 class AgentDashboard(BaseModel):

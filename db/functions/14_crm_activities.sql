@@ -1,5 +1,5 @@
--- Effects of a new activity on its lead: last activity time, the first response (response time),
--- and the first activity of the current assignment (for the 24-hour no-response rule).
+-- Effects of a new activity on its lead: last activity time, the lead's first contact (its time to first contact),
+-- and the first activity of the current assignment (the agent's response time, and the 24-hour no-response rule).
 
 CREATE OR REPLACE FUNCTION crm.is_agent_interaction(p_type crm.activity_type)
 RETURNS boolean
@@ -42,11 +42,15 @@ BEGIN
     IF v_bookkeeping THEN
         RETURN NULL;   -- the system's own records are not activity on the lead (silence goes on)
     END IF;
+    -- the first contact is the earliest interaction, also when one is logged later with an earlier time (the
+    -- invariant first_contact_mismatch holds the lead to it)
     UPDATE crm.leads AS l
        SET last_activity_at = greatest(l.last_activity_at, NEW.occurred_at),
-           first_contacted_at = CASE WHEN v_interaction AND l.first_contacted_at IS NULL
+           first_contacted_at = CASE WHEN v_interaction AND (l.first_contacted_at IS NULL
+                                                             OR NEW.occurred_at < l.first_contacted_at)
                                      THEN NEW.occurred_at ELSE l.first_contacted_at END,
-           response_seconds = CASE WHEN v_interaction AND l.first_contacted_at IS NULL
+           response_seconds = CASE WHEN v_interaction AND (l.first_contacted_at IS NULL
+                                                           OR NEW.occurred_at < l.first_contacted_at)
                                    THEN greatest(0, extract(epoch FROM NEW.occurred_at - l.created_at))::integer
                                    ELSE l.response_seconds END
      WHERE l.lead_id = NEW.lead_id;
@@ -62,8 +66,8 @@ END
 $$;
 COMMENT ON FUNCTION crm.lead_activities_apply() IS
     'Trigger: updates the lead''s last_activity_at (any activity but the bookkeeping types assignment, escalation and '
-    'score_change), and on the first agent interaction its first_contacted_at and response_seconds; stamps '
-    'first_activity_at on the agent''s open assignment.';
+    'score_change), and on its earliest agent interaction its first_contacted_at and response_seconds (time to first '
+    'contact); stamps first_activity_at on the agent''s open assignment (from which its response_seconds is generated).';
 
 CREATE OR REPLACE TRIGGER lead_activities_20_apply AFTER INSERT ON crm.lead_activities
     FOR EACH ROW EXECUTE FUNCTION crm.lead_activities_apply();

@@ -35,3 +35,26 @@ COMMENT ON FUNCTION crm.follow_up_tasks_prepare() IS
 
 CREATE OR REPLACE TRIGGER follow_up_tasks_20_prepare BEFORE INSERT OR UPDATE ON crm.follow_up_tasks
     FOR EACH ROW EXECUTE FUNCTION crm.follow_up_tasks_prepare();
+
+-- crm.follow_up_priority(score, due, now): a follow-up's priority as an agent should see it, derived when read rather
+-- than frozen at booking: the priority of the SLA class of the lead's current score (crm.sla_class: high from 80,
+-- medium from 50, else low, as shipped), one level higher once the follow-up is overdue by more than the setting
+-- follow_up_overdue_raise (1 day). The dashboard orders pending tasks by it, then by due time.
+CREATE OR REPLACE FUNCTION crm.follow_up_priority(p_score integer, p_due_at timestamptz, p_now timestamptz)
+RETURNS crm.task_priority
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_priority crm.task_priority := coalesce((crm.sla_class(p_score) ->> 'priority')::crm.task_priority, 'low');
+BEGIN
+    IF p_now - p_due_at > crm.setting_interval('follow_up_overdue_raise') THEN
+        RETURN CASE v_priority WHEN 'low' THEN 'medium' ELSE 'high' END::crm.task_priority;
+    END IF;
+    RETURN v_priority;
+END
+$$;
+COMMENT ON FUNCTION crm.follow_up_priority(integer, timestamptz, timestamptz) IS
+    'A follow-up''s priority now: the SLA class of the lead''s current score (crm.sla_class), one level higher when '
+    'overdue by more than follow_up_overdue_raise. The stored follow_up_tasks.priority is the one it was booked with.';

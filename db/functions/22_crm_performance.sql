@@ -46,10 +46,9 @@ BEGIN
          WHERE a.assigned_at >= v_since AND a.assigned_at <= p_now
          GROUP BY 1, 2
     ),
-    contacted AS (
+    contacted AS (   -- the agent's response time is the assignment's (lead_assignments.response_seconds, 0020)
         SELECT a.agent_id, date_trunc('month', a.first_activity_at AT TIME ZONE v_tz)::date AS period_month, count(*) AS n,
-               avg(extract(epoch FROM a.first_activity_at - a.assigned_at))
-                   FILTER (WHERE a.first_activity_at >= a.assigned_at)::integer AS response
+               avg(a.response_seconds)::integer AS response
           FROM crm.lead_assignments AS a
          WHERE a.first_activity_at >= v_since AND a.first_activity_at <= p_now
          GROUP BY 1, 2
@@ -95,7 +94,8 @@ END
 $$;
 COMMENT ON FUNCTION crm.refresh_monthly_metrics(timestamptz) IS
     'Recomputes crm.agent_performance_metrics (assigned, contacted, won, lost, revenue, mean response, conversion rate) '
-    'for this month and the three before, in the timezone setting. Returns the rows changed.';
+    'for this month and the three before, in the timezone setting; a month''s responses are the assignments whose '
+    'first contact fell in it, each timed by lead_assignments.response_seconds. Returns the rows changed.';
 
 -- crm.refresh_performance_scores(now): each agent's performance_score (crm.performance_score) over the window of
 -- the setting performance_score (90 days as shipped). Returns the agents changed.
@@ -116,10 +116,9 @@ BEGIN
          GROUP BY h.agent_id
     ),
     response AS (
-        SELECT a.agent_id, avg(extract(epoch FROM a.first_activity_at - a.assigned_at)) / 3600 AS hours
+        SELECT a.agent_id, avg(a.response_seconds) / 3600 AS hours
           FROM crm.lead_assignments AS a
          WHERE a.first_activity_at > p_now - v_window AND a.first_activity_at <= p_now
-           AND a.first_activity_at >= a.assigned_at
          GROUP BY a.agent_id
     )
     UPDATE crm.agents AS g

@@ -139,6 +139,8 @@ BEGIN
                 IF v_num IS NULL OR v_num NOT BETWEEN 0 AND 1 THEN RETURN p_path || ' must be a number from 0 to 1'; END IF;
             WHEN 'percent', 'points' THEN
                 IF v_num IS NULL OR v_num NOT BETWEEN 0 AND 100 THEN RETURN p_path || ' must be a number from 0 to 100'; END IF;
+            WHEN 'count' THEN
+                IF v_num IS NULL OR v_num <> trunc(v_num) OR v_num < 0 OR v_num > 1000000 THEN RETURN p_path || ' must be a whole number from 0'; END IF;
             WHEN 'capacity' THEN
                 IF v_num IS NULL OR v_num <> trunc(v_num) OR v_num NOT BETWEEN 0 AND 50 THEN RETURN p_path || ' must be a whole number from 0 to 50'; END IF;
             WHEN 'isodow' THEN

@@ -1,5 +1,5 @@
 -- The agent dashboard: api.agent_dashboard builds the whole body of GET /api/v1/agents/{agent_id}/dashboard.
--- Every figure's definition is in docs/business-rules.md section 9. Days and months are Asia/Dubai's.
+-- Every figure is defined in docs/analytics.md ("The agent dashboard"). Days and months are the timezone setting's.
 
 -- crm.human_duration(seconds): "35 minutes", "4.5 hours", "2.3 days" (the brief's average_response_time).
 CREATE OR REPLACE FUNCTION crm.human_duration(p_seconds numeric)
@@ -81,17 +81,20 @@ COMMENT ON FUNCTION crm.dashboard_window(text, date, date, text, text, timestamp
     'the current month. Errors: PT422 invalid_dashboard_filter, PT422 date_range_out_of_bounds.';
 
 -- crm.dashboard_leads(agent, from, to, status_filter, source_filter): the leads a dashboard counts: held by the
--- agent now (open assignment), created in [from, to), of the source and status asked. Reads as the caller.
-CREATE OR REPLACE FUNCTION crm.dashboard_leads(p_agent_id uuid, p_from timestamptz, p_to timestamptz,
-                                               p_status_filter text, p_source_filter text)
-RETURNS SETOF crm.leads
+-- agent now (open assignment), created in [from, to), of the source and status asked, each with the agent's response
+-- time on it (lead_assignments.response_seconds of that assignment: from when the agent got the lead to their first
+-- contact). Reads as the caller.
+DROP FUNCTION IF EXISTS crm.dashboard_leads(uuid, timestamptz, timestamptz, text, text);
+CREATE FUNCTION crm.dashboard_leads(p_agent_id uuid, p_from timestamptz, p_to timestamptz,
+                                    p_status_filter text, p_source_filter text)
+RETURNS TABLE (lead crm.leads, agent_response_seconds integer)
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
 BEGIN
     RETURN QUERY
-    SELECT l.*
+    SELECT l, a.response_seconds
       FROM crm.lead_assignments AS a
       JOIN crm.leads AS l ON l.lead_id = a.lead_id
      WHERE a.agent_id = p_agent_id AND a.released_at IS NULL
@@ -107,35 +110,69 @@ END
 $$;
 COMMENT ON FUNCTION crm.dashboard_leads(uuid, timestamptz, timestamptz, text, text) IS
     'Dashboard step: the agent''s current leads created in the range, filtered by status (all, active, converted, lost) '
-    'and source.';
+    'and source, each with the agent''s response seconds on it (its assignment''s lead_assignments.response_seconds).';
 
--- crm.response_time_ranks(from, to): each active agent's place by mean first-response time over the months of
--- the range (fastest = 1), from the monthly metrics the sweep keeps (crm.agent_performance_metrics: one row per
--- agent and month, not every assignment).
-CREATE OR REPLACE FUNCTION crm.response_time_ranks(p_from date, p_to date)
-RETURNS TABLE (agent_id uuid, rank_position bigint)
+-- crm.dashboard_rank_months(from, to): the months of a range (first days, in the timezone setting) that the monthly
+-- metrics cover: the months crm.refresh_monthly_metrics has computed (the sweep keeps the current month and the three
+-- before it; older months keep the figures of their last refresh, and months before the metrics began have none).
+CREATE OR REPLACE FUNCTION crm.dashboard_rank_months(p_from date, p_to date)
+RETURNS date[]
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
 BEGIN
+    RETURN coalesce((
+        SELECT pg_catalog.array_agg(m.month ORDER BY m.month)
+          FROM pg_catalog.generate_series(pg_catalog.date_trunc('month', p_from::timestamp),
+                                          p_to::timestamp, interval '1 month') AS g (at)
+         CROSS JOIN LATERAL (SELECT g.at::date AS month) AS m
+         WHERE EXISTS (SELECT 1 FROM crm.agent_performance_metrics AS x WHERE x.period_month = m.month)), '{}');
+END
+$$;
+COMMENT ON FUNCTION crm.dashboard_rank_months(date, date) IS
+    'Dashboard step: the months of a range that crm.agent_performance_metrics covers (what response_time_rank reads).';
+
+-- crm.response_time_ranks(from, to): everyone with first contacts in the months of the range that the metrics cover
+-- (agents and supervisors, active or not: the one population rule of docs/analytics.md), their responses and mean
+-- response time (each first contact timed from its assignment, lead_assignments.response_seconds; weighted over the
+-- months), and their place by it (1 = fastest; equal means share a place) among those with at least
+-- ranking_min_responses responses; the others have no place (NULL). From the monthly metrics the sweep keeps
+-- (crm.agent_performance_metrics: one row per agent and month, not every assignment).
+DROP FUNCTION IF EXISTS crm.response_time_ranks(date, date);
+CREATE FUNCTION crm.response_time_ranks(p_from date, p_to date)
+RETURNS TABLE (agent_id uuid, responses bigint, mean_response_seconds numeric, rank_position bigint)
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_minimum integer := (crm.setting('ranking_min_responses') #>> '{}')::integer;
+BEGIN
     RETURN QUERY
-    SELECT m.agent_id,
-           rank() OVER (ORDER BY sum(m.avg_response_seconds::numeric * m.leads_contacted)
-                                 / nullif(sum(m.leads_contacted), 0))
-      FROM crm.agent_performance_metrics AS m
-      JOIN crm.agents AS g ON g.agent_id = m.agent_id AND g.is_active AND g.role = 'agent'
-     WHERE m.period_month BETWEEN pg_catalog.date_trunc('month', p_from)::date AND p_to
-       AND m.avg_response_seconds IS NOT NULL AND m.leads_contacted > 0
-     GROUP BY m.agent_id;
+    WITH per AS (
+        SELECT m.agent_id, sum(m.leads_contacted)::bigint AS responses,
+               sum(m.avg_response_seconds::numeric * m.leads_contacted) / sum(m.leads_contacted) AS mean
+          FROM crm.agent_performance_metrics AS m
+         WHERE m.period_month BETWEEN pg_catalog.date_trunc('month', p_from)::date AND p_to
+           AND m.avg_response_seconds IS NOT NULL AND m.leads_contacted > 0
+         GROUP BY m.agent_id)
+    SELECT p.agent_id, p.responses, p.mean,
+           CASE WHEN p.responses >= v_minimum
+                THEN rank() OVER (PARTITION BY p.responses >= v_minimum ORDER BY p.mean) END
+      FROM per AS p;
 END
 $$;
 COMMENT ON FUNCTION crm.response_time_ranks(date, date) IS
-    'Dashboard step: active agents ranked by mean first-response time over the months of a range (1 = fastest).';
+    'Dashboard step: everyone with first contacts in the months of a range, their responses, mean response seconds '
+    '(assignment to first contact) and place by it (1 = fastest) among those with at least ranking_min_responses.';
 
--- crm.dashboard_pending_tasks(agent): the agent's next ten open follow-ups, soonest first.
+-- crm.dashboard_pending_tasks(agent, now): the agent's ten most pressing open follow-ups: by the priority they have
+-- now (crm.follow_up_priority: the lead's current score, raised when long overdue), then by due time.
 DROP FUNCTION IF EXISTS crm.dashboard_pending_tasks(uuid);
-CREATE FUNCTION crm.dashboard_pending_tasks(p_agent_id uuid)
+DROP FUNCTION IF EXISTS crm.dashboard_pending_tasks(uuid, timestamptz);
+CREATE FUNCTION crm.dashboard_pending_tasks(p_agent_id uuid, p_now timestamptz)
 RETURNS json
 LANGUAGE plpgsql
 STABLE
@@ -144,14 +181,20 @@ AS $$
 BEGIN
     RETURN coalesce((
         SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
-                   'task_id', t.task_id, 'lead_name', l.first_name || ' ' || l.last_name, 'task_type', t.task_type,
-                   'due_date', t.due_at, 'priority', t.priority) ORDER BY t.due_at, t.task_id)
-          FROM (SELECT * FROM crm.follow_up_tasks AS x
-                 WHERE x.agent_id = p_agent_id AND x.status = 'open' ORDER BY x.due_at LIMIT 10) AS t
-          JOIN crm.leads AS l ON l.lead_id = t.lead_id), '[]'::json);
+                   'task_id', t.task_id, 'lead_name', t.lead_name, 'task_type', t.task_type,
+                   'due_date', t.due_at, 'priority', t.priority) ORDER BY t.priority, t.due_at, t.task_id)
+          FROM (SELECT x.task_id, l.first_name || ' ' || l.last_name AS lead_name, x.task_type, x.due_at,
+                       crm.follow_up_priority(l.score, x.due_at, p_now) AS priority
+                  FROM crm.follow_up_tasks AS x
+                  JOIN crm.leads AS l ON l.lead_id = x.lead_id
+                 WHERE x.agent_id = p_agent_id AND x.status = 'open'
+                 ORDER BY 5, x.due_at, x.task_id
+                 LIMIT 10) AS t), '[]'::json);
 END
 $$;
-COMMENT ON FUNCTION crm.dashboard_pending_tasks(uuid) IS 'Dashboard step: pending_tasks, the agent''s next ten open follow-ups.';
+COMMENT ON FUNCTION crm.dashboard_pending_tasks(uuid, timestamptz) IS
+    'Dashboard step: pending_tasks, the agent''s ten open follow-ups with the highest priority now '
+    '(crm.follow_up_priority), then the earliest due.';
 
 -- crm.dashboard_conversions(agent, since, now, source_filter): conversions the agent made in [since, now].
 CREATE OR REPLACE FUNCTION crm.dashboard_conversions(p_agent_id uuid, p_since timestamptz, p_now timestamptz,
@@ -195,6 +238,7 @@ DECLARE
     v_now    timestamptz := coalesce(p_now, now());
     v_agent  crm.agents;
     v_window record;   -- crm.dashboard_window
+    v_months date[];   -- the months the response_time_rank reads (crm.dashboard_rank_months)
     v_result json;
 BEGIN
     PERFORM crm.authorize('dashboard', p_agent_id);  -- an agent key: its own dashboard only (first: nothing is
@@ -206,19 +250,21 @@ BEGIN
     SELECT * INTO v_window
       FROM crm.dashboard_window(p_date_range, p_date_from, p_date_to, p_status_filter, p_source_filter, v_now);
 
+    v_months := crm.dashboard_rank_months(v_window.date_from, v_window.date_to);
     WITH mine AS MATERIALIZED (   -- read once, for the figures and the recent leads
-        SELECT * FROM crm.dashboard_leads(p_agent_id, v_window.starts_at, v_window.ends_at, p_status_filter, p_source_filter)
+        SELECT (d.lead).*, d.agent_response_seconds
+          FROM crm.dashboard_leads(p_agent_id, v_window.starts_at, v_window.ends_at, p_status_filter, p_source_filter) AS d
     ),
     figures AS (
-        SELECT round(avg(m.response_seconds))::integer AS response_seconds,
+        SELECT round(avg(m.agent_response_seconds))::integer AS response_seconds,
                round(avg(m.score))::integer AS score_average,
                count(*) FILTER (WHERE m.status = 'converted') AS converted,
                count(*) FILTER (WHERE m.status = 'lost') AS lost,
                round(avg(m.deal_value_aed) FILTER (WHERE m.status = 'converted'), 2) AS deal_average
           FROM mine AS m
     ),
-    ranks AS MATERIALIZED (
-        SELECT * FROM crm.response_time_ranks(v_window.date_from, v_window.date_to)
+    ranks AS MATERIALIZED (   -- over the months the metrics cover (v_months); none when they cover none
+        SELECT * FROM crm.response_time_ranks(v_window.date_from, v_window.date_to) WHERE cardinality(v_months) > 0
     )
     SELECT pg_catalog.json_build_object(   -- json: the keys in the order of the API's AgentDashboard
         'agent_summary', pg_catalog.json_build_object(
@@ -239,12 +285,20 @@ BEGIN
                        ORDER BY coalesce(m.last_activity_at, m.created_at) DESC, m.lead_id)
               FROM (SELECT * FROM mine ORDER BY coalesce(mine.last_activity_at, mine.created_at) DESC, mine.lead_id
                     LIMIT 10) AS m), '[]'::json),
-        'pending_tasks', crm.dashboard_pending_tasks(p_agent_id),
+        'pending_tasks', crm.dashboard_pending_tasks(p_agent_id, v_now),
         'performance_metrics', pg_catalog.json_build_object(
             'conversion_rate', crm.conversion_rate(f.converted, f.lost),   -- null: nothing closed, no rate
             'average_deal_size', coalesce(f.deal_average, 0),
             'response_time_rank', (SELECT r.rank_position FROM ranks AS r WHERE r.agent_id = p_agent_id),
-            'ranked_agents', (SELECT count(*) FROM ranks)),
+            'ranked_agents', (SELECT count(r.rank_position) FROM ranks AS r),
+            'response_time_rank_reason', CASE   -- why there is no rank (null when there is one)
+                WHEN cardinality(v_months) = 0 THEN 'no_metrics_for_range'
+                WHEN NOT EXISTS (SELECT 1 FROM ranks AS r WHERE r.agent_id = p_agent_id) THEN 'no_responses'
+                WHEN (SELECT r.rank_position FROM ranks AS r WHERE r.agent_id = p_agent_id) IS NULL
+                    THEN 'too_few_responses' END,
+            'response_time_rank_months', (SELECT coalesce(pg_catalog.json_agg(pg_catalog.to_char(m.month, 'YYYY-MM')
+                                                                              ORDER BY m.month), '[]'::json)
+                                            FROM unnest(v_months) AS m (month))),
         'filters', pg_catalog.json_build_object(
             'date_range', p_date_range, 'date_from', v_window.date_from, 'date_to', v_window.date_to,
             'status_filter', p_status_filter, 'source_filter', p_source_filter, 'timezone', v_window.tz),
@@ -257,6 +311,6 @@ $$;
 COMMENT ON FUNCTION api.agent_dashboard(uuid, text, date, date, text, text, timestamptz) IS
     'GET /api/v1/agents/{id}/dashboard: agent_summary, recent_leads (10), pending_tasks (10), performance_metrics for '
     'the agent''s leads created in the date range (days of the timezone setting) and matching the status and source '
-    'filters. Definitions: docs/business-rules.md section 9. Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter, '
+    'filters. Definitions: docs/analytics.md. Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter, '
     'PT422 date_range_out_of_bounds; crm.authorize''s (an agent key on another agent: PT403 forbidden). SECURITY '
     'INVOKER: it reads through the row-level security of the caller.';

@@ -49,6 +49,16 @@ WITH real_counts AS (
       JOIN crm.leads AS l USING (lead_id)
      WHERE a.released_at IS NULL AND NOT crm.is_closed(l.status)
      GROUP BY a.agent_id
+), horizon AS (   -- no business time lies beyond now plus the clock-skew allowance (read directly, like the 30 days below)
+    SELECT now() + coalesce((SELECT (s.value #>> '{}')::interval FROM crm.settings AS s
+                              WHERE s.setting_key = 'future_timestamp_allowance'), interval '5 minutes') AS at
+), first_contacts AS (   -- each lead's earliest agent interaction
+    SELECT a.lead_id, min(a.occurred_at) AS first_at
+      FROM crm.lead_activities AS a
+     WHERE a.agent_id IS NOT NULL
+       AND a.activity_type IN (SELECT t.t FROM unnest(pg_catalog.enum_range(NULL::crm.activity_type)) AS t (t)
+                                WHERE crm.is_agent_interaction(t.t))
+     GROUP BY a.lead_id
 )
 SELECT 'agent_over_capacity'::text AS rule, 'agent'::text AS entity, g.agent_id::text AS entity_id,
        pg_catalog.jsonb_build_object('active_leads', g.active_leads, 'max_active_leads', g.max_active_leads) AS detail
@@ -118,14 +128,58 @@ SELECT 'agent_profile_mismatch', 'agent', g.agent_id::text,
                                   FROM crm.agent_languages AS l WHERE l.agent_id = g.agent_id), '{}')
 UNION ALL
 SELECT 'capture_score_mismatch', 'lead', m.lead_id::text, m.detail
-  FROM reporting.capture_score_mismatches() AS m;
+  FROM reporting.capture_score_mismatches() AS m
+UNION ALL
+SELECT 'business_timestamp_in_future', 'lead', l.lead_id::text,
+       pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+           'created_at', nullif(l.created_at, least(l.created_at, h.at)),
+           'first_contacted_at', nullif(l.first_contacted_at, least(l.first_contacted_at, h.at)),
+           'last_activity_at', nullif(l.last_activity_at, least(l.last_activity_at, h.at)),
+           'closed_at', nullif(l.closed_at, least(l.closed_at, h.at))))
+  FROM crm.leads AS l CROSS JOIN horizon AS h
+ WHERE greatest(l.created_at, l.first_contacted_at, l.last_activity_at, l.closed_at) > h.at
+UNION ALL
+SELECT 'business_timestamp_in_future', 'activity', a.activity_id::text,
+       pg_catalog.jsonb_build_object('lead_id', a.lead_id, 'occurred_at', a.occurred_at)
+  FROM crm.lead_activities AS a CROSS JOIN horizon AS h
+ WHERE a.occurred_at > h.at
+UNION ALL
+SELECT 'business_timestamp_in_future', 'status_history', x.history_id::text,
+       pg_catalog.jsonb_build_object('lead_id', x.lead_id, 'to', x.to_status, 'changed_at', x.changed_at)
+  FROM crm.lead_conversion_history AS x CROSS JOIN horizon AS h
+ WHERE x.changed_at > h.at
+UNION ALL
+SELECT 'business_timestamp_in_future', 'assignment', a.assignment_id::text,
+       pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+           'lead_id', a.lead_id,
+           'assigned_at', nullif(a.assigned_at, least(a.assigned_at, h.at)),
+           'first_activity_at', nullif(a.first_activity_at, least(a.first_activity_at, h.at)),
+           'released_at', nullif(a.released_at, least(a.released_at, h.at))))
+  FROM crm.lead_assignments AS a CROSS JOIN horizon AS h
+ WHERE greatest(a.assigned_at, a.first_activity_at, a.released_at) > h.at
+UNION ALL
+SELECT 'business_timestamp_in_future', 'follow_up_task', t.task_id::text,
+       pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+           'lead_id', t.lead_id,
+           'completed_at', nullif(t.completed_at, least(t.completed_at, h.at)),
+           'escalated_at', nullif(t.escalated_at, least(t.escalated_at, h.at))))
+  FROM crm.follow_up_tasks AS t CROSS JOIN horizon AS h
+ WHERE greatest(t.completed_at, t.escalated_at) > h.at
+UNION ALL
+SELECT 'first_contact_mismatch', 'lead', l.lead_id::text,
+       pg_catalog.jsonb_build_object('first_contacted_at', l.first_contacted_at, 'first_contact_activity', c.first_at)
+  FROM crm.leads AS l
+  LEFT JOIN first_contacts AS c ON c.lead_id = l.lead_id
+ WHERE l.first_contacted_at IS DISTINCT FROM c.first_at;
 
 COMMENT ON VIEW reporting.invariant_violations IS
     'One row per broken business rule (rule, entity, entity_id, detail): agents over capacity or with a wrong counter, '
     'open leads neither assigned nor queued, assigned leads still queued, two open assignments, open follow-ups overdue past '
     'the escalation threshold without escalation, open follow-ups of closed leads, illegal steps in the status history, a routing profile that differs '
     'from the specialisation tables, a capture score that is not what the scoring rules give for the lead''s captured '
-    'inputs (reporting.capture_score_mismatches). Must be empty. '
+    'inputs (reporting.capture_score_mismatches), a business time (capture, contact, activity, status change, '
+    'assignment, completion, escalation) later than now plus future_timestamp_allowance, a first_contacted_at that is '
+    'not the lead''s earliest agent interaction. Must be empty. '
     'Example: SELECT rule, count(*) FROM reporting.invariant_violations GROUP BY rule;';
 
 CREATE OR REPLACE VIEW reporting.agent_workload AS

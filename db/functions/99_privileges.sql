@@ -30,13 +30,21 @@ GRANT EXECUTE ON FUNCTION crm.authorize(text, uuid, uuid), crm.setting(text), cr
 -- the dashboard's steps (37_api_dashboard.sql): they read as the caller, through the same policies
 GRANT EXECUTE ON FUNCTION crm.dashboard_window(text, date, date, text, text, timestamptz),
                           crm.dashboard_leads(uuid, timestamptz, timestamptz, text, text),
-                          crm.response_time_ranks(date, date), crm.dashboard_pending_tasks(uuid),
+                          crm.dashboard_rank_months(date, date), crm.response_time_ranks(date, date),
+                          crm.dashboard_pending_tasks(uuid, timestamptz),
                           crm.dashboard_conversions(uuid, timestamptz, timestamptz, text)
    TO thinkrealty_app;
 -- the building blocks of the invoker-rights lead and follow-up reads (40_api_leads.sql, 41_api_follow_ups.sql)
-GRANT EXECUTE ON FUNCTION crm.lead_resource(uuid), crm.lead_summaries(uuid[]), crm.encode_cursor(jsonb), crm.decode_cursor(text),
+GRANT EXECUTE ON FUNCTION crm.lead_resource(uuid), crm.lead_summaries(uuid[]), crm.encode_cursor(jsonb),
+                          crm.decode_cursor(text),
                           crm.follow_up_resource(crm.follow_up_tasks, timestamptz, jsonb)
+   TO thinkrealty_app;
+-- the follow-up priority rule the pending tasks are ordered by (it reads only settings)
+GRANT EXECUTE ON FUNCTION crm.follow_up_priority(integer, timestamptz, timestamptz), crm.sla_class(integer),
+                          crm.setting_interval(text)
    TO thinkrealty_app;
 -- the two pure rules that views and the invoker-rights dashboard inline (views run functions as their reader)
 GRANT EXECUTE ON FUNCTION crm.is_closed(crm.lead_status), crm.conversion_rate(numeric, numeric)
    TO thinkrealty_app, thinkrealty_reporting;
+-- the pure rule "an agent interaction" the invariant view asks (first_contact_mismatch)
+GRANT EXECUTE ON FUNCTION crm.is_agent_interaction(crm.activity_type) TO thinkrealty_reporting;

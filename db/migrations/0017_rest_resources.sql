@@ -49,7 +49,7 @@ UPDATE crm.settings SET shape = CASE setting_key
 ALTER TABLE crm.settings ALTER COLUMN shape SET NOT NULL;
 COMMENT ON COLUMN crm.settings.shape IS
     'The shape the value must have: a type name (interval, time, date, timezone, boolean, fraction 0..1, percent '
-    '0..100, points 0..100, capacity 0..50, isodow 1..7, task_priority, task_type) or an object of keys and shapes, '
+    '0..100, points 0..100, capacity 0..50, count 0.., isodow 1..7, task_priority, task_type) or an object of keys and shapes, '
     'or a one-element array (a list of that shape). Checked by crm.check_setting_shape on every write.';
 
 -- who changed which policy when, with the old and the new value (trigger on settings and scoring rules: psql too)

@@ -15,6 +15,6 @@ SELECT source_type, property_type, count(*) AS conversions, sum(deal_value_aed) 
 -- 3. Source quality over time: is each source's configured quality still right?
 SELECT * FROM reporting.source_quality_monthly ORDER BY source_type, month;
 
--- 4. Optimal follow-up timing: conversion rate by first-response window.
+-- 4. Optimal follow-up timing: conversion rate by the window of the agent's response (assignment to first contact).
 SELECT response_window, leads, closed, converted, conversion_rate AS "conversion %"
   FROM reporting.response_time_conversion(:from, :to);

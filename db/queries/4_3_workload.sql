@@ -6,7 +6,7 @@
 SELECT full_name AS agent, role, is_active, active_leads, max_active_leads, free_capacity, utilisation_pct
   FROM reporting.agent_workload ORDER BY utilisation_pct DESC NULLS LAST;
 SELECT width_bucket(utilisation_pct, 0, 100, 4) AS quartile, count(*) AS agents
-  FROM reporting.agent_workload WHERE is_active AND role = 'agent' GROUP BY 1 ORDER BY 1;
+  FROM reporting.agent_workload WHERE is_active GROUP BY 1 ORDER BY 1;
 
 -- 2. Agents approaching maximum capacity (90 % or 5 free slots or fewer).
 SELECT * FROM reporting.agents_near_capacity ORDER BY utilisation_pct DESC;

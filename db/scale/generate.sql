@@ -54,9 +54,23 @@ SELECT b.n, b.created_at, b.h,
   FROM base AS b
   JOIN scale_agent AS a ON a.k = b.k;
 -- a lost lead dropped out after one of the stages it reached
-ALTER TABLE scale_plan ADD COLUMN reached integer;
+ALTER TABLE scale_plan ADD COLUMN reached integer, ADD COLUMN activities integer, ADD COLUMN close_after integer,
+                       ADD COLUMN stretch float8;
 UPDATE scale_plan SET reached = CASE WHEN stage = 6 THEN (h >> 20) % 5 WHEN stage = 5 THEN 4 ELSE stage END;
 UPDATE scale_plan SET response_seconds = 1 + (h >> 16) % (36 * 3600) WHERE response_seconds IS NULL AND reached > 0;
+-- each lead's history, in seconds after its capture: assigned at 120, first contact at response_seconds (after the
+-- assignment: at least 121, and the first activity is that contact), one activity a day from then, the status steps
+-- every 12 hours, the close after close_after days. A history that would run past now is compressed to fit (stretch:
+-- every offset times the same factor, so the order of events holds), ending a minute before now: nothing is dated in
+-- the future (invariant business_timestamp_in_future).
+UPDATE scale_plan SET response_seconds = CASE WHEN response_seconds IS NOT NULL THEN greatest(response_seconds, 121) END,
+                      activities = CASE WHEN response_seconds IS NOT NULL THEN 4 + (h >> 7) % 5 ELSE 0 END,
+                      close_after = CASE WHEN stage >= 5 THEN (3 + (h >> 11) % 60) * 86400 END;
+UPDATE scale_plan
+   SET stretch = least(1.0, greatest(1.0, extract(epoch FROM now() - created_at) - 60)
+                            / greatest(120, coalesce(response_seconds + (activities - 1) * 86400, 0),
+                                       CASE stage WHEN 5 THEN 4 WHEN 6 THEN reached ELSE stage END * 43200,
+                                       coalesce(close_after, 0)));
 
 \echo 'step 3/8: leads'
 INSERT INTO crm.leads (lead_id, source_type, first_name, last_name, email, phone, nationality, language_preference,
@@ -73,21 +87,22 @@ SELECT md5('scale-lead-' || p.n)::uuid, p.source_type,
        least(100, 35 + (p.h >> 9) % 60),
        jsonb_build_array(jsonb_build_object('rule', 'generated', 'factor', 'source_quality', 'points', least(100, 35 + (p.h >> 9) % 60))),
        'scale',
-       CASE WHEN p.response_seconds IS NOT NULL THEN p.created_at + p.response_seconds * interval '1 second' END,
-       p.response_seconds,
-       -- the last of the activities step 5 writes (days 0 .. 3 + (h >> 7) % 5 after the first contact)
-       CASE WHEN p.response_seconds IS NOT NULL THEN p.created_at + greatest(p.response_seconds, 121) * interval '1 second'
-                                                     + (3 + (p.h >> 7) % 5) * interval '1 day' END,
+       -- the first contact is the first activity of step 5 (the same expression: the same instant)
+       p.created_at + ((p.response_seconds + 0 * 86400) * p.stretch) * interval '1 second',
+       extract(epoch FROM ((p.response_seconds + 0 * 86400) * p.stretch) * interval '1 second')::integer,
+       -- the last of the activities step 5 writes
+       p.created_at + ((p.response_seconds + (p.activities - 1) * 86400) * p.stretch) * interval '1 second',
        CASE WHEN p.stage = 5 THEN p.budget * (0.9 + (p.h >> 2) % 20 / 100.0) END,
        CASE WHEN p.stage = 6 THEN (ARRAY['Budget too low', 'Bought elsewhere', 'Not responding', 'Changed plans'])[1 + (p.h) % 4] END,
-       CASE WHEN p.stage >= 5 THEN p.created_at + (3 + (p.h >> 11) % 60) * interval '1 day' END,
+       p.created_at + (p.close_after * p.stretch) * interval '1 second',
        p.created_at, p.created_at
   FROM scale_plan AS p;
 
 \echo 'step 4/8: assignments and status history'
 INSERT INTO crm.lead_assignments (lead_id, agent_id, kind, reason, assigned_by, assigned_at, first_activity_at)
-SELECT md5('scale-lead-' || p.n)::uuid, p.agent_id, 'import', 'scale data', 'generator', p.created_at + interval '2 minutes',
-       CASE WHEN p.response_seconds IS NOT NULL THEN p.created_at + greatest(p.response_seconds, 121) * interval '1 second' END
+SELECT md5('scale-lead-' || p.n)::uuid, p.agent_id, 'import', 'scale data', 'generator',
+       p.created_at + (120 * p.stretch) * interval '1 second',
+       p.created_at + ((p.response_seconds + 0 * 86400) * p.stretch) * interval '1 second'
   FROM scale_plan AS p;
 INSERT INTO crm.lead_conversion_history (lead_id, from_status, to_status, agent_id, changed_at, changed_by, note)
 SELECT md5('scale-lead-' || p.n)::uuid,
@@ -96,8 +111,8 @@ SELECT md5('scale-lead-' || p.n)::uuid,
             ELSE (ARRAY['new', 'contacted', 'qualified', 'viewing_scheduled', 'negotiation', 'converted'])[s.i + 1] END::crm.lead_status,
        p.agent_id,
        CASE WHEN p.stage >= 5 AND s.i = CASE WHEN p.stage = 6 THEN p.reached + 1 ELSE 5 END
-            THEN p.created_at + (3 + (p.h >> 11) % 60) * interval '1 day'
-            ELSE p.created_at + s.i * interval '12 hours' END,
+            THEN p.created_at + (p.close_after * p.stretch) * interval '1 second'
+            ELSE p.created_at + (s.i * 43200 * p.stretch) * interval '1 second' END,
        'generator',
        CASE WHEN p.stage = 6 AND s.i = p.reached + 1 THEN (ARRAY['Budget too low', 'Bought elsewhere', 'Not responding', 'Changed plans'])[1 + (p.h) % 4] END
   FROM scale_plan AS p
@@ -108,10 +123,10 @@ INSERT INTO crm.lead_activities (lead_id, agent_id, activity_type, outcome, note
 SELECT md5('scale-lead-' || p.n)::uuid, p.agent_id,
        (ARRAY['call', 'whatsapp', 'email', 'viewing', 'meeting', 'call'])[1 + ((p.h) + a.j) % 6]::crm.activity_type,
        (ARRAY['positive', 'neutral', 'negative'])[1 + ((p.h >> 1) + a.j) % 3]::crm.activity_outcome,
-       'generated', p.created_at + greatest(p.response_seconds, 121) * interval '1 second' + a.j * interval '1 day',
-       p.created_at + greatest(p.response_seconds, 121) * interval '1 second' + a.j * interval '1 day', 'generator'
+       'generated', p.created_at + ((p.response_seconds + a.j * 86400) * p.stretch) * interval '1 second',
+       p.created_at + ((p.response_seconds + a.j * 86400) * p.stretch) * interval '1 second', 'generator'
   FROM scale_plan AS p
-  CROSS JOIN LATERAL generate_series(0, 3 + (p.h >> 7) % 5) AS a (j)
+  CROSS JOIN LATERAL generate_series(0, p.activities - 1) AS a (j)
  WHERE p.response_seconds IS NOT NULL;
 
 \echo 'step 6/8: one open follow-up per open lead, never overlapping for an agent'

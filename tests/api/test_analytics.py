@@ -55,6 +55,41 @@ async def test_report_errors(http: httpx.AsyncClient) -> None:
                    422, "validation_error")
 
 
+async def test_the_lists_page_with_a_cursor_and_a_total(http: httpx.AsyncClient) -> None:
+    url = "/api/v1/analytics/high-score-not-converted"
+    whole = (await http.get(url, params={"limit": 500})).json()
+    assert whole["next"] is None and whole["total"] == len(whole["rows"]) > 3
+    seen, cursor = [], None
+    while True:
+        params: dict[str, str | int] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await http.get(url, params=params)).json()
+        assert page["total"] == whole["total"] and len(page["rows"]) <= 2
+        seen += [r["lead_id"] for r in page["rows"]]
+        if (cursor := page["next"]) is None:
+            break
+    assert seen == [r["lead_id"] for r in whole["rows"]]   # every row once, in the list's order
+    catalog = {r["name"]: r for r in (await http.get("/api/v1/analytics")).json()["reports"]}
+    assert catalog["high-score-not-converted"]["paged"] and not catalog["conversion-by-source"]["paged"]
+    assert catalog["revenue-by-source"]["dated_by"] == ["capture", "close"] and catalog["workload"]["dated_by"] == []
+    closed = (await http.get("/api/v1/analytics/revenue-by-source", params={"dated_by": "close"})).json()
+    assert closed["filters"]["dated_by"] == "close" and closed["rows"]
+
+
+async def test_paging_and_dating_errors(http: httpx.AsyncClient) -> None:
+    url = "/api/v1/analytics/high-score-not-converted"
+    first = (await http.get(url, params={"limit": 1})).json()
+    assert_problem(await http.get(url, params={"cursor": first["next"], "date_from": "2026-01-01"}), 422,
+                   "invalid_cursor")
+    assert_problem(await http.get(url, params={"cursor": "x" * 32}), 422, "invalid_cursor")
+    assert_problem(await http.get(url, params={"limit": 0}), 422, "invalid_report_parameter")
+    assert_problem(await http.get(url, params={"limit": "many"}), 422, "validation_error")
+    assert_problem(await http.get(url, params={"dated_by": "close"}), 422, "invalid_report_parameter")
+    assert_problem(await http.get("/api/v1/analytics/conversion-by-source", params={"limit": 5}), 422,
+                   "invalid_report_parameter")
+    assert_problem(await http.get("/api/v1/analytics/conversion-by-source", params={"dated_by": "signed"}), 422,
+                   "validation_error")
+
+
 async def test_the_sweeper_refreshes_the_snapshot_when_due(seeded_db_url: str, servers: Servers) -> None:
     conn = await asyncpg.connect(with_user(seeded_db_url, "thinkrealty_jobs"))  # the sweeper's own login
     await init_connection(conn)

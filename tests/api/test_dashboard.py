@@ -42,6 +42,7 @@ class World:
         self.lb = self.lead(self.b, "bayut", days_ago=1, score=70, answered_after=timedelta(hours=1))
         now = datetime.now(DUBAI)
         conn.execute("SELECT crm.refresh_performance_metrics(now())")  # what the sweep does every minute
+        conn.execute("UPDATE crm.settings SET value = '1' WHERE setting_key = 'ranking_min_responses'")  # one each
         self.overdue = self.task(self.l1, now - timedelta(hours=2))
         self.upcoming = self.task(self.l4, now + timedelta(days=2))
 
@@ -102,22 +103,28 @@ async def test_every_figure_over_30_days(http: httpx.AsyncClient, world: World) 
         "overdue_follow_ups": 1,            # the task due two hours ago
         "this_month_conversions": 1,        # l2, converted just now
         "average_response_time": "2.0 hours",
-        "average_response_seconds": 7200,   # only l4 was answered, 2 h after it arrived
+        "average_response_seconds": 7140,   # only l4 was answered, 2 h after it arrived: 1 h 59 after A got it
         "lead_score_average": 50,           # (40 + 80 + 20 + 60) / 4; l5 is older than 30 days
     }
     assert [lead["lead_id"] for lead in body["recent_leads"]] == [world.l1, world.l2, world.l3, world.l4]
     first = body["recent_leads"][0]
     assert (first["source"], first["status"], first["score"], first["name"]) == ("bayut", "new", 40, "Lead bayut-1")
     assert first["next_follow_up"] is not None and body["recent_leads"][1]["next_follow_up"] is None
-    assert [t["task_id"] for t in body["pending_tasks"]] == [world.overdue, world.upcoming]
-    assert body["pending_tasks"][0] | {"due_date": None} == {
+    # both were booked high; the priority follows the lead: l4 (score 60) is medium, l1 (40) low, and two hours
+    # overdue is not yet raised (follow_up_overdue_raise: a day); higher priority first
+    assert [(t["task_id"], t["priority"]) for t in body["pending_tasks"]] == [(world.upcoming, "medium"),
+                                                                              (world.overdue, "low")]
+    assert body["pending_tasks"][1] | {"due_date": None} == {
         "task_id": world.overdue, "lead_name": "Lead bayut-1", "task_type": "call", "due_date": None,
-        "priority": "high"}
+        "priority": "low"}
     assert body["performance_metrics"] == {
         "conversion_rate": 50.0,            # l2 converted, l3 lost
         "average_deal_size": 1000000,
-        "response_time_rank": 2,            # B answered in 59 minutes, A in 119; C is inactive
+        "response_time_rank": 2,            # B answered in 59 minutes, A in 119; C has no leads
         "ranked_agents": 2,
+        "response_time_rank_reason": None,
+        "response_time_rank_months": sorted({(world.today - timedelta(days=29)).strftime("%Y-%m"),
+                                             world.today.strftime("%Y-%m")}),
     }
 
 

@@ -201,8 +201,12 @@ def test_every_function_the_app_login_may_run_checks_the_matrix(owner: psycopg.C
                    # the login they show only the sealed caller's rows (none without one)
                    "crm.dashboard_window(text,date,date,text,text,timestampwithtimezone)",
                    "crm.dashboard_leads(uuid,timestampwithtimezone,timestampwithtimezone,text,text)",
-                   "crm.response_time_ranks(date,date)", "crm.dashboard_pending_tasks(uuid)",
+                   "crm.dashboard_rank_months(date,date)", "crm.response_time_ranks(date,date)",
+                   "crm.dashboard_pending_tasks(uuid,timestampwithtimezone)",
                    "crm.dashboard_conversions(uuid,timestampwithtimezone,timestampwithtimezone,text)",
+                   # the follow-up priority rule the pending tasks show: it reads settings only
+                   "crm.follow_up_priority(integer,timestampwithtimezone,timestampwithtimezone)",
+                   "crm.sla_class(integer)", "crm.setting_interval(text)",
                    # the building blocks of the lead and follow-up reads: they read as the caller too
                    "crm.lead_resource(uuid)", "crm.lead_summaries(uuid[])", "crm.encode_cursor(jsonb)",
                    "crm.decode_cursor(text)",

@@ -35,14 +35,15 @@ def test_same_phone_same_source_is_a_conflict_naming_the_first_lead(db: psycopg.
 
 def test_same_phone_other_source_within_24h_is_linked_and_routed_to_the_same_agent(db: psycopg.Connection) -> None:
     agents = [new_agent(db) for _ in range(3)]
-    first = capture(db, "bayut", phone="+971501234567")["body"]
-    second = capture(db, "website", phone="+971501234567", now=datetime.now(DUBAI) + timedelta(hours=23))["body"]
+    t0 = datetime.now(DUBAI) - timedelta(hours=23, minutes=1)   # in the past: no business time in the future
+    first = capture(db, "bayut", phone="+971501234567", now=t0)["body"]
+    second = capture(db, "website", phone="+971501234567", now=t0 + timedelta(hours=23))["body"]
     assert second["duplicate_of"]["lead_id"] == first["lead_id"]
     assert second["assigned_agent"] == first["assigned_agent"]
     assert second["assignment"] == {"method": "preferred", "kind": "duplicate_link",
                                     "winner_rank": second["assignment"]["winner_rank"], "eligible_count": 3}
     # a third source links to the first lead too, never to the duplicate
-    third = capture(db, "dubizzle", phone="+971501234567")["body"]
+    third = capture(db, "dubizzle", phone="+971501234567", now=t0 + timedelta(hours=23, seconds=30))["body"]
     assert third["duplicate_of"]["lead_id"] == first["lead_id"]
     logged = db.execute(
         "SELECT details->>'duplicate_lead_id' FROM crm.lead_activities "

@@ -198,11 +198,11 @@ def test_manual_reassignment_rules(db: psycopg.Connection) -> None:
 
 def test_unresponsive_leads_move_after_24_hours(db: psycopg.Connection) -> None:
     slow = new_agent(db)
-    quiet = capture(db)["body"]["lead_id"]
-    worked = capture(db)["body"]["lead_id"]
-    update(db, worked, {"activity": {"type": "call"}})
+    t0 = datetime.now().astimezone() - timedelta(hours=26)   # in the past: no business time in the future
+    quiet = capture(db, now=t0)["body"]["lead_id"]
+    worked = capture(db, now=t0)["body"]["lead_id"]
+    update(db, worked, {"activity": {"type": "call"}}, t0)
     other = new_agent(db)
-    t0 = datetime.now().astimezone()
     assert sweep(db, t0 + timedelta(hours=23))["reassigned_no_response"] == 0
     assert sweep(db, t0 + timedelta(hours=25))["reassigned_no_response"] == 1
     owner = "SELECT agent_id::text, kind FROM crm.lead_assignments WHERE lead_id = %s AND released_at IS NULL"

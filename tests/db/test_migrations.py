@@ -94,8 +94,11 @@ def test_every_function_pins_search_path(db: psycopg.Connection) -> None:
     # the exceptions: plain SQL building blocks (not SECURITY DEFINER, every name qualified or none at all) that the
     # planner must inline (into the reports; into the queries whose partial indexes use the same condition), which a
     # SET clause would prevent
-    assert sorted(r[0] for r in loose) == ["crm.conversion_rate(numeric,numeric)", "crm.is_closed(crm.lead_status)",
-                                           "reporting.lead_facts(date,date)"]
+    assert sorted(r[0] for r in loose) == [
+        "crm.conversion_rate(numeric,numeric)", "crm.is_closed(crm.lead_status)",
+        "reporting.agent_figures(date,date,text)", "reporting.dated_lead_facts(date,date,text)",
+        "reporting.high_score_not_converted_leads(date,date,integer)", "reporting.lead_facts(date,date)",
+        "reporting.low_score_converted_leads(date,date,integer)"]
 
 
 def test_api_schema_holds_exactly_what_the_files_declare(db: psycopg.Connection) -> None:

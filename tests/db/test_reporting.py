@@ -112,6 +112,10 @@ def test_conversion_and_revenue_by_source(db: psycopg.Connection, crafted: dict[
 def test_agents_rankings_and_time_to_conversion(db: psycopg.Connection, crafted: dict[str, str]) -> None:
     agents = {str(r["agent_id"]): r for r in rows(db, "SELECT * FROM reporting.conversion_by_agent()")}
     assert agents[crafted["spec"]]["converted"] == 1 and agents[crafted["gen"]]["conversion_rate"] == Decimal("50.0")
+    ranking = rows(db, "SELECT * FROM reporting.agent_rankings()")   # 2 closed leads each: too few to rank
+    assert {r["not_ranked_reason"] for r in ranking} == {"too_few_closed_leads"}
+    db.execute("UPDATE crm.settings SET value = '2' WHERE setting_key IN ('ranking_min_closed_leads', "
+               "'ranking_min_responses')")
     ranking = rows(db, "SELECT * FROM reporting.agent_rankings()")
     assert str(ranking[0]["agent_id"]) == crafted["spec"] and ranking[0]["revenue_rank"] == 1
     days = {r["property_type"]: r for r in rows(db, "SELECT * FROM reporting.time_to_conversion_by_property_type()")}
@@ -127,7 +131,7 @@ def test_quality_questions(db: psycopg.Connection, crafted: dict[str, str]) -> N
     windows = {r["response_window"]: r for r in rows(db, "SELECT * FROM reporting.response_time_conversion()")}
     assert windows["under 1 hour"]["conversion_rate"] == 100 and windows["1 to 3 days"]["conversion_rate"] == 0
     assert windows["1 to 4 hours"]["converted"] == 1 and windows["4 to 24 hours"]["closed"] == 1
-    assert windows["never contacted"]["leads"] == 9
+    assert windows["not contacted by its agent"]["leads"] == 9
     assert windows["under 1 hour"]["correlation"] < 0  # the faster the answer, the likelier the sale
     monthly = rows(db, "SELECT * FROM reporting.source_quality_monthly WHERE source_type = 'bayut'")
     assert sum(r["leads"] for r in monthly) == 3 and all(r["configured_quality"] == 90 for r in monthly)

@@ -34,6 +34,24 @@ def test_generated_data_obeys_every_rule(db_url: str) -> None:
              WHERE l.campaign_id = 'scale' AND l.last_activity_at IS DISTINCT FROM
                    (SELECT max(a.occurred_at) FROM crm.lead_activities AS a WHERE a.lead_id = l.lead_id)""").fetchone()
         assert stale == (0,)  # last_activity_at is the last generated activity
+        # nothing is dated after the generation (the newest leads' histories are compressed to fit), and every
+        # lead's first contact is its first activity (rules business_timestamp_in_future, first_contact_mismatch)
+        latest = conn.execute("""
+            SELECT greatest((SELECT max(occurred_at) FROM crm.lead_activities),
+                            (SELECT max(changed_at) FROM crm.lead_conversion_history),
+                            (SELECT max(greatest(assigned_at, first_activity_at)) FROM crm.lead_assignments),
+                            (SELECT max(greatest(created_at, first_contacted_at, last_activity_at, closed_at))
+                               FROM crm.leads)) <= now()""").fetchone()
+        assert latest == (True,)
+        contacts = conn.execute("""
+            SELECT count(*) FILTER (WHERE l.first_contacted_at IS DISTINCT FROM
+                                          (SELECT min(a.occurred_at) FROM crm.lead_activities AS a
+                                            WHERE a.lead_id = l.lead_id)),
+                   count(*) FILTER (WHERE l.first_contacted_at IS NOT NULL
+                                      AND l.response_seconds IS DISTINCT FROM
+                                          greatest(0, extract(epoch FROM l.first_contacted_at - l.created_at))::integer)
+              FROM crm.leads AS l WHERE l.campaign_id = 'scale'""").fetchone()
+        assert contacts == (0, 0)
         fresh = conn.execute("SELECT row_count FROM reporting.analytics_freshness").fetchone()
         assert fresh is not None and fresh[0] >= leads  # the snapshot was taken at the end
         # the API keeps working on top of it

@@ -5,7 +5,7 @@ The entry points' own tests (test_capture.py, test_lifecycle.py, test_reporting.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -353,21 +353,25 @@ def test_dashboard_leads_are_the_agents_current_leads_in_range_and_filter(db: ps
 
     def ids(status: str, source: str) -> list[str]:
         return [str(r[0]) for r in db.execute(
-            "SELECT lead_id FROM crm.dashboard_leads(%s, %s, %s, %s, %s)",
+            "SELECT (lead).lead_id FROM crm.dashboard_leads(%s, %s, %s, %s, %s)",
             (agent, NOW - timedelta(days=30), NOW + timedelta(days=1), status, source))]
     assert ids("all", "all") == [mine]
     assert ids("active", "bayut") == [mine]
     assert ids("converted", "all") == [] and ids("all", "website") == []
 
 
-def test_response_time_ranks_order_active_agents_by_mean_response(db: psycopg.Connection) -> None:
-    fast, slow, gone = new_agent(db), new_agent(db), new_agent(db, is_active=False)
-    for agent, seconds in ((fast, 600), (slow, 7200), (gone, 60)):
+def test_response_time_ranks_order_everyone_with_enough_responses_by_mean_response(db: psycopg.Connection) -> None:
+    fast, slow, gone, boss, once = (new_agent(db), new_agent(db), new_agent(db, is_active=False),
+                                    new_agent(db, role="supervisor"), new_agent(db))
+    for agent, seconds, n in ((fast, 600, 5), (slow, 7200, 5), (gone, 60, 5), (boss, 3600, 5), (once, 1, 1)):
         db.execute("INSERT INTO crm.agent_performance_metrics (agent_id, period_month, leads_contacted, "
-                   "avg_response_seconds) VALUES (%s, '2026-11-01', 4, %s)", (agent, seconds))
-    ranks = {str(r[0]): r[1] for r in db.execute("SELECT * FROM crm.response_time_ranks('2026-11-01', '2026-11-30')")}
-    assert ranks == {fast: 1, slow: 2}
+                   "avg_response_seconds) VALUES (%s, '2026-11-01', %s, %s)", (agent, n, seconds))
+    ranks = {str(r[0]): (r[1], r[3]) for r in
+             db.execute("SELECT * FROM crm.response_time_ranks('2026-11-01', '2026-11-30')")}
+    # who left and a supervisor are ranked like anyone; one response is too few (ranking_min_responses: 5)
+    assert ranks == {gone: (5, 1), fast: (5, 2), boss: (5, 3), slow: (5, 4), once: (1, None)}
     assert db.execute("SELECT * FROM crm.response_time_ranks('2026-09-01', '2026-09-30')").fetchall() == []
+    assert one(db, "SELECT crm.dashboard_rank_months('2026-09-15', '2026-12-31')") == [date(2026, 11, 1)]
 
 
 def test_dashboard_pending_tasks_and_conversions(db: psycopg.Connection) -> None:
@@ -377,7 +381,7 @@ def test_dashboard_pending_tasks_and_conversions(db: psycopg.Connection) -> None
     for hours in (5, 1, 3):
         db.execute("INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at) "
                    "VALUES (%s, %s, 'call', 'medium', %s)", (lead, agent, NOW + timedelta(hours=hours)))
-    due = [t["due_date"] for t in one(db, "SELECT crm.dashboard_pending_tasks(%s)", agent)]
+    due = [t["due_date"] for t in one(db, "SELECT crm.dashboard_pending_tasks(%s, now())", agent)]
     assert due == sorted(due) and len(due) == 3
     assert one(db, "SELECT crm.dashboard_conversions(%s, now() - interval '1 day', now(), 'all')", agent) == 0
     for status in ("contacted", "qualified", "viewing_scheduled", "negotiation"):
@@ -385,7 +389,7 @@ def test_dashboard_pending_tasks_and_conversions(db: psycopg.Connection) -> None
     db.execute("UPDATE crm.leads SET status = 'converted', deal_value_aed = 1000000 WHERE lead_id = %s", (lead,))
     assert one(db, "SELECT crm.dashboard_conversions(%s, now() - interval '1 day', now(), 'all')", agent) == 1
     assert one(db, "SELECT crm.dashboard_conversions(%s, now() - interval '1 day', now(), 'website')", agent) == 0
-    assert one(db, "SELECT crm.dashboard_pending_tasks(%s)", agent) == []  # closing cancelled them
+    assert one(db, "SELECT crm.dashboard_pending_tasks(%s, now())", agent) == []  # closing cancelled them
 
 
 # --- performance -------------------------------------------------------------------------------------------------
