@@ -6,10 +6,12 @@
     crmctl migrate --rollback 0004  # roll back until 0004_... is the latest applied
     crmctl seed                     # demo data (db/seed/*.sql), idempotent
 
-A rollback is honest about the function layer: the files of db/functions/ are this release's, written against the
-newest tables, so a rollback drops them all first (db/layer/drop_function_layer.sql) and, when tables remain,
-installs a guard that refuses writes to crm clearly until a release's migrate applies its own function files
-(db/layer/guard.sql). docs/operations.md says how to roll back a release.
+Migrations meet the tables alone: when some are pending, the function layer in place (the previous release's) is
+dropped before them and this release's applied after. A rollback is honest about the function layer too: the files
+of db/functions/ are this release's, written against the newest tables, so a rollback drops them all first
+(db/layer/drop_function_layer.sql) and, when tables remain, installs a guard that refuses writes to crm clearly
+until a release's migrate applies its own function files (db/layer/guard.sql). docs/operations.md says how to
+roll back a release.
 
 Everything runs under one advisory lock, so several app processes or deploy jobs starting at once
 apply the database exactly once. The functions files are applied in one transaction: either all
@@ -112,6 +114,12 @@ def apply_functions(conn: psycopg.Connection) -> None:
             conn.execute(path.read_text().encode())
 
 
+def drop_function_layer(conn: psycopg.Connection) -> None:
+    """Every function, trigger, policy and view of db/functions/ goes (db/layer/drop_function_layer.sql)."""
+    with conn.transaction():
+        conn.execute((LAYER_DIR / "drop_function_layer.sql").read_text().encode())
+
+
 def migrate(url: str) -> list[str]:
     """Apply pending migrations and (re)apply every function file. Returns the ids applied."""
     with _locked(url) as conn:
@@ -119,6 +127,12 @@ def migrate(url: str) -> list[str]:
         conn.execute(queries.DROP_ROLLBACK_GUARD)  # the migrations below may write to crm
         with _yoyo(url) as (backend, migrations):
             pending = backend.to_apply(migrations)
+            if pending:
+                # migrations always meet the tables alone, as on a fresh database: the function layer in place is
+                # the previous release's, whose triggers know nothing of the new columns or settings; it is
+                # dropped here and this release's applied below (a few seconds in which the API answers 503
+                # function_layer_missing, under the apply lock)
+                drop_function_layer(conn)
             backend.apply_migrations(pending)
         apply_functions(conn)
         return [m.id for m in pending]
@@ -141,8 +155,7 @@ def rollback(url: str, target: str | None = None) -> list[str]:
             chosen = applied[:keep]
         if not chosen:
             return []
-        with conn.transaction():
-            conn.execute((LAYER_DIR / "drop_function_layer.sql").read_text().encode())
+        drop_function_layer(conn)
         backend.rollback_migrations(chosen)
         row = conn.execute(queries.CRM_SCHEMA_EXISTS).fetchone()
         if row and row[0]:

@@ -189,3 +189,27 @@ def test_a_rollback_drops_the_function_layer_and_the_database_refuses_clearly(se
             conn.execute("INSERT INTO crm.agents (full_name, email, phone) VALUES ('A', 'a@x.ae', '+971501234567')")
     finally:
         servers.drop_database(name)
+
+
+def test_pending_migrations_never_meet_the_previous_function_layer(servers: Servers) -> None:
+    """An upgrade: the database stands at an earlier migration with a function layer whose triggers know nothing of
+    what the pending migrations add (here one that refuses every new setting). migrate drops that layer before the
+    migrations, so they run against the tables alone, and applies its own after."""
+    name = servers.create_database()
+    url = servers.url(name)
+    try:
+        applied = database.migrate(url)
+        database.rollback(url, "0020")
+        with psycopg.connect(url, autocommit=True) as conn:
+            database.apply_functions(conn)  # a release built for 0020 stands again
+            conn.execute("""CREATE FUNCTION crm.old_release_refuses_settings() RETURNS trigger LANGUAGE plpgsql
+                            AS $$ BEGIN RAISE EXCEPTION 'the old layer does not know %', NEW.setting_key; END $$""")
+            conn.execute("CREATE TRIGGER settings_00_old BEFORE INSERT ON crm.settings "
+                         "FOR EACH ROW EXECUTE FUNCTION crm.old_release_refuses_settings()")
+        assert database.migrate(url) == [m for m in applied if m > "0020_~"]
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT to_regproc('crm.old_release_refuses_settings')").fetchone() == (None,)
+            assert conn.execute("SELECT count(*) FROM crm.settings WHERE setting_key = 'ranking_min_closed_leads'"
+                                ).fetchone() == (1,)
+    finally:
+        servers.drop_database(name)
