@@ -132,13 +132,23 @@ COMMON_PROBLEMS = (
     (503, "database", "`service_unavailable`: the database is unreachable; retry after `Retry-After`"),
 )
 PUBLIC_PATHS = frozenset({"/health", "/metrics"})
+# every operation: the language of its problem bodies (api/problems.py)
+ACCEPT_LANGUAGE: dict[str, Any] = {
+    "name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "The language of problem+json `title` and `detail`: `ar` (or `ar-AE`, any `ar-*`, weighed by q "
+                   "against `en`) for Arabic; English otherwise. `code` and every other member are the same in both.",
+    "examples": {"arabic": {"value": "ar-AE"}, "english": {"value": "en"}},
+}
+CONTENT_LANGUAGE: dict[str, Any] = {"description": "`ar` or `en`: the language of `title` and `detail`",
+                                    "schema": {"type": "string", "enum": ["en", "ar"]}}
 
 
 def _document_raw_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
     """The OpenAPI document, finished: routes that read their body themselves (to keep dead letters) name its model
     by $ref in openapi_extra, so those models are put into components/schemas; and every 4xx/5xx is documented as
     what it is, application/problem+json with the Problem schema, including the answers every route can give
-    (400, 413, 415 with a body; 422 with inputs; 503 when it needs the database)."""
+    (400, 413, 415 with a body; 422 with inputs; 503 when it needs the database), in English or Arabic
+    (Accept-Language, on every operation; Content-Language on every problem)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -163,6 +173,8 @@ def _document_raw_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
                     for status, response in responses.items():
                         if status[0] in "45":
                             response["content"] = problem
+                            response["headers"] = {"Content-Language": CONTENT_LANGUAGE}
+                    operation.setdefault("parameters", []).append(ACCEPT_LANGUAGE)
             app.openapi_schema = schema
         return app.openapi_schema
 

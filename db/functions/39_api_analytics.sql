@@ -85,7 +85,8 @@ BEGIN
     SELECT * INTO v_report FROM crm.analytics_catalog() AS c WHERE c.name = p_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no report named %; GET /api/v1/analytics lists them', pg_catalog.quote_literal(left(p_name, 100))
-            USING ERRCODE = 'PT404', CONSTRAINT = 'report_not_found';
+            USING ERRCODE = 'PT404', CONSTRAINT = 'report_not_found',
+                  DETAIL = pg_catalog.json_build_object('report', left(p_name, 100))::text;
     END IF;
     -- the query is the catalog's own text (never the caller's): the dates are bound parameters
     -- json: each row's columns in the report's own order
