@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("DATABASE_URL and REDIS_URL must be set (crmctl serve sets them for you)")
         app.state.settings = settings
         app.state.pool = None
+        app.state.reporting_pool = None  # REPORTING_DATABASE_URL's, opened at the first report (api.deps)
         app.state.pool_lock = asyncio.Lock()
         try:
             app.state.pool = await open_pool(settings)
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.error("database not reachable at start-up: %s", exc)
         app.state.redis = create_redis(settings.redis_url, settings.redis_timeout_s)
         app.state.dashboard_cache = DashboardCache(app.state.redis, settings.dashboard_cache_ttl_s)
-        listener = NotificationListener(settings.database_url, app.state.dashboard_cache)
+        # LISTEN holds a session: a direct connection (DATABASE_LISTEN_URL) when DATABASE_URL is a transaction pooler
+        listener = NotificationListener(settings.listen_url or settings.database_url, app.state.dashboard_cache)
         app.state.listener = listener
         listening = asyncio.create_task(listener.run(), name="listener")
         app.state.suggester = PropertySuggester(
@@ -80,8 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
             await app.state.suggester.aclose()
-            if app.state.pool is not None:
-                await app.state.pool.close()
+            for pool in (app.state.pool, app.state.reporting_pool):
+                if pool is not None:
+                    await pool.close()
             await app.state.redis.aclose()
 
     app = FastAPI(

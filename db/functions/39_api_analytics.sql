@@ -97,11 +97,15 @@ BEGIN
         'filters', pg_catalog.json_build_object('date_from', p_from, 'date_to', p_to),
         'as_of', CASE WHEN v_report.live THEN pg_catalog.now()
                       ELSE (SELECT f.refreshed_at FROM reporting.analytics_freshness AS f) END,
-        'live', v_report.live, 'rows', v_rows);
+        'live', v_report.live,
+        'replica_lag_s', (SELECT round(extract(epoch FROM f.replica_lag)::numeric, 3)
+                            FROM reporting.analytics_freshness AS f),
+        'rows', v_rows);
 END
 $$;
 COMMENT ON FUNCTION api.analytics_report(text, date, date) IS
     'GET /api/v1/analytics/{name}: the rows of one report of crm.analytics_catalog for leads captured from p_from to '
-    'p_to (Asia/Dubai days, inclusive, both optional), with as_of (the snapshot''s time, or now for live reports). '
+    'p_to (Asia/Dubai days, inclusive, both optional), with as_of (the snapshot''s time, or now for live reports) '
+    'and replica_lag_s (how far the hot standby it was read on is behind the primary; 0 on the primary). '
     'Supervisors and admins. Errors: crm.authorize''s, PT404 report_not_found. SECURITY DEFINER: reads the reporting '
     'schema, which the API''s login may not read itself.';
