@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from api import errors
+from api import errors, logs
 from api.cache import DashboardCache, create_redis
 from api.deps import open_pool
 from api.errors import is_connection_error
@@ -38,6 +38,7 @@ lives in the database. Errors are RFC 9457 `application/problem+json` bodies who
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    logs.configure_once(settings.log_level, settings.log_format)  # a worker process of its own (--workers N)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
