@@ -25,8 +25,8 @@ pytestmark = pytest.mark.replica
 def standby(servers: Servers, seeded_db_url: str, tmp_path: Path) -> Iterator[str]:
     """A hot standby of the session's server, streaming from it; yields its admin URL (same database names)."""
     if servers.pg is None:
-        pytest.skip("the standby is built from the embedded server (its binaries and a replication connection); "
-                    "DATABASE_URL names a server of its own")
+        pytest.skip("the standby is built from the embedded server (its binaries, its data directory): the session's "
+                    "server is another one (DATABASE_URL, or TEST_BACKEND=containers)")
     from devservers.postgres import EmbeddedPostgres
 
     primary: EmbeddedPostgres = servers.pg  # type: ignore[assignment]
