@@ -1,7 +1,8 @@
 """`python -m bench [--seconds N] [--only paths,openloop]`: start throwaway servers (embedded PostgreSQL and Redis,
 unless DATABASE_URL / REDIS_URL are set), run every benchmark, and rewrite docs/benchmarks.md with the figures.
 `--only` runs the named sections alone (`paths`: 1 and 2 workers, direct and behind PgBouncer; `openloop`: latency at
-fixed offered rates) and rewrites only them, between their markers, keeping the rest of the file."""
+fixed offered rates; `footprint`: WAL and bytes per capture, bytes per lead, the refresh's time) and rewrites
+only them, between their markers, keeping the rest of the file."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from pathlib import Path
 
 import psycopg
 
-from bench import capture, ecosystem, scale
+from bench import capture, ecosystem, footprint, scale
 from bench.chart import capture_chart
 from bench.compare import comparisons_section
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 CHART = DOC.with_name("benchmarks-capture.png")
 AUDIT_VIEWS = {"invariant_violations"}
-SECTIONS = ("paths", "openloop")  # the sections --only can run alone (each between its markers in the doc)
+SECTIONS = ("paths", "openloop", "footprint")  # the sections --only can run alone (each between its markers in the doc)
 
 
 def marked(name: str, text: str) -> str:
@@ -48,6 +49,8 @@ def _ecosystem_sections(admin_url: str, redis_url: str, seconds: int, only: set[
     if "openloop" in only:
         out["openloop"] = ecosystem.openloop_section(
             ecosystem.run_openloop(admin_url, redis_url, seconds, template), seconds)
+    if "footprint" in only:
+        out["footprint"] = footprint.section(footprint.run(admin_url, template))
     return out
 
 
@@ -232,10 +235,14 @@ def main() -> int:
 
         machine = _machine(admin_url)
         if only is not None:
+            load_before = os.getloadavg()[0]
+            sections = _ecosystem_sections(admin_url, redis_url, args.seconds, only)
+            load = f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
             doc = DOC.read_text()
-            for name, text in _ecosystem_sections(admin_url, redis_url, args.seconds, only).items():
+            for name, text in sections.items():
                 doc = replace_section(doc, name, text + f"\n_Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by "
-                                      f"`python -m bench --only {name} --seconds {args.seconds}` on: {machine}._\n")
+                                      f"`python -m bench --only {name} --seconds {args.seconds}` ({load}; other "
+                                      f"sessions share this machine) on: {machine}._\n")
             DOC.write_text(doc)
             print(f"rewrote {', '.join(sorted(only))} in {DOC}")
             return 0
@@ -280,6 +287,7 @@ Runs at 1, 4, 16 and 64 connections (the chart); the targets are read at 16 and 
 {_capture_section(results)}
 {marked("paths", production["paths"])}
 {marked("openloop", production["openloop"])}
+{marked("footprint", production["footprint"])}
 {_scale_section(sizes, generated_s, args.leads)}
 {_dashboard_section(dashboard, args.seconds)}
 {_rls_section(rls, dashboard)}

@@ -104,12 +104,19 @@ async def run_rate(url: str, rate: int, seconds: float, offset: int) -> RateResu
         async with free:
             try:
                 async with asyncio.timeout(max(0.001, due + TIMEOUT_S - loop.time())):
-                    if idle:
+                    request = _request(host, body(offset + n))
+                    status = None
+                    if idle:  # the most recently used; the server may have closed an older one (keep-alive 5 s)
                         conn = idle.pop()
-                    else:
+                        try:
+                            status = await _exchange(*conn, request)
+                        except (ConnectionError, asyncio.IncompleteReadError):
+                            conn[1].close()  # closed by the server while idle: send again on a new connection,
+                            # as any HTTP client does (the request never reached the application)
+                    if status is None:
                         conn = await asyncio.open_connection(host, port)
                         opened += 1
-                    status = await _exchange(*conn, _request(host, body(offset + n)))
+                        status = await _exchange(*conn, request)
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                 errors += 1
                 latencies.append(TIMEOUT_S * 1000)
