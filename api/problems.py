@@ -249,6 +249,58 @@ CATALOGUE: dict[str, Entry] = {
         "Unknown source", "مصدر غير معروف",
         ("Unknown source_type {source_type}.", "مصدر غير معروف: {source_type}."),
         ("The source is unknown.", "المصدر غير معروف.")),
+    # -- raised by main's newer releases (issue 19 and the REST resources): entries without parameters until their
+    # DETAIL members are known here, so the catalogue holds through a merge
+    "agent_leads_unplaced": _e(
+        "Leads left without an agent", "عملاء محتملون بلا وكيل",
+        ("This change would leave some of the agent's leads with nobody to take them; nothing changed.",
+         "هذا التغيير سيترك بعض العملاء المحتملين للوكيل دون من يتسلّمهم؛ لم يتغير شيء.")),
+    "capacity_below_workload": _e(
+        "Capacity below workload", "السعة أقل من عبء العمل",
+        ("The agent's capacity cannot be set below the leads the agent holds now.",
+         "لا يمكن جعل سعة الوكيل أقل من عدد العملاء المحتملين الذين لديه الآن.")),
+    "follow_up_not_found": _e(
+        "Follow-up not found", "المتابعة غير موجودة",
+        ("The follow-up does not exist.", "المتابعة غير موجودة.")),
+    "invalid_cursor": _e(
+        "Invalid cursor", "مؤشر صفحة غير صالح",
+        ("The cursor is not one this list handed out for these filters.",
+         "مؤشر الصفحة هذا لم يصدر عن هذه القائمة بهذه المرشحات.")),
+    "invalid_filter": _e(
+        "Invalid filter", "مرشّح غير صالح",
+        ("A filter value is not of the kind its filter takes.", "قيمة أحد المرشحات ليست من النوع الذي يقبله.")),
+    "invalid_report_parameter": _e(
+        "Invalid report parameter", "معامل تقرير غير صالح",
+        ("A parameter of the report is not one it takes.", "أحد معاملات التقرير غير مقبول لهذا التقرير.")),
+    "invalid_sort": _e(
+        "Invalid sort", "ترتيب غير صالح",
+        ("The list cannot be sorted this way.", "لا يمكن ترتيب القائمة بهذه الطريقة.")),
+    "lead_version_mismatch": _e(
+        "Lead changed meanwhile", "تغيّر العميل المحتمل في الأثناء",
+        ("The lead changed since the version you sent; read it again and retry.",
+         "تغيّر العميل المحتمل منذ النسخة التي أرسلتها؛ اقرأه مجدداً ثم أعد المحاولة.")),
+    "precondition_required": _e(
+        "Precondition required", "الشرط المسبق مطلوب",
+        ("This change needs the version of the lead it was made on (If-Match).",
+         "يحتاج هذا التغيير إلى نسخة العميل المحتمل التي بُني عليها (If-Match).")),
+    "scoring_rule_not_found": _e(
+        "Scoring rule not found", "قاعدة التقييم غير موجودة",
+        ("The scoring rule does not exist.", "قاعدة التقييم غير موجودة.")),
+    "setting_not_found": _e(
+        "Setting not found", "الإعداد غير موجود",
+        ("The setting does not exist.", "الإعداد غير موجود.")),
+    "setting_shape": _e(
+        "Setting of the wrong shape", "إعداد بشكل خاطئ",
+        ("The setting's value does not have the shape the setting takes.", "قيمة الإعداد ليست بالشكل الذي يقبله.")),
+    "unknown_area": _e(
+        "Unknown area", "منطقة غير معروفة",
+        ("The area is not one we know.", "المنطقة غير معروفة لدينا.")),
+    "unknown_language": _e(
+        "Unknown language", "لغة غير معروفة",
+        ("The language is not one we know.", "اللغة غير معروفة لدينا.")),
+    "unknown_nationality": _e(
+        "Unknown nationality", "جنسية غير معروفة",
+        ("The nationality is not one we know.", "الجنسية غير معروفة لدينا.")),
     # crm.refuse_change builds <table>_append_only
     "leads_append_only": _APPEND_ONLY,
     "lead_assignments_append_only": _APPEND_ONLY,
