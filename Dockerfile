@@ -1,9 +1,11 @@
 # Production image of the API. Migrations run as a one-shot container of the same image
-# (`python -m crmctl migrate`), the API as `python -m crmctl serve` with DATABASE_URL / REDIS_URL set.
+# (`python -m crmctl migrate`), the API as `python -m crmctl serve` with DATABASE_URL / REDIS_URL set, in
+# WEB_CONCURRENCY uvicorn worker processes (2 here; set it to the container's cores).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    WEB_CONCURRENCY=2 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 

@@ -25,22 +25,39 @@ async def _no_session_reset(conn: asyncpg.Connection) -> None:
     trip per request for nothing."""
 
 
+def pool_options(settings: Settings, application_name: str = "thinkrealty-api") -> dict[str, Any]:
+    """What every pool of the API's login is opened with. Behind a transaction-mode pooler (DATABASE_POOLER=
+    transaction: PgBouncer) two things change, because consecutive transactions of one client connection may run on
+    different server connections: no prepared statement is kept (statement_cache_size=0: asyncpg parses each
+    statement unnamed, in the same round trip as its execution, one extra Parse per call), and statement_timeout is
+    not a startup parameter (PgBouncer refuses those it does not track; `crmctl migrate` sets the same timeout as the
+    app login's default, which holds on every path)."""
+    server_settings = {"application_name": application_name, "timezone": "UTC"}
+    options: dict[str, Any] = {}
+    if settings.database_pooler == "transaction":
+        options["statement_cache_size"] = 0
+    else:
+        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    return {"min_size": settings.db_pool_min_size, "max_size": settings.db_pool_max_size,
+            "command_timeout": settings.db_command_timeout_s, "init": init_connection, "reset": _no_session_reset,
+            "server_settings": server_settings, **options}
+
+
 async def open_pool(settings: Settings) -> asyncpg.Pool:
     """The pool as the settings describe it: DATABASE_URL, sizes, timeouts, jsonb codec."""
     assert settings.database_url
-    pool = await asyncpg.create_pool(
-        settings.database_url,
-        min_size=settings.db_pool_min_size,
-        max_size=settings.db_pool_max_size,
-        command_timeout=settings.db_command_timeout_s,
-        init=init_connection,
-        reset=_no_session_reset,
-        server_settings={
-            "application_name": "thinkrealty-api",
-            "statement_timeout": str(settings.db_statement_timeout_ms),
-            "timezone": "UTC",
-        },
-    )
+    pool = await asyncpg.create_pool(settings.database_url, **pool_options(settings))
+    assert pool is not None
+    return pool
+
+
+async def open_reporting_pool(settings: Settings) -> asyncpg.Pool | None:
+    """The pool of REPORTING_DATABASE_URL (a hot standby), or None when reports read the primary. Opened lazily by
+    reporting_pool; a standby that is down makes the analytics answer 503, nothing else."""
+    if not settings.reporting_database_url:
+        return None
+    options = pool_options(settings, "thinkrealty-api-reporting") | {"min_size": 0}
+    pool = await asyncpg.create_pool(settings.reporting_database_url, **options)
     assert pool is not None
     return pool
 
@@ -63,6 +80,25 @@ async def app_pool(app: Any) -> asyncpg.Pool:
                         raise unavailable() from exc
                     raise
     pool: asyncpg.Pool = state.pool
+    return pool
+
+
+async def reporting_pool(request: Request) -> asyncpg.Pool:
+    """Where the analytics reports read: the standby's pool when REPORTING_DATABASE_URL is set, else the app's."""
+    state = request.app.state
+    if not state.settings.reporting_database_url:
+        return await app_pool(request.app)
+    if state.reporting_pool is None:
+        async with state.pool_lock:
+            if state.reporting_pool is None:
+                try:
+                    state.reporting_pool = await open_reporting_pool(state.settings)
+                except Exception as exc:
+                    if is_connection_error(exc):
+                        raise unavailable("The reporting replica is not reachable right now; retry shortly.",
+                                          database="reporting") from exc
+                    raise
+    pool: asyncpg.Pool = state.reporting_pool
     return pool
 
 

@@ -3,7 +3,8 @@
 Business errors raised in SQL carry SQLSTATE `PTnnn` (nnn is the HTTP status, PostgREST's convention)
 and a stable name in the CONSTRAINT field; real constraint violations carry their constraint's name.
 Both become `{"type": ".../problems/<name>", "code": "<name>", "status": ..., "detail": ...}`.
-Clients branch on `code`; `detail` is for people.
+Clients branch on `code`; `title` and `detail` are for people, in English or, for `Accept-Language: ar`, in Arabic
+(api/problems.py holds both languages of every code).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
+
+from api import problems
 
 log = logging.getLogger("api.errors")
 
@@ -31,12 +35,6 @@ WWW_AUTHENTICATE = 'ApiKey header="X-API-Key", Bearer realm="thinkrealty"'
 # constraint names whose 23514 (check violation) is a conflict with the current state, not bad input
 CONFLICT_CHECKS = frozenset({"agents_capacity"})
 
-_HTTP_TITLES = {
-    400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-    409: "Conflict", 412: "Precondition failed", 413: "Payload too large", 415: "Unsupported media type",
-    422: "Unprocessable content", 428: "Precondition required", 429: "Too many requests",
-    500: "Internal server error", 503: "Service unavailable",
-}
 
 # SQLSTATEs that mean "the database is not available right now"
 UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "53400", "57014"})
@@ -46,25 +44,34 @@ SCHEMA_MISSING_SQLSTATES = frozenset({"42883", "42P01", "3F000"})
 
 
 class Problem(Exception):
-    """An error the API answers with a problem+json body."""
+    """An error the API answers with a problem+json body. `detail` is the English sentence; `params` fill the
+    catalogue's templates (api/problems.py) beside the body members of `extra`, and `kind` names the catalogue entry
+    of a code that has none of its own (a constraint's name: its kind, e.g. unique_violation)."""
 
     def __init__(self, status: int, code: str, detail: str, *, title: str | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+                 headers: dict[str, str] | None = None, params: dict[str, Any] | None = None,
+                 kind: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
-        self.title = title or _HTTP_TITLES.get(status, "Error")
+        self.title = title
         self.headers = headers or {}
+        self.params = params or {}
+        self.kind = kind
         self.extra = extra
 
 
-def problem_response(request: Request, problem: Problem) -> JSONResponse:
+def problem_response(request: HTTPConnection, problem: Problem) -> JSONResponse:
+    """The problem+json answer, in the language the request's Accept-Language asks for (English unless Arabic)."""
+    language = problems.negotiate(request.headers.get("accept-language"))
+    params = {**problem.extra, **problem.params}
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + problem.code,
-        "title": problem.title,
+        "title": (problem.title if problem.title and language == problems.DEFAULT_LANGUAGE
+                  else problems.title(problem.code, problem.kind, problem.status, language)),
         "status": problem.status,
-        "detail": problem.detail,
+        "detail": problems.detail(problem.code, problem.kind, problem.status, language, problem.detail, params),
         "code": problem.code,
         "instance": request.url.path,
     }
@@ -72,7 +79,11 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
     if request_id:
         body["request_id"] = request_id
     body.update(problem.extra)
-    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=problem.headers)
+    if language != problems.DEFAULT_LANGUAGE and isinstance(body.get("errors"), list):
+        body["errors"] = [e | {"msg": problems.validation_reason(e)[language]} if isinstance(e, dict) else e
+                          for e in body["errors"]]
+    headers = {**problem.headers, "Content-Language": language, "Vary": "Accept-Language"}
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def _detail_fields(raw: str | None) -> dict[str, Any]:
@@ -87,8 +98,10 @@ def _detail_fields(raw: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def unavailable(detail: str = "The database is not reachable right now; retry shortly.") -> Problem:
-    return Problem(503, "service_unavailable", detail, headers={"Retry-After": "2"})
+def unavailable(detail: str = "The database is not reachable right now; retry shortly.",
+                database: str = "primary") -> Problem:
+    """503 service_unavailable; `database` says which one (primary, or reporting: the replica of the reports)."""
+    return Problem(503, "service_unavailable", detail, headers={"Retry-After": "2"}, params={"database": database})
 
 
 def internal_error() -> Problem:
@@ -130,20 +143,22 @@ def from_postgres(exc: asyncpg.PostgresError) -> Problem:
         if getattr(exc, "hint", None):
             extra.setdefault("hint", exc.hint)
         headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
-        return Problem(status, name or "business_rule", message, headers=headers, **extra)
+        return Problem(status, name or "business_rule", message, headers=headers, kind="business_rule", **extra)
     if state in CONSTRAINT_KINDS:
         status, fallback, text = CONSTRAINT_KINDS[state]
         if state == "23514" and name in CONFLICT_CHECKS:
             status = 409
         log.info("constraint %s (%s): %s", name, state, message)
-        return Problem(status, name or fallback, text.format(name=name or "of the database"))
+        return Problem(status, name or fallback, text.format(name=name or "of the database"), kind=fallback,
+                       params={"name": name} if name else None)
     if state == "23502":
         column = getattr(exc, "column_name", None)
         return Problem(422, "not_null_violation", f"The field {column or 'named in the request'} is required.",
                        column=column)
     if state.startswith("22"):
         log.info("data exception %s: %s", state, message)
-        return Problem(422, "invalid_value", _DATA_EXCEPTIONS.get(state, "A value is not valid for its field."))
+        return Problem(422, "invalid_value", _DATA_EXCEPTIONS.get(state, "A value is not valid for its field."),
+                       params={"sqlstate": state})
     if state in RETRYABLE_SQLSTATES:
         return Problem(503, "concurrent_update", "The request collided with another; retry it.",
                        headers={"Retry-After": "1"})
@@ -178,6 +193,17 @@ def invalid_json(detail: str = "The body is not valid JSON.", reason: str = "syn
     return Problem(400, "invalid_json", detail, reason=reason)
 
 
+def validation_problem(where: str, errors: list[dict[str, Any]], *, more: bool = True) -> Problem:
+    """422 validation_error naming the first invalid field (`where`, a dotted path), in both languages; `more`: say
+    how many other errors `errors` lists."""
+    first = errors[0] if errors else {"msg": "invalid request", "type": ""}
+    others = len(errors) - 1 if more else 0
+    reason = problems.validation_reason(first)
+    suffix = {"en": f" (and {others} more)", "ar": f" (و{others} أخرى)"} if others > 0 else {"en": "", "ar": ""}
+    return Problem(422, "validation_error", f"{where}: {reason['en']}{suffix['en']}", errors=errors,
+                   params={"field": where, "reason": reason, "more": suffix})
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -193,9 +219,7 @@ def install(app: FastAPI) -> None:
             return problem_response(request, invalid_json())
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
-        return problem_response(
-            request, Problem(422, "validation_error", f"{where}: {first['msg']}", errors=errors)
-        )
+        return problem_response(request, validation_problem(where, errors, more=False))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -205,7 +229,7 @@ def install(app: FastAPI) -> None:
             return problem_response(request, invalid_json(
                 "The body could not be read as JSON (its encoding or its nesting).", reason="unreadable"))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
-        detail = exc.detail if isinstance(exc.detail, str) else _HTTP_TITLES.get(exc.status_code, "Error")
+        detail = exc.detail if isinstance(exc.detail, str) else problems.title(code, None, exc.status_code, "en")
         return problem_response(request, Problem(exc.status_code, code, detail, headers=dict(exc.headers or {})))
 
     @app.exception_handler(asyncpg.PostgresError)

@@ -1,6 +1,7 @@
 """Logging: one JSON object per line (LOG_FORMAT=json, the default) or plain text (LOG_FORMAT=text), every line with
-the id of the request that wrote it (`-` outside a request). The access line of each request (logger
-`api.access`) adds method, route, path, status and duration_ms."""
+the id of the request that wrote it (`-` outside a request) and the process id (which worker, under
+`crmctl serve --workers N`). The access line of each request (logger `api.access`) adds method, route, path, status
+and duration_ms."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "request_id": getattr(record, "request_id", REQUEST_ID.get()),
             "message": record.getMessage(),
+            "pid": record.process,  # which worker process (crmctl serve --workers N)
         }
         for name in ACCESS_FIELDS:
             if hasattr(record, name):
@@ -48,3 +50,10 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def configure_once(level: str = "INFO", fmt: str = "json") -> None:
+    """configure() unless the process already has a handler: a uvicorn worker process (--workers N) starts a fresh
+    interpreter that never ran crmctl's configure, while a test runner's or an embedding program's stays theirs."""
+    if not logging.getLogger().handlers:
+        configure(level, fmt)

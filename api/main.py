@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from api import errors
+from api import errors, logs
 from api.cache import DashboardCache, create_redis
 from api.deps import open_pool
 from api.errors import is_connection_error
@@ -38,6 +38,7 @@ lives in the database. Errors are RFC 9457 `application/problem+json` bodies who
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    logs.configure_once(settings.log_level, settings.log_format)  # a worker process of its own (--workers N)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("DATABASE_URL and REDIS_URL must be set (crmctl serve sets them for you)")
         app.state.settings = settings
         app.state.pool = None
+        app.state.reporting_pool = None  # REPORTING_DATABASE_URL's, opened at the first report (api.deps)
         app.state.pool_lock = asyncio.Lock()
         try:
             app.state.pool = await open_pool(settings)
@@ -54,7 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.error("database not reachable at start-up: %s", exc)
         app.state.redis = create_redis(settings.redis_url, settings.redis_timeout_s)
         app.state.dashboard_cache = DashboardCache(app.state.redis, settings.dashboard_cache_ttl_s)
-        listener = NotificationListener(settings.database_url, app.state.dashboard_cache)
+        # LISTEN holds a session: a direct connection (DATABASE_LISTEN_URL) when DATABASE_URL is a transaction pooler
+        listener = NotificationListener(settings.listen_url or settings.database_url, app.state.dashboard_cache)
         app.state.listener = listener
         listening = asyncio.create_task(listener.run(), name="listener")
         app.state.suggester = PropertySuggester(
@@ -80,8 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
             await app.state.suggester.aclose()
-            if app.state.pool is not None:
-                await app.state.pool.close()
+            for pool in (app.state.pool, app.state.reporting_pool):
+                if pool is not None:
+                    await pool.close()
             await app.state.redis.aclose()
 
     app = FastAPI(
@@ -136,13 +140,23 @@ COMMON_PROBLEMS = (
     (503, "database", "`service_unavailable`: the database is unreachable; retry after `Retry-After`"),
 )
 PUBLIC_PATHS = frozenset({"/health", "/metrics"})
+# every operation: the language of its problem bodies (api/problems.py)
+ACCEPT_LANGUAGE: dict[str, Any] = {
+    "name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "The language of problem+json `title` and `detail`: `ar` (or `ar-AE`, any `ar-*`, weighed by q "
+                   "against `en`) for Arabic; English otherwise. `code` and every other member are the same in both.",
+    "examples": {"arabic": {"value": "ar-AE"}, "english": {"value": "en"}},
+}
+CONTENT_LANGUAGE: dict[str, Any] = {"description": "`ar` or `en`: the language of `title` and `detail`",
+                                    "schema": {"type": "string", "enum": ["en", "ar"]}}
 
 
 def _document_raw_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
     """The OpenAPI document, finished: routes that read their body themselves (to keep dead letters) name its model
     by $ref in openapi_extra, so those models are put into components/schemas; and every 4xx/5xx is documented as
     what it is, application/problem+json with the Problem schema, including the answers every route can give
-    (400, 413, 415 with a body; 422 with inputs; 503 when it needs the database)."""
+    (400, 413, 415 with a body; 422 with inputs; 503 when it needs the database), in English or Arabic
+    (Accept-Language, on every operation; Content-Language on every problem)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -167,6 +181,8 @@ def _document_raw_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
                     for status, response in responses.items():
                         if status[0] in "45":
                             response["content"] = problem
+                            response["headers"] = {"Content-Language": CONTENT_LANGUAGE}
+                    operation.setdefault("parameters", []).append(ACCEPT_LANGUAGE)
             app.openapi_schema = schema
         return app.openapi_schema
 

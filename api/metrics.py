@@ -1,10 +1,17 @@
 """Prometheus metrics of one app (GET /metrics): request latency by route, captures by source and outcome, the
 dashboard cache's hits and misses, sweep durations; the assignment queue is read from the database at each scrape.
-Each app has its own registry (tests build many apps in one process)."""
+Each app has its own registry (tests build many apps in one process).
+
+With several worker processes (`crmctl serve --workers N` sets PROMETHEUS_MULTIPROC_DIR) every process writes its
+values to files of that directory and a scrape, whichever worker answers it, sums the counters and histograms of all
+of them; the gauges read at the scrape (queue, database_up, hit ratio) are the most recent one written.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 # outcomes of a capture whose source the database accepted (a row of crm.lead_sources): only those label the
 # source, so the label's values stay the table's rows and a client cannot grow them
@@ -15,6 +22,7 @@ LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.requests = Histogram(
             "http_request_duration_seconds", "Time from a request's arrival to its response, by route template",
             ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=self.registry)
@@ -23,17 +31,19 @@ class Metrics:
             "invalid, refused, unavailable)", ["source", "outcome"], registry=self.registry)
         self.cache = Counter("dashboard_cache_requests_total", "Dashboard requests by cache result (hit, miss)",
                              ["result"], registry=self.registry)
-        self.cache_ratio = Gauge("dashboard_cache_hit_ratio", "Hits / (hits + misses) since the process started",
-                                 registry=self.registry)
+        self.cache_ratio = Gauge("dashboard_cache_hit_ratio",
+                                 "Hits / (hits + misses) since the process (all workers) started",
+                                 registry=self.registry, multiprocess_mode="mostrecent")
         self.sweeps = Histogram(
             "sweep_duration_seconds", "Duration of the background jobs: the sweeps (jobs.run_sweeps) and the analytics "
             "snapshot refresh, as the database measured them", ["job"],
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0), registry=self.registry)
         self.queue = Gauge("assignment_queue_length", "Open leads waiting for an agent with capacity",
-                           registry=self.registry)
+                           registry=self.registry, multiprocess_mode="mostrecent")
         self.queue_age = Gauge("assignment_queue_oldest_seconds", "How long the oldest queued lead has waited",
-                               registry=self.registry)
-        self.database_up = Gauge("database_up", "1 when the last scrape reached the database", registry=self.registry)
+                               registry=self.registry, multiprocess_mode="mostrecent")
+        self.database_up = Gauge("database_up", "1 when the last scrape reached the database", registry=self.registry,
+                                 multiprocess_mode="mostrecent")
 
     def capture(self, source: object, outcome: str) -> None:
         known = isinstance(source, str) and outcome in ACCEPTED_OUTCOMES
@@ -48,11 +58,20 @@ class Metrics:
 
     def render(self, queue: dict[str, object] | None) -> bytes:
         """The exposition text; `queue` is api.metrics() (None when the database did not answer)."""
-        hits = self.cache.labels("hit")._value.get()
-        misses = self.cache.labels("miss")._value.get()
-        self.cache_ratio.set(hits / (hits + misses) if hits + misses else 0.0)
         self.database_up.set(0 if queue is None else 1)
         if queue is not None:
             self.queue.set(float(queue.get("queue_length") or 0))  # type: ignore[arg-type]
             self.queue_age.set(float(queue.get("oldest_queued_seconds") or 0))  # type: ignore[arg-type]
-        return generate_latest(self.registry)
+        if not self.multiprocess:
+            hits = self.cache.labels("hit")._value.get()
+            misses = self.cache.labels("miss")._value.get()
+            self.cache_ratio.set(hits / (hits + misses) if hits + misses else 0.0)
+            return generate_latest(self.registry)
+        every_worker = CollectorRegistry()
+        multiprocess.MultiProcessCollector(every_worker)  # type: ignore[no-untyped-call]
+        results = {sample.labels.get("result"): sample.value for family in every_worker.collect()
+                   if family.name == "dashboard_cache_requests" for sample in family.samples
+                   if sample.name.endswith("_total")}
+        hits, misses = results.get("hit", 0.0), results.get("miss", 0.0)
+        self.cache_ratio.set(hits / (hits + misses) if hits + misses else 0.0)
+        return generate_latest(every_worker)

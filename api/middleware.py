@@ -110,7 +110,8 @@ class RequestGuardMiddleware:
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             await self._refuse(scope, receive, send, Problem(
-                413, "payload_too_large", f"A request body may be at most {self.max_body_bytes} bytes."))
+                413, "payload_too_large", f"A request body may be at most {self.max_body_bytes} bytes.",
+                params={"limit": self.max_body_bytes}))
             return
         if (chunked or (length is not None and int(length) > 0)) and not _is_json(headers.get(b"content-type", b"")):
             await self._refuse(scope, receive, send, Problem(
@@ -140,7 +141,8 @@ class RequestGuardMiddleware:
             if started:
                 raise
             await self._refuse(scope, receive, send, Problem(
-                413, "payload_too_large", f"A request body may be at most {self.max_body_bytes} bytes."))
+                413, "payload_too_large", f"A request body may be at most {self.max_body_bytes} bytes.",
+                params={"limit": self.max_body_bytes}))
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, problem: Problem) -> None:

@@ -24,10 +24,28 @@ class Settings(BaseSettings):
         default=None,
         description="URL of the job login (thinkrealty_jobs) the background sweeper connects with; the API's own "
                     "login cannot run the jobs. Unset: MIGRATION_DATABASE_URL, else DATABASE_URL.")
+    database_listen_url: str | None = Field(
+        default=None,
+        description="A direct PostgreSQL URL (no transaction-mode pooler) for the NOTIFY listener: LISTEN holds a "
+                    "session, which a transaction-mode PgBouncer cannot keep. Unset: DATABASE_URL.")
+    database_pooler: Literal["none", "transaction"] = Field(
+        default="none",
+        description="transaction: DATABASE_URL goes through a transaction-mode pooler (PgBouncer). The pool then "
+                    "keeps no prepared statements across transactions (asyncpg statement_cache_size=0) and sends "
+                    "no startup parameter a pooler refuses (statement_timeout comes from the login's own default, "
+                    "which `crmctl migrate` sets). none: a direct connection (or a session-mode pooler).")
+    reporting_database_url: str | None = Field(
+        default=None,
+        description="Where GET /api/v1/analytics reads: a streaming hot standby of the primary, as the API's login. "
+                    "Unset: DATABASE_URL (the primary).")
     redis_url: str | None = Field(default=None, description="Redis URL (dashboard cache). Unset: embedded Redis.")
     app_env: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
     port: int = 8000
+    web_concurrency: int = Field(
+        default=1, ge=1, le=64,
+        description="Worker processes of `crmctl serve` (uvicorn workers), each with its own pool, listener and "
+                    "sweeper; WEB_CONCURRENCY is the name the Dockerfile and most platforms use.")
     db_pool_min_size: int = 1
     db_pool_max_size: int = 20
     db_statement_timeout_ms: int = 5000
@@ -58,6 +76,11 @@ class Settings(BaseSettings):
     @property
     def owner_url(self) -> str | None:
         return self.migration_database_url or self.database_url
+
+    @property
+    def listen_url(self) -> str | None:
+        """The NOTIFY listener's connection: DATABASE_LISTEN_URL (direct), else DATABASE_URL."""
+        return self.database_listen_url or self.database_url
 
     @property
     def jobs_url(self) -> str | None:

@@ -1,5 +1,8 @@
-"""`python -m bench [--seconds N]`: start throwaway servers (embedded PostgreSQL and Redis, unless
-DATABASE_URL / REDIS_URL are set), run every benchmark, and rewrite docs/benchmarks.md with the figures."""
+"""`python -m bench [--seconds N] [--only paths,openloop]`: start throwaway servers (embedded PostgreSQL and Redis,
+unless DATABASE_URL / REDIS_URL are set), run every benchmark, and rewrite docs/benchmarks.md with the figures.
+`--only` runs the named sections alone (`paths`: 1 and 2 workers, direct and behind PgBouncer; `openloop`: latency at
+fixed offered rates; `footprint`: WAL and bytes per capture, bytes per lead, the refresh's time) and rewrites
+only them, between their markers, keeping the rest of the file."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import capture, scale
+from bench import capture, ecosystem, footprint, scale
 from bench import resources as bench_resources
 from bench.chart import capture_chart
 from bench.compare import comparisons_section
@@ -23,6 +26,34 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 CHART = DOC.with_name("benchmarks-capture.png")
 PLAN_LINES = 120  # of each report's plans in docs/benchmarks.md (a function run per row logs a plan per call)
 AUDIT_VIEWS = {"invariant_violations", "capture_score_mismatches"}  # audits, not questions
+SECTIONS = ("paths", "openloop", "footprint")  # the sections --only can run alone (each between its markers in the doc)
+
+
+def marked(name: str, text: str) -> str:
+    return f"<!-- {name} -->\n{text.rstrip()}\n<!-- /{name} -->\n"
+
+
+def replace_section(doc: str, name: str, text: str) -> str:
+    """The doc with section `name` (between its markers) replaced, or inserted before the comparisons."""
+    begin, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    if begin in doc and end in doc:
+        return doc[:doc.index(begin)] + marked(name, text) + doc[doc.index(end) + len(end) + 1:]
+    anchor = "<!-- comparisons -->"
+    at = doc.index(anchor) if anchor in doc else len(doc)
+    return doc[:at] + marked(name, text) + "\n" + doc[at:]
+
+
+def _ecosystem_sections(admin_url: str, redis_url: str, seconds: int, only: set[str]) -> dict[str, str]:
+    template = capture.prepare_template(admin_url)
+    out: dict[str, str] = {}
+    if "paths" in only:
+        out["paths"] = ecosystem.paths_section(ecosystem.run_paths(admin_url, redis_url, seconds, template), seconds)
+    if "openloop" in only:
+        out["openloop"] = ecosystem.openloop_section(
+            ecosystem.run_openloop(admin_url, redis_url, seconds, template), seconds)
+    if "footprint" in only:
+        out["footprint"] = footprint.section(footprint.run(admin_url, template))
+    return out
 
 
 def _machine(admin_url: str) -> str:
@@ -187,7 +218,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20, help="length of each measured run (default 20)")
     parser.add_argument("--leads", type=int, default=1_000_000, help="leads in the scale database (default 1M)")
     parser.add_argument("--agents", type=int, default=200, help="agents in the scale database (default 200)")
+    parser.add_argument("--only", help=f"comma-separated sections to run alone: {', '.join(SECTIONS)}")
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
+    if only is not None and not only <= set(SECTIONS):
+        parser.error(f"--only takes {', '.join(SECTIONS)}")
 
     pg = rd = None
     tmp = Path(tempfile.mkdtemp(prefix="thinkrealty-bench-"))
@@ -206,8 +241,21 @@ def main() -> int:
             redis_url = rd.url()
 
         machine = _machine(admin_url)
+        if only is not None:
+            load_before = os.getloadavg()[0]
+            sections = _ecosystem_sections(admin_url, redis_url, args.seconds, only)
+            load = f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+            doc = DOC.read_text()
+            for name, text in sections.items():
+                doc = replace_section(doc, name, text + f"\n_Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by "
+                                      f"`python -m bench --only {name} --seconds {args.seconds}` ({load}; other "
+                                      f"sessions share this machine) on: {machine}._\n")
+            DOC.write_text(doc)
+            print(f"rewrote {', '.join(sorted(only))} in {DOC}")
+            return 0
         results = capture.run(admin_url, redis_url, seconds=args.seconds, concurrencies=(1, 4, 16, 64))
         capture_chart(results, CHART)
+        production = _ecosystem_sections(admin_url, redis_url, args.seconds, set(SECTIONS))
         scale_url, generated_s = scale.prepare(admin_url, args.leads, args.agents)
         sizes = scale.counts(scale_url)
         dashboard = scale.run_dashboard(scale_url, redis_url, seconds=args.seconds)
@@ -245,6 +293,9 @@ Runs at 1, 4, 16 and 64 connections (the chart); the targets are read at 16 and 
 ![Capture throughput and latency against concurrency]({CHART.name})
 
 {_capture_section(results)}
+{marked("paths", production["paths"])}
+{marked("openloop", production["openloop"])}
+{marked("footprint", production["footprint"])}
 {_scale_section(sizes, generated_s, args.leads)}
 {_dashboard_section(dashboard, args.seconds)}
 {_rls_section(rls, dashboard)}

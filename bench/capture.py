@@ -141,14 +141,19 @@ def _pct(values: list[float], q: int) -> float:
 class ApiServer:
     """The API as `crmctl serve` runs it (one uvicorn process, uvloop, httptools), on a free port."""
 
-    def __init__(self, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None,
+                 workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, APP_ENV="production",
                    LOG_LEVEL="WARNING", **(extra_env or {}))
+        self.metrics_dir: str | None = None
+        if workers > 1:  # as crmctl serve --workers N: the workers' metrics in one directory
+            self.metrics_dir = tempfile.mkdtemp(prefix="bench-metrics-")
+            env["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--no-access-log"],
+             "--port", str(self.port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)],
             cwd=ROOT, env=env,
         )
         deadline = time.monotonic() + 30
@@ -164,12 +169,17 @@ class ApiServer:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=20)
+        self.process.wait(timeout=30)
+        if self.metrics_dir:
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
 
-def run_http(url: str, redis_url: str, connections: int, seconds: int) -> Result:
+def run_http(url: str, redis_url: str, connections: int, seconds: int, *, workers: int = 1,
+             pool_url: str | None = None, extra_env: dict[str, str] | None = None) -> Result:
+    """wrk against a fresh API on the copy `url`: `workers` processes; its pool on pool_url (a pooler in front of the
+    app login's URL) when given."""
     app_url = _with_db(url, url.rsplit("/", 1)[-1], "thinkrealty_app")
-    server = ApiServer(app_url, redis_url)
+    server = ApiServer(pool_url or app_url, redis_url, extra_env, workers=workers)
     try:
         wrk = shutil.which("wrk")
         if wrk:

@@ -26,6 +26,8 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="migrate, load demo data once, serve the API")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="uvicorn worker processes (default WEB_CONCURRENCY, else 1)")
     migrate = sub.add_parser("migrate", help="apply migrations and functions (or roll back)")
     migrate.add_argument(
         "--rollback", nargs="?", const="latest", metavar="TARGET",

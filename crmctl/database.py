@@ -67,7 +67,9 @@ def ensure_roles(conn: psycopg.Connection) -> None:
     """Create the app, jobs and reporting logins if missing (cluster-wide, so not in a migration).
 
     Passwords come from APP_DB_PASSWORD / JOBS_DB_PASSWORD / REPORTING_DB_PASSWORD when set (docker compose);
-    the embedded server uses trust authentication and needs none.
+    the embedded server uses trust authentication and needs none. The app login's statement_timeout default is
+    DB_STATEMENT_TIMEOUT_MS (5000): the API's pool asks for the same at connect time, except through a transaction-mode
+    pooler, which refuses that startup parameter (docs/operations.md, "Behind PgBouncer").
     """
     for role, env in ((APP_ROLE, "APP_DB_PASSWORD"), (JOBS_ROLE, "JOBS_DB_PASSWORD"),
                       (REPORTING_ROLE, "REPORTING_DB_PASSWORD")):
@@ -82,6 +84,10 @@ def ensure_roles(conn: psycopg.Connection) -> None:
             conn.execute(
                 sql.SQL(queries.SET_ROLE_PASSWORD).format(sql.Identifier(role), sql.Literal(password))
             )
+    timeout = f"{int(os.environ.get('DB_STATEMENT_TIMEOUT_MS') or 5000)}ms"
+    if not conn.execute(queries.ROLE_STATEMENT_TIMEOUT_IS, (APP_ROLE, f"statement_timeout={timeout}")).fetchone():
+        # (only when it differs: an ALTER ROLE of every migrate would collide with another database's migrate)
+        conn.execute(sql.SQL(queries.SET_ROLE_STATEMENT_TIMEOUT).format(sql.Identifier(APP_ROLE), sql.Literal(timeout)))
 
 
 @contextmanager

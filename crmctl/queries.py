@@ -43,6 +43,11 @@ ROLE_EXISTS = "SELECT 1 FROM pg_roles WHERE rolname = %s"
 CREATE_ROLE = "CREATE ROLE {} LOGIN"
 # set its password: {} the role, {} the password
 SET_ROLE_PASSWORD = "ALTER ROLE {} PASSWORD {}"
+# the API login's statement timeout as its own default: it holds on every path, PgBouncer's transaction mode included
+# (which refuses it as a startup parameter); a direct connection's startup parameter overrides it with the same value
+SET_ROLE_STATEMENT_TIMEOUT = "ALTER ROLE {} SET statement_timeout = {}"
+ROLE_STATEMENT_TIMEOUT_IS = ("SELECT 1 FROM pg_db_role_setting AS s JOIN pg_roles AS r ON r.oid = s.setrole "
+                             "WHERE r.rolname = %s AND s.setdatabase = 0 AND %s = ANY (s.setconfig)")
 # migrate lifts the guard a rollback left (db/layer/guard.sql) before anything writes to crm
 DROP_ROLLBACK_GUARD = "DROP FUNCTION IF EXISTS crm.function_layer_missing() CASCADE"
 # after a rollback: is there still a crm schema to guard

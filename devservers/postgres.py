@@ -142,5 +142,20 @@ class EmbeddedPostgres:
         self.stop("immediate")
         shutil.rmtree(self.datadir, ignore_errors=True)
 
+    def standby(self, datadir: Path, port: int | None = None) -> EmbeddedPostgres:
+        """A streaming hot standby of this (running) server in `datadir`, started: pg_basebackup of the whole cluster
+        (-R: standby.signal and primary_conninfo pointing here, -X stream), then the same start as any server.
+        PostgreSQL's defaults (wal_level replica, max_wal_senders 10, hot_standby on) and initdb's trust line for
+        replication from 127.0.0.1 are all it needs."""
+        replica = EmbeddedPostgres(datadir, port=port)
+        replica.datadir.mkdir(parents=True, exist_ok=True)
+        replica._prepare_permissions()
+        subprocess.run([str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                        "-D", str(replica.datadir), "-R", "-X", "stream", "-c", "fast"],
+                       check=True, capture_output=True, timeout=600, user=self.run_as, cwd="/")
+        (replica.datadir / "server.log").unlink(missing_ok=True)  # the primary's, copied with the cluster
+        os.chmod(replica.datadir, 0o700)  # PostgreSQL's own rule for a data directory
+        return replica.start()
+
     def psql_command(self, url: str) -> list[str]:
         return [str(self.bin / "psql"), url]

@@ -1,8 +1,10 @@
 """Test servers and databases.
 
-A real PostgreSQL and a real Redis: the embedded ones (throwaway, in a temp directory) unless
-DATABASE_URL / REDIS_URL name others. The schema is built once per session into a template
-database by crmctl/database.py; each test gets its own copy (CREATE DATABASE ... TEMPLATE) and drops it.
+A real PostgreSQL and a real Redis: by TEST_BACKEND, the embedded ones (`embedded`, the default: throwaway, in a temp
+directory) or containers started through testcontainers (`containers`: postgres:16 and redis:7, tests/containers.py;
+skipped, saying why, where no Docker engine answers), unless DATABASE_URL / REDIS_URL name others. The schema is built
+once per session into a template database by crmctl/database.py; each test gets its own copy (CREATE DATABASE ...
+TEMPLATE) and drops it.
 """
 
 from __future__ import annotations
@@ -157,19 +159,42 @@ class ClonePool:
         cls._drops = cls._drop_thread = None
 
 
+BACKENDS = ("embedded", "containers")
+
+
+def backend() -> str:
+    chosen = os.environ.get("TEST_BACKEND", "embedded")
+    if chosen not in BACKENDS:
+        raise pytest.UsageError(f"TEST_BACKEND={chosen!r}: one of {', '.join(BACKENDS)}")
+    return chosen
+
+
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Servers]:
     pg = rd = None
+    containers: list[object] = []
     tmp = Path(tempfile.mkdtemp(prefix="thinkrealty-test-"))
     try:
         admin_url = os.environ.get("DATABASE_URL")
+        redis_url = os.environ.get("REDIS_URL")
+        if backend() == "containers":
+            from tests import containers as docker
+
+            reason = docker.docker_unavailable()
+            if reason:
+                pytest.skip(f"TEST_BACKEND=containers: {reason}")
+            if not admin_url:
+                container, admin_url = docker.start_postgres()
+                containers.append(container)
+            if not redis_url:
+                container, redis_url = docker.start_redis()
+                containers.append(container)
         if not admin_url:
             from devservers.postgres import EmbeddedPostgres
 
             os.environ.setdefault("EMBEDDED_PG_FSYNC", "off")  # throwaway data: no need to hit the disk
             pg = EmbeddedPostgres(tmp / "postgres").start()
             admin_url = pg.url()
-        redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
             from devservers.redis import EmbeddedRedis
 
@@ -181,6 +206,8 @@ def servers() -> Iterator[Servers]:
         finally:
             servers.close()
     finally:
+        for container in reversed(containers):
+            container.stop()  # type: ignore[attr-defined]  # (removes it, and its volume)
         if rd is not None:
             rd.stop()
         if pg is not None:

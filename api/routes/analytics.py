@@ -1,5 +1,8 @@
 """GET /api/v1/analytics/...: the reporting schema's answers to the brief's Task 4, as JSON for REST clients.
 
+With REPORTING_DATABASE_URL set, both read a streaming hot standby instead of the primary (api.deps.reporting_pool):
+the key check and the report are reads, and the snapshot they read is refreshed on the primary by the sweep.
+
 The same objects serve psql users (db/queries/4_*.sql) and BI tools (docs/analytics.md). The API's login may not read
 the reporting schema itself: api.analytics_reports / api.analytics_report (db/functions/39_api_analytics.sql) hold
 the catalog, authorize the caller first and run the report.
@@ -16,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api import queries
 from api.auth import ApiKey, auth_responses, roles_note
-from api.deps import call_api, get_pool
+from api.deps import call_api, reporting_pool
 from api.errors import PROBLEM_CONTENT
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -53,6 +56,9 @@ class Report(BaseModel):
     filters: ReportFilters
     as_of: dt.datetime | None = Field(description="When the data was taken: the snapshot's refresh, or now if live.")
     live: bool
+    replica_lag_s: float | None = Field(
+        default=None, description="How far behind the primary the database that answered is, in seconds: 0 on the "
+                                  "primary or a caught-up hot standby (REPORTING_DATABASE_URL).")
     rows: list[dict[str, Any]] = Field(description="The report's rows, each with its columns in the report's order "
                                                    "(docs/analytics.md defines them).")
     next: str | None = Field(description="A list's cursor for the next page (pass it as `cursor`), or null: no more.",
@@ -83,7 +89,7 @@ class Window(BaseModel):
 @router.get("", summary="The available reports", description="The names and questions of every report."
             + roles_note("analytics"), response_model=ReportCatalog, responses=auth_responses("analytics"))
 async def list_reports(request: Request, key: ApiKey) -> JSONResponse:
-    reports = await call_api(await get_pool(request), queries.ANALYTICS_REPORTS, key)
+    reports = await call_api(await reporting_pool(request), queries.ANALYTICS_REPORTS, key)
     return JSONResponse({"reports": reports})
 
 
@@ -102,6 +108,6 @@ async def list_reports(request: Request, key: ApiKey) -> JSONResponse:
                                     "list); `invalid_cursor`", **PROBLEM_CONTENT}},
 )
 async def report(request: Request, report: str, key: ApiKey, window: Annotated[Window, Query()]) -> JSONResponse:
-    result = await call_api(await get_pool(request), queries.ANALYTICS_REPORT, report, window.date_from,
+    result = await call_api(await reporting_pool(request), queries.ANALYTICS_REPORT, report, window.date_from,
                             window.date_to, window.dated_by, window.limit, window.cursor, key)
     return JSONResponse(result)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from api import queries
 from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
-from api.errors import PROBLEM_CONTENT, Problem, invalid_json
+from api.errors import PROBLEM_CONTENT, Problem, invalid_json, validation_problem
 from api.schemas.leads import CaptureRequest, CaptureResponse, DeadLetter
 
 router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
@@ -99,10 +99,8 @@ def _validation_problem(exc: ValidationError) -> Problem:
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
         for e in exc.errors(include_url=False, include_context=False, include_input=False)
     ]
-    first = errors[0]
-    where = ".".join(str(p) for p in first["loc"]) or "body"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return Problem(422, "validation_error", f"{where}: {first['msg']}{more}", errors=errors)
+    where = ".".join(str(p) for p in errors[0]["loc"]) or "body"
+    return validation_problem(where, errors)
 
 
 async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | None, idempotency_key: str | None,
@@ -192,7 +190,8 @@ async def _capture_request(request: Request, key: str, idempotency_key: str | No
     if too_large:
         raise await _dead_letter(
             request, key, payload=None, raw=raw, idempotency_key=idempotency_key, parsed=False,
-            problem=Problem(413, "payload_too_large", f"A capture body may be at most {limit} bytes."),
+            problem=Problem(413, "payload_too_large", f"A capture body may be at most {limit} bytes.",
+                            params={"limit": limit}),
         )
     try:  # the common case in one step: pydantic parses and validates the raw JSON
         body = CaptureRequest.model_validate_json(raw)
@@ -242,14 +241,16 @@ async def list_dead_letters(
 async def replay_dead_letter(request: Request, dead_letter_id: UUID, key: ApiKey) -> JSONResponse:
     raw, too_large = await _read_capped(request, request.app.state.settings.capture_max_body_bytes)
     if too_large:
-        raise Problem(413, "payload_too_large", "The corrected body is too large.")
+        raise Problem(413, "payload_too_large", "The corrected body is too large.",
+                      params={"limit": request.app.state.settings.capture_max_body_bytes})
     if raw.strip():
         payload = parse_json(raw)
     else:
         letter = await call_api(
             await get_pool(request), queries.CAPTURE_DEAD_LETTER, dead_letter_id, key)
         if letter is None:
-            raise Problem(404, "dead_letter_not_found", f"dead letter {dead_letter_id} does not exist")
+            raise Problem(404, "dead_letter_not_found", f"dead letter {dead_letter_id} does not exist",
+                          params={"dead_letter_id": str(dead_letter_id)})
         payload = letter.get("payload")
         if payload is None:
             raise Problem(422, "dead_letter_unreadable",

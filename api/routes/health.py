@@ -50,7 +50,9 @@ async def ready(request: Request) -> Ready:
         why = problem.detail if problem.code == "function_layer_missing" else "The database is not reachable."
     redis = "ok" if await redis_ok(request.app.state.redis) else "degraded"
     if database is None:
-        raise Problem(503, "not_ready", why, failed=["database"], redis=redis, headers={"Retry-After": "2"})
+        raise Problem(503, "not_ready", why, failed=["database"], redis=redis, headers={"Retry-After": "2"},
+                      params={"cause": "function_layer_missing" if why != "The database is not reachable."
+                              else "database"})
     return Ready(status="ready" if redis == "ok" else "degraded", database=database, redis=redis)
 
 

@@ -155,14 +155,16 @@ BEGIN
         IF p_agent_id IS NOT NULL AND p_agent_id IS DISTINCT FROM v_caller.agent_id THEN
             RAISE EXCEPTION 'an agent key sees its own agent''s data only'
                 USING ERRCODE = 'PT403', CONSTRAINT = 'forbidden',
-                      DETAIL = pg_catalog.jsonb_build_object('role', v_caller.role, 'action', p_action)::text;
+                      DETAIL = pg_catalog.jsonb_build_object('role', v_caller.role, 'action', p_action,
+                                                             'scope', 'own')::text;
         END IF;
         IF p_lead_id IS NOT NULL AND NOT EXISTS (
                SELECT 1 FROM crm.lead_assignments AS a
                 WHERE a.lead_id = p_lead_id AND a.agent_id = v_caller.agent_id AND a.released_at IS NULL) THEN
             -- another agent's lead does not exist for this caller (as row-level security shows it)
             RAISE EXCEPTION 'lead % not found', p_lead_id
-                USING ERRCODE = 'PT404', CONSTRAINT = 'lead_not_found';
+                USING ERRCODE = 'PT404', CONSTRAINT = 'lead_not_found',
+                      DETAIL = pg_catalog.json_build_object('lead_id', p_lead_id)::text;
         END IF;
     END IF;
 END

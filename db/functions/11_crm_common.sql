@@ -121,7 +121,8 @@ BEGIN
     SELECT s.value INTO v_value FROM crm.settings AS s WHERE s.setting_key = p_key;
     IF v_value IS NULL THEN
         RAISE EXCEPTION 'setting % is missing from crm.settings', p_key
-            USING ERRCODE = 'PT500', CONSTRAINT = 'setting_missing';
+            USING ERRCODE = 'PT500', CONSTRAINT = 'setting_missing',
+                  DETAIL = pg_catalog.json_build_object('setting', p_key)::text;
     END IF;
     RETURN v_value;
 END
@@ -159,6 +160,7 @@ AS $$
 BEGIN
     RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'PT409', CONSTRAINT = TG_TABLE_NAME || '_append_only',
+              DETAIL = pg_catalog.json_build_object('table', TG_TABLE_NAME, 'operation', TG_OP)::text,
               HINT = 'Record a correction as a new row instead.';
 END
 $$;

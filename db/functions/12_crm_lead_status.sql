@@ -17,6 +17,7 @@ BEGIN
         IF NEW.status <> 'new' THEN
             RAISE EXCEPTION 'a lead starts as new, not %', NEW.status
                 USING ERRCODE = 'PT422', CONSTRAINT = 'lead_initial_status',
+                      DETAIL = pg_catalog.json_build_object('status', NEW.status)::text,
                       HINT = 'Insert the lead as new, then move it along the pipeline.';
         END IF;
         RETURN NEW;
@@ -24,13 +25,15 @@ BEGIN
 
     IF NEW.score IS DISTINCT FROM OLD.score AND crm.is_closed(OLD.status) THEN
         RAISE EXCEPTION 'lead % is % and its score is frozen', OLD.lead_id, OLD.status
-            USING ERRCODE = 'PT409', CONSTRAINT = 'leads_score_frozen';
+            USING ERRCODE = 'PT409', CONSTRAINT = 'leads_score_frozen',
+                  DETAIL = pg_catalog.json_build_object('lead_id', OLD.lead_id, 'status', OLD.status)::text;
     END IF;
     IF NEW.status IS DISTINCT FROM OLD.status THEN
         IF NOT EXISTS (SELECT 1 FROM crm.lead_assignments AS a
                         WHERE a.lead_id = OLD.lead_id AND a.released_at IS NULL) THEN
             RAISE EXCEPTION 'lead % has no agent yet; its status cannot move', OLD.lead_id
                 USING ERRCODE = 'PT409', CONSTRAINT = 'lead_unassigned',
+                      DETAIL = pg_catalog.json_build_object('lead_id', OLD.lead_id)::text,
                       HINT = 'Assign it first (it waits in the queue for capacity).';
         END IF;
         IF NOT EXISTS (
@@ -168,7 +171,8 @@ DECLARE
 BEGIN
     SELECT * INTO v_lead FROM crm.leads AS l WHERE l.lead_id = p_lead_id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'lead % does not exist', p_lead_id USING ERRCODE = 'PT404', CONSTRAINT = 'lead_not_found';
+        RAISE EXCEPTION 'lead % does not exist', p_lead_id USING ERRCODE = 'PT404', CONSTRAINT = 'lead_not_found',
+            DETAIL = pg_catalog.json_build_object('lead_id', p_lead_id)::text;
     END IF;
     RETURN v_lead;
 END

@@ -18,11 +18,13 @@ BEGIN
     IF NEW.released_at IS NULL THEN
         IF NOT EXISTS (SELECT 1 FROM crm.agents AS g WHERE g.agent_id = NEW.agent_id AND g.is_active) THEN
             RAISE EXCEPTION 'agent % is not active', NEW.agent_id
-                USING ERRCODE = 'PT409', CONSTRAINT = 'agent_inactive';
+                USING ERRCODE = 'PT409', CONSTRAINT = 'agent_inactive',
+                      DETAIL = pg_catalog.json_build_object('agent_id', NEW.agent_id)::text;
         END IF;
         IF EXISTS (SELECT 1 FROM crm.leads AS l WHERE l.lead_id = NEW.lead_id AND crm.is_closed(l.status)) THEN
             RAISE EXCEPTION 'lead % is closed and cannot be assigned', NEW.lead_id
-                USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed';
+                USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed',
+                      DETAIL = pg_catalog.json_build_object('lead_id', NEW.lead_id)::text;
         END IF;
     END IF;
     RETURN NEW;
@@ -50,7 +52,8 @@ BEGIN
        OR (OLD.first_activity_at IS NOT NULL AND NEW.first_activity_at IS DISTINCT FROM OLD.first_activity_at)
     THEN
         RAISE EXCEPTION 'assignment % can only be released once; reassign by opening a new row', OLD.assignment_id
-            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_assignments_immutable';
+            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_assignments_immutable',
+                  DETAIL = pg_catalog.json_build_object('assignment_id', OLD.assignment_id)::text;
     END IF;
     RETURN NEW;
 END

@@ -17,7 +17,8 @@ BEGIN
     ELSE
         IF OLD.status <> 'open' AND (NEW.status <> OLD.status OR NEW.due_at <> OLD.due_at OR NEW.agent_id <> OLD.agent_id) THEN
             RAISE EXCEPTION 'follow-up % is % and cannot be changed', OLD.task_id, OLD.status
-                USING ERRCODE = 'PT409', CONSTRAINT = 'follow_up_task_closed';
+                USING ERRCODE = 'PT409', CONSTRAINT = 'follow_up_task_closed',
+                      DETAIL = pg_catalog.json_build_object('task_id', OLD.task_id, 'status', OLD.status)::text;
         END IF;
         IF NEW.due_at <> OLD.due_at AND NEW.ends_at = OLD.ends_at THEN
             NEW.ends_at := NEW.due_at + (OLD.ends_at - OLD.due_at);   -- moving a slot keeps its length

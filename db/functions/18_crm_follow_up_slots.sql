@@ -94,7 +94,8 @@ BEGIN
         v_at := ((v_local::date + v_cal.closes) AT TIME ZONE v_cal.tz);
     END LOOP;
     RAISE EXCEPTION 'business time % from % is out of range', p_duration, p_at
-        USING ERRCODE = 'PT422', CONSTRAINT = 'business_time_out_of_range';
+        USING ERRCODE = 'PT422', CONSTRAINT = 'business_time_out_of_range',
+              DETAIL = pg_catalog.json_build_object('duration', p_duration, 'from', p_at)::text;
 END
 $$;
 COMMENT ON FUNCTION crm.add_business_time(timestamptz, interval) IS
@@ -240,7 +241,8 @@ DECLARE
 BEGIN
     IF p_at < p_now - crm.setting_interval('follow_up_past_tolerance') THEN
         RAISE EXCEPTION 'a follow-up cannot be scheduled in the past (%)', p_at
-            USING ERRCODE = 'PT422', CONSTRAINT = 'follow_up_in_past';
+            USING ERRCODE = 'PT422', CONSTRAINT = 'follow_up_in_past',
+                  DETAIL = pg_catalog.json_build_object('requested_at', p_at)::text;
     END IF;
     IF p_at > p_now + crm.setting_interval('follow_up_horizon') THEN
         RAISE EXCEPTION 'a follow-up may be booked at most % ahead', crm.setting('follow_up_horizon') #>> '{}'

@@ -212,11 +212,13 @@ BEGIN
     SELECT * INTO v_lead FROM crm.leads AS l WHERE l.lead_id = p_lead_id;
     IF crm.is_closed(v_lead.status) THEN
         RAISE EXCEPTION 'lead % is % and cannot be assigned', p_lead_id, v_lead.status
-            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed';
+            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed',
+                  DETAIL = pg_catalog.json_build_object('lead_id', p_lead_id, 'status', v_lead.status)::text;
     END IF;
     IF EXISTS (SELECT 1 FROM crm.lead_assignments AS a WHERE a.lead_id = p_lead_id AND a.released_at IS NULL) THEN
         RAISE EXCEPTION 'lead % already has an agent', p_lead_id
-            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_already_assigned';
+            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_already_assigned',
+                  DETAIL = pg_catalog.json_build_object('lead_id', p_lead_id)::text;
     END IF;
 
     v_decision := crm.choose_agent(
@@ -354,7 +356,8 @@ BEGIN
     SELECT * INTO v_lead FROM crm.leads AS l WHERE l.lead_id = p_lead_id;
     IF crm.is_closed(v_lead.status) THEN
         RAISE EXCEPTION 'lead % is % and keeps its agent', p_lead_id, v_lead.status
-            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed';
+            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed',
+                  DETAIL = pg_catalog.json_build_object('lead_id', p_lead_id, 'status', v_lead.status)::text;
     END IF;
     SELECT a.agent_id, greatest(v_now, a.assigned_at) INTO v_from, v_now
       FROM crm.lead_assignments AS a WHERE a.lead_id = p_lead_id AND a.released_at IS NULL;
@@ -363,15 +366,18 @@ BEGIN
     IF p_new_agent IS NOT NULL THEN
         IF p_new_agent = v_from THEN
             RAISE EXCEPTION 'lead % is already with agent %', p_lead_id, p_new_agent
-                USING ERRCODE = 'PT409', CONSTRAINT = 'same_agent';
+                USING ERRCODE = 'PT409', CONSTRAINT = 'same_agent',
+                      DETAIL = pg_catalog.json_build_object('lead_id', p_lead_id, 'agent_id', p_new_agent)::text;
         END IF;
         -- lock both agents in one order (by id), so two opposite reassignments cannot deadlock
         PERFORM 1 FROM crm.agents AS g WHERE g.agent_id IN (v_from, p_new_agent) ORDER BY g.agent_id FOR NO KEY UPDATE;
         SELECT * INTO v_target FROM crm.agents AS g WHERE g.agent_id = p_new_agent;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'agent % does not exist', p_new_agent USING ERRCODE = 'PT404', CONSTRAINT = 'agent_not_found';
+            RAISE EXCEPTION 'agent % does not exist', p_new_agent USING ERRCODE = 'PT404', CONSTRAINT = 'agent_not_found',
+                DETAIL = pg_catalog.json_build_object('agent_id', p_new_agent)::text;
         ELSIF NOT v_target.is_active THEN
-            RAISE EXCEPTION 'agent % is not active', p_new_agent USING ERRCODE = 'PT409', CONSTRAINT = 'agent_inactive';
+            RAISE EXCEPTION 'agent % is not active', p_new_agent USING ERRCODE = 'PT409', CONSTRAINT = 'agent_inactive',
+                DETAIL = pg_catalog.json_build_object('agent_id', p_new_agent)::text;
         ELSIF v_target.active_leads >= v_target.max_active_leads THEN
             RAISE EXCEPTION 'agent % has no free capacity (% of %)', p_new_agent, v_target.active_leads,
                             v_target.max_active_leads

@@ -106,7 +106,8 @@ BEGIN
     SELECT * INTO v_letter FROM crm.capture_dead_letters AS d WHERE d.dead_letter_id = p_dead_letter_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'dead letter % does not exist', p_dead_letter_id
-            USING ERRCODE = 'PT404', CONSTRAINT = 'dead_letter_not_found';
+            USING ERRCODE = 'PT404', CONSTRAINT = 'dead_letter_not_found',
+                  DETAIL = pg_catalog.json_build_object('dead_letter_id', p_dead_letter_id)::text;
     END IF;
     IF v_letter.replayed_at IS NOT NULL THEN
         RAISE EXCEPTION 'dead letter % was already replayed', p_dead_letter_id
@@ -166,9 +167,11 @@ DECLARE
 BEGIN
     SELECT s.is_active INTO v_active FROM crm.lead_sources AS s WHERE s.source_type = p_source;
     IF v_active IS NULL THEN
-        RAISE EXCEPTION 'unknown source_type %', p_source USING ERRCODE = 'PT422', CONSTRAINT = 'unknown_source';
+        RAISE EXCEPTION 'unknown source_type %', p_source USING ERRCODE = 'PT422', CONSTRAINT = 'unknown_source',
+            DETAIL = pg_catalog.json_build_object('source_type', p_source)::text;
     ELSIF p_accepting AND NOT v_active THEN
-        RAISE EXCEPTION 'source % is not accepting leads', p_source USING ERRCODE = 'PT422', CONSTRAINT = 'source_inactive';
+        RAISE EXCEPTION 'source % is not accepting leads', p_source USING ERRCODE = 'PT422', CONSTRAINT = 'source_inactive',
+            DETAIL = pg_catalog.json_build_object('source_type', p_source)::text;
     END IF;
 END
 $$;

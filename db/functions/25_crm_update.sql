@@ -19,7 +19,8 @@ DECLARE
 BEGIN
     IF p_agent_id IS NULL THEN
         RAISE EXCEPTION 'lead % is waiting for an agent; nobody can log an activity on it yet', p_lead.lead_id
-            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_has_no_agent';
+            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_has_no_agent',
+                  DETAIL = pg_catalog.json_build_object('lead_id', p_lead.lead_id)::text;
     END IF;
     v_points := crm.activity_points(
         v_type, v_outcome,
@@ -98,7 +99,8 @@ AS $$
 BEGIN
     IF crm.is_closed(p_status) THEN
         RAISE EXCEPTION 'lead % is closed; it takes no new follow-ups', p_lead_id
-            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed';
+            USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed',
+                  DETAIL = pg_catalog.json_build_object('lead_id', p_lead_id)::text;
     END IF;
     RETURN crm.book_follow_up(
         p_lead_id, p_agent_id, p_at,

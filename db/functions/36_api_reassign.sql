@@ -18,7 +18,8 @@ BEGIN
     v_result := crm.reassign_lead(p_lead_id, 'manual', p_reason, p_new_agent, p_now);
     IF v_result ->> 'to_agent_id' IS NULL THEN
         RAISE EXCEPTION 'no other agent has free capacity for lead %', p_lead_id
-            USING ERRCODE = 'PT409', CONSTRAINT = 'no_agent_available';
+            USING ERRCODE = 'PT409', CONSTRAINT = 'no_agent_available',
+                  DETAIL = pg_catalog.json_build_object('lead_id', p_lead_id)::text;
     END IF;
     RETURN crm.lead_state(p_lead_id, NULL, v_result - 'decision');
 END

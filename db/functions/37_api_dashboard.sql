@@ -70,7 +70,9 @@ BEGIN
                                     OR date_to > v_today + (v_bounds ->> 'ahead')::interval) THEN
         RAISE EXCEPTION 'a custom range may run from % to %', v_bounds ->> 'earliest',
                         (v_today + (v_bounds ->> 'ahead')::interval)::date
-            USING ERRCODE = 'PT422', CONSTRAINT = 'date_range_out_of_bounds';
+            USING ERRCODE = 'PT422', CONSTRAINT = 'date_range_out_of_bounds',
+                  DETAIL = pg_catalog.json_build_object('earliest', v_bounds ->> 'earliest',
+                                                        'latest', (v_today + (v_bounds ->> 'ahead')::interval)::date)::text;
     END IF;
     starts_at := date_from::timestamp AT TIME ZONE tz;
     ends_at := (date_to + 1)::timestamp AT TIME ZONE tz;
@@ -245,7 +247,8 @@ BEGIN
                                                       -- readable to a session without a caller)
     SELECT * INTO v_agent FROM crm.agents AS g WHERE g.agent_id = p_agent_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'agent % does not exist', p_agent_id USING ERRCODE = 'PT404', CONSTRAINT = 'agent_not_found';
+        RAISE EXCEPTION 'agent % does not exist', p_agent_id USING ERRCODE = 'PT404', CONSTRAINT = 'agent_not_found',
+            DETAIL = pg_catalog.json_build_object('agent_id', p_agent_id)::text;
     END IF;
     SELECT * INTO v_window
       FROM crm.dashboard_window(p_date_range, p_date_from, p_date_to, p_status_filter, p_source_filter, v_now);

@@ -166,7 +166,8 @@ BEGIN
     SELECT * INTO v_report FROM crm.analytics_catalog() AS c WHERE c.name = p_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no report named %; GET /api/v1/analytics lists them', pg_catalog.quote_literal(left(p_name, 100))
-            USING ERRCODE = 'PT404', CONSTRAINT = 'report_not_found';
+            USING ERRCODE = 'PT404', CONSTRAINT = 'report_not_found',
+                  DETAIL = pg_catalog.json_build_object('report', left(p_name, 100))::text;
     END IF;
     IF p_dated_by IS NOT NULL AND NOT p_dated_by = ANY (v_report.dated_by) THEN
         RAISE EXCEPTION 'report % is dated by %, not %', p_name,
@@ -208,7 +209,10 @@ BEGIN
                                                 'limit', v_limit, 'cursor', p_cursor),
         'as_of', CASE WHEN v_report.live THEN pg_catalog.now()
                       ELSE (SELECT f.refreshed_at FROM reporting.analytics_freshness AS f) END,
-        'live', v_report.live, 'rows', v_rows,
+        'live', v_report.live,
+        'replica_lag_s', (SELECT round(extract(epoch FROM f.replica_lag)::numeric, 3)
+                            FROM reporting.analytics_freshness AS f),
+        'rows', v_rows,
         'next', CASE WHEN v_more THEN crm.report_cursor(p_name, p_from, p_to, v_dated, v_last) END,
         'total', v_total);
 END
@@ -216,7 +220,8 @@ $$;
 COMMENT ON FUNCTION api.analytics_report(text, date, date, text, integer, text) IS
     'GET /api/v1/analytics/{name}: the rows of one report of crm.analytics_catalog for the window p_from to p_to (days '
     'of the timezone setting, inclusive, both optional) on the capture or close date (p_dated_by, where the report '
-    'offers both), with as_of (the snapshot''s time, or now for live reports), next (a list''s next-page cursor, or '
+    'offers both), with as_of (the snapshot''s time, or now for live reports), replica_lag_s (how far the hot standby it was '
+    'read on is behind the primary; 0 on the primary), next (a list''s next-page cursor, or '
     'null) and total. Lists come in pages of p_limit (100, at most 500) after p_cursor. Supervisors and admins. '
     'Errors: crm.authorize''s, PT404 report_not_found, PT422 invalid_report_parameter, PT422 invalid_cursor. SECURITY '
     'DEFINER: reads the reporting schema, which the API''s login may not read itself.';

@@ -102,16 +102,30 @@ COMMENT ON FUNCTION reporting.dated_lead_facts(date, date, text) IS
     'Building block: with p_dated_by capture, the leads captured in the window (reporting.lead_facts); with close, the '
     'leads closed (converted or lost) in it. Days in the timezone setting, inclusive; NULL = no bound.';
 
--- how old the snapshot is
+-- how old the snapshot is, and, read on a streaming standby (REPORTING_DATABASE_URL, docs/scaling.md), how far that
+-- standby is behind its primary: 0 when it has replayed all the WAL it received, else the time since the last
+-- transaction it replayed committed on the primary (an idle primary sends nothing to replay, so a caught-up standby
+-- reads 0, not the idle time)
 CREATE OR REPLACE VIEW reporting.analytics_freshness AS
 SELECT l.snapshot, l.refreshed_at, now() - l.refreshed_at AS age, l.duration_ms, l.row_count,
-       i.every AS refresh_interval, l.refreshed_at + i.every AS next_refresh_due
+       i.every AS refresh_interval, l.refreshed_at + i.every AS next_refresh_due,
+       pg_catalog.pg_is_in_recovery() AS read_on_standby,
+       CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN interval '0'
+            WHEN pg_catalog.pg_last_wal_receive_lsn() = pg_catalog.pg_last_wal_replay_lsn() THEN interval '0'
+            WHEN pg_catalog.pg_last_xact_replay_timestamp() IS NULL THEN NULL  -- behind, by no known time yet
+            ELSE greatest(interval '0', now() - pg_catalog.pg_last_xact_replay_timestamp()) END AS replica_lag,
+       CASE WHEN pg_catalog.pg_is_in_recovery()
+            THEN pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn())
+            ELSE 0 END AS replica_lag_bytes
   FROM crm.analytics_snapshot_log AS l
  CROSS JOIN (SELECT (s.value #>> '{}')::interval AS every  -- not crm.setting_interval(): readers may not call crm
                FROM crm.settings AS s WHERE s.setting_key = 'analytics_refresh_interval') AS i;
 COMMENT ON VIEW reporting.analytics_freshness IS
     'When the analytics snapshot behind every Task 4 report (all but the current-workload views) was taken, its age, '
-    'cost and rows, and when the sweep refreshes it next. Example: SELECT refreshed_at, age FROM reporting.analytics_freshness;';
+    'cost and rows, and when the sweep refreshes it next; read_on_standby, replica_lag and replica_lag_bytes: whether '
+    'this session reads a hot standby and how far it is behind the primary, in time (since the last transaction it '
+    'replayed committed; NULL while none was) and in WAL received but not replayed (0 on the primary and on a standby '
+    'that replayed all it received). Example: SELECT refreshed_at, age, replica_lag FROM reporting.analytics_freshness;';
 
 -- the calendar months the snapshot spans: every month from the one of its first capture to the one it was taken in,
 -- empty ones included, each with its bounds and whether it is partial (the snapshot was taken before it ended; then

@@ -1,4 +1,9 @@
-"""The ASGI app inside its lifespan, on a fresh database, talking to the real Redis."""
+"""The ASGI app inside its lifespan, on a fresh database, talking to the real Redis.
+
+TEST_PGBOUNCER=1: every app of api_client connects through a real PgBouncer in transaction mode (started once per
+session in front of the test server; DATABASE_POOLER=transaction) and listens for notifications on a direct
+connection (DATABASE_LISTEN_URL), as a deployment behind PgBouncer does. `.ci/run` runs the API tests so when the
+pgbouncer binary is there."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import pytest
 
 from api.main import create_app
 from api.settings import Settings
+from devservers import pgbouncer
 from devservers.ports import free_port
 from tests.conftest import Servers, with_user
 
@@ -49,6 +55,35 @@ def app_url(owner_url: str) -> str:
 def jobs_url(owner_url: str) -> str:
     """The job login (thinkrealty_jobs), which the background sweeper connects as."""
     return owner_url if urlsplit(owner_url).password else with_user(owner_url, "thinkrealty_jobs")
+
+
+LOGINS = ["postgres", "thinkrealty_app", "thinkrealty_jobs", "thinkrealty_reporting"]
+_BOUNCER: list[pgbouncer.PgBouncer] = []  # the session's, under TEST_PGBOUNCER=1
+
+
+def start_pgbouncer(servers: Servers, workdir: Path, pool_size: int = 10) -> pgbouncer.PgBouncer:
+    """A PgBouncer (transaction mode) in front of the test server; skips the test when there is no binary."""
+    if pgbouncer.available() is None:
+        pytest.skip("pgbouncer is not installed (Debian: apt-get install pgbouncer; make pgbouncer)")
+    upstream = urlsplit(servers.admin_url)
+    return pgbouncer.PgBouncer(workdir, upstream.hostname or "127.0.0.1", upstream.port or 5432, LOGINS,
+                               pool_size=pool_size).start()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _through_pgbouncer(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    if not os.environ.get("TEST_PGBOUNCER"):
+        yield
+        return
+    if pgbouncer.available() is None:
+        raise RuntimeError("TEST_PGBOUNCER is set but there is no pgbouncer binary (apt-get install pgbouncer)")
+    bouncer = start_pgbouncer(request.getfixturevalue("servers"), tmp_path_factory.mktemp("pgbouncer"))
+    _BOUNCER.append(bouncer)
+    try:
+        yield
+    finally:
+        _BOUNCER.clear()
+        bouncer.stop()
 
 
 def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
@@ -87,13 +122,17 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
 
 @asynccontextmanager
 async def api_client(database_url: str, redis_url: str, *, api_key: str | None = ADMIN_KEY, demo_keys: bool = True,
-                     **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+                     pool_url: str | None = None, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The app inside its lifespan (as the app's own login), over ASGI, with these settings changed; every request
-    carries `api_key` (the demo admin's by default; None: no key). demo_keys: store the demo keys first."""
+    carries `api_key` (the demo admin's by default; None: no key). demo_keys: store the demo keys first. pool_url:
+    the pool's DATABASE_URL when it is not the app login's direct one (a pooler in front of it)."""
     if demo_keys:
         ensure_demo_keys(database_url)
-    app = create_app(make_settings(app_url(database_url), redis_url,
-                                   **({"jobs_database_url": jobs_url(database_url)} | overrides)))
+    url = pool_url or app_url(database_url)
+    if _BOUNCER and pool_url is None:  # TEST_PGBOUNCER: the pool through it, LISTEN direct
+        overrides = {"database_pooler": "transaction", "database_listen_url": url} | overrides
+        url = _BOUNCER[0].url(url)
+    app = create_app(make_settings(url, redis_url, **({"jobs_database_url": jobs_url(database_url)} | overrides)))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         headers = {"X-API-Key": api_key} if api_key else {}
