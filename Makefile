@@ -43,7 +43,8 @@ test-compose: install
 ## the pgbouncer binary (Debian's package) where apt can install it; nothing else needs it
 pgbouncer:
 	@command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || { command -v apt-get >/dev/null && \
-	  [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; } || \
+	  [ "$$(id -u)" = 0 ] && { apt-get update -qq >/dev/null 2>&1 || true; } && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null 2>&1; } || \
 	  echo "pgbouncer not installed (Debian: apt-get install pgbouncer); its tests are skipped"
 
 lint: install

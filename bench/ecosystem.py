@@ -148,9 +148,10 @@ def openloop_section(results: dict[int, list[openloop.RateResult]], seconds: int
 `bench/openloop.py`: captures sent on a fixed schedule (request i due at start + i / rate, on an idle keep-alive
 connection or a new one, up to {openloop.MAX_CONNECTIONS}), latency measured from the time each was **due** to the
 end of its answer, so a server that falls behind shows its whole queue (no coordinated omission; wrk's closed loop
-above hides it). {seconds} s per rate after 3 s at 50/s, each rate on a fresh copy and a fresh API (sweeper on, as
-in production). The generator is a bare asyncio HTTP/1.1 client in its own process on the same 2 cores; "generator
-late" is how late it sent against its own schedule (included in the latencies, and small next to them).
+above hides it). {seconds} s per rate after 3 s at 50/s, each rate on a fresh copy and a fresh API (its sweeper's
+first round is due after 60 s, so no sweep falls inside a run). The generator is a bare asyncio HTTP/1.1 client in
+its own process on the same 2 cores; "generator late" is how late it sent against its own schedule (included in the
+latencies, and small next to them).
 
 {chr(10).join(rows)}
 
