@@ -221,6 +221,17 @@ CREATE OR REPLACE TRIGGER settings_90_audit AFTER INSERT OR UPDATE OR DELETE ON 
 CREATE OR REPLACE TRIGGER lead_scoring_rules_90_audit AFTER INSERT OR UPDATE OR DELETE ON crm.lead_scoring_rules
     FOR EACH ROW EXECUTE FUNCTION crm.record_policy_change();
 
+-- crm.page_limit(limit): the size of one page of every list: 50 when not given, never under 1 nor over 200.
+CREATE OR REPLACE FUNCTION crm.page_limit(p_limit integer)
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE
+SET search_path = ''
+AS $$
+    SELECT least(greatest(coalesce(p_limit, 50), 1), 200)
+$$;
+COMMENT ON FUNCTION crm.page_limit(integer) IS 'The page size of every list: 50 by default, 1 to 200.';
+
 -- crm.encode_cursor(position) / crm.decode_cursor(text): the opaque `next` cursor of every list: base64url of the
 -- JSON position (the sort key and the id of the last row given). Errors: PT422 invalid_cursor.
 CREATE OR REPLACE FUNCTION crm.encode_cursor(p_position jsonb)

@@ -77,7 +77,7 @@ DECLARE
     v_sort   text := ltrim(p_sort, '-');
     v_key    text;
     v_after  jsonb := crm.decode_cursor(p_cursor);
-    v_limit  integer := least(greatest(coalesce(p_limit, 50), 1), 200);
+    v_limit  integer := crm.page_limit(p_limit);
     v_where  text;
     v_ids    uuid[];
     v_last   jsonb;
@@ -178,7 +178,7 @@ SET search_path = ''
 AS $$
 DECLARE
     v_after jsonb := crm.decode_cursor(p_cursor);
-    v_limit integer := least(greatest(coalesce(p_limit, 50), 1), 200);
+    v_limit integer := crm.page_limit(p_limit);
     v_rows  json;
     v_last  jsonb;
     v_count integer;

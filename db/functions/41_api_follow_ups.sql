@@ -38,7 +38,7 @@ SET search_path = ''
 AS $$
 DECLARE
     v_after jsonb := crm.decode_cursor(p_cursor);
-    v_limit integer := least(greatest(coalesce(p_limit, 50), 1), 200);
+    v_limit integer := crm.page_limit(p_limit);
     v_now   timestamptz := now();
     v_rows  json;
     v_last  jsonb;

@@ -190,7 +190,7 @@ SET search_path = ''
 AS $$
 DECLARE
     v_after bigint := (crm.decode_cursor(p_cursor) ->> 'id')::bigint;
-    v_limit integer := least(greatest(coalesce(p_limit, 50), 1), 200);
+    v_limit integer := crm.page_limit(p_limit);
     v_rows  json;
     v_last  bigint;
     v_count integer;

@@ -35,7 +35,8 @@ GRANT EXECUTE ON FUNCTION crm.dashboard_window(text, date, date, text, text, tim
                           crm.dashboard_conversions(uuid, timestamptz, timestamptz, text)
    TO thinkrealty_app;
 -- the building blocks of the invoker-rights lead and follow-up reads (40_api_leads.sql, 41_api_follow_ups.sql)
-GRANT EXECUTE ON FUNCTION crm.lead_resource(uuid), crm.lead_summaries(uuid[]), crm.encode_cursor(jsonb),
+GRANT EXECUTE ON FUNCTION crm.lead_resource(uuid), crm.lead_summaries(uuid[]), crm.page_limit(integer),
+                          crm.encode_cursor(jsonb),
                           crm.decode_cursor(text),
                           crm.follow_up_resource(crm.follow_up_tasks, timestamptz, jsonb)
    TO thinkrealty_app;

@@ -208,7 +208,8 @@ def test_every_function_the_app_login_may_run_checks_the_matrix(owner: psycopg.C
                    "crm.follow_up_priority(integer,timestampwithtimezone,timestampwithtimezone)",
                    "crm.sla_class(integer)", "crm.setting_interval(text)",
                    # the building blocks of the lead and follow-up reads: they read as the caller too
-                   "crm.lead_resource(uuid)", "crm.lead_summaries(uuid[])", "crm.encode_cursor(jsonb)",
+                   "crm.lead_resource(uuid)", "crm.lead_summaries(uuid[])", "crm.page_limit(integer)",
+                   "crm.encode_cursor(jsonb)",
                    "crm.decode_cursor(text)",
                    "crm.follow_up_resource(crm.follow_up_tasks,timestampwithtimezone,jsonb)"}
     assert {n for n, (_, schema) in names.items() if schema == "crm"} == crm_allowed
