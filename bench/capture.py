@@ -32,12 +32,14 @@ from devservers.postgres import pg_bin_dir
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-# 400 agents more (20,000 free slots), so a whole 20 s run keeps assigning rather than queueing
+# 400 agents more (20,000 free slots), so a whole 20 s run keeps assigning rather than queueing; {agents} is
+# the number (the roster benchmark varies it)
+BENCH_AGENTS = 400
 BENCH_AGENTS_SQL = """
 INSERT INTO crm.agents (full_name, email, phone, performance_score)
-SELECT 'Bench Agent ' || n, 'bench.agent.' || n || '@thinkrealty.ae', '+9715099' || lpad(n::text, 5, '0'),
+SELECT 'Bench Agent ' || n, 'bench.agent.' || n || '@thinkrealty.ae', '+97158' || lpad(n::text, 7, '0'),
        40 + (n * 37) % 51
-  FROM generate_series(1, 400) AS n;
+  FROM generate_series(1, {agents}) AS n;
 INSERT INTO crm.agent_languages (agent_id, language)
 SELECT agent_id, unnest(ARRAY['english', (ARRAY['arabic', 'russian', 'hindi', 'urdu'])[1 + (hashtext(email) & 3)]])
   FROM crm.agents WHERE email LIKE 'bench.agent.%';
@@ -74,6 +76,12 @@ def _copy(admin_url: str, template: str, name: str) -> str:
     return _with_db(admin_url, name)
 
 
+def drop(admin_url: str, url: str) -> None:
+    """Drop the copy `url` at once: its autovacuum would otherwise steal CPU from the next run."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(url.rsplit("/", 1)[-1])))
+
+
 def _with_db(url: str, name: str, user: str | None = None) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
@@ -82,7 +90,8 @@ def _with_db(url: str, name: str, user: str | None = None) -> str:
     return urlunsplit((parts.scheme, netloc, "/" + name, parts.query, parts.fragment))
 
 
-def prepare_template(admin_url: str, name: str = "bench_capture_template") -> str:
+def prepare_template(admin_url: str, name: str = "bench_capture_template", agents: int = BENCH_AGENTS) -> str:
+    """A database with the demo data and `agents` more agents (bench_capture_template by default), analysed."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -90,7 +99,8 @@ def prepare_template(admin_url: str, name: str = "bench_capture_template") -> st
     database.migrate(url)
     database.seed(url)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(BENCH_AGENTS_SQL)
+        if agents > 0:
+            conn.execute(BENCH_AGENTS_SQL.replace("{agents}", str(agents)))
         conn.execute("VACUUM ANALYZE")
     return name
 
@@ -221,7 +231,5 @@ def run(admin_url: str, redis_url: str, seconds: int = 20, concurrencies: tuple[
                                                                                        seconds)
             print(json.dumps(asdict(result)), flush=True)
             results.append(result)
-            # drop the copy at once: its autovacuum would otherwise steal CPU from the next run
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(url.rsplit("/", 1)[-1])))
+            drop(admin_url, url)
     return results

@@ -27,9 +27,10 @@ def pg_bin_dir() -> Path:
 class EmbeddedPostgres:
     """A PostgreSQL cluster in `datadir`, listening on 127.0.0.1:`port` (trust authentication)."""
 
-    def __init__(self, datadir: Path, port: int | None = None) -> None:
+    def __init__(self, datadir: Path, port: int | None = None, settings: dict[str, str] | None = None) -> None:
         self.datadir = Path(datadir).resolve()
         self.port = port or free_port()
+        self.settings = dict(settings or {})  # more `-c name=value` server settings (the profiling benchmark's)
         self.bin = pg_bin_dir()
         self.run_as = PG_SYSTEM_USER if os.geteuid() == 0 else None
 
@@ -113,6 +114,7 @@ class EmbeddedPostgres:
                 "-c fsync=off" if os.environ.get("EMBEDDED_PG_FSYNC", "on") == "off" else "",
                 "-c synchronous_commit=off" if os.environ.get("EMBEDDED_PG_FSYNC", "on") == "off" else "",
                 "-c timezone=UTC",
+                *(f"-c {name}={value}" for name, value in self.settings.items()),
             ]
         )
         try:
