@@ -204,3 +204,167 @@ COMMENT ON FUNCTION crm.agents_check_new() IS
 
 CREATE OR REPLACE TRIGGER agents_20_check_new BEFORE INSERT ON crm.agents
     FOR EACH ROW EXECUTE FUNCTION crm.agents_check_new();
+
+-- The routing index (migration 0024): each agent's profile row and own ranking points, kept on the agent row, and the
+-- count of each profile's eligible agents, so crm.rank_agents reads candidates from agents_routing_idx instead of
+-- scoring every agent.
+
+-- crm.agent_points(performance, active, max, weights): an agent's own ranking points, the same for every lead:
+-- performance_score/100 x performance, and the free share of its capacity x workload (0 without capacity).
+CREATE OR REPLACE FUNCTION crm.agent_points(p_performance numeric, p_active_leads integer, p_max_active_leads integer,
+                                            p_weights jsonb, OUT performance_points float8, OUT workload_points float8)
+LANGUAGE sql
+IMMUTABLE
+SET search_path = ''
+AS $$
+    SELECT p_performance::float8 / 100 * (p_weights ->> 'performance')::float8,
+           CASE WHEN p_max_active_leads > 0
+                THEN (1 - p_active_leads::float8 / p_max_active_leads) * (p_weights ->> 'workload')::float8
+                ELSE 0 END
+$$;
+COMMENT ON FUNCTION crm.agent_points(numeric, integer, integer, jsonb) IS
+    'An agent''s own ranking points under the given assignment_weights: performance_score/100 x performance and the free '
+    'share of its capacity x workload. Their sum is crm.agents.base_points.';
+
+-- crm.routing_profile_of(types, areas, languages): the id of that profile's crm.routing_profiles row, added when new
+-- (a concurrent transaction adding the same profile is waited for, then its row is read).
+CREATE OR REPLACE FUNCTION crm.routing_profile_of(p_property_types crm.property_type[], p_area_codes text[],
+                                                  p_languages text[])
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_id integer;
+BEGIN
+    LOOP
+        SELECT p.profile_id INTO v_id FROM crm.routing_profiles AS p
+         WHERE p.property_types = p_property_types AND p.area_codes = p_area_codes AND p.languages = p_languages;
+        EXIT WHEN v_id IS NOT NULL;
+        INSERT INTO crm.routing_profiles (property_types, area_codes, languages)
+        VALUES (p_property_types, p_area_codes, p_languages)
+        ON CONFLICT DO NOTHING
+        RETURNING profile_id INTO v_id;
+        EXIT WHEN v_id IS NOT NULL;
+    END LOOP;
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION crm.routing_profile_of(crm.property_type[], text[], text[]) IS
+    'The crm.routing_profiles row of a routing profile (property types, areas, languages), inserted when new.';
+
+-- BEFORE INSERT OR UPDATE ON crm.agents: the derived routing columns follow the row: routing_profile_id the profile of
+-- its arrays, base_points crm.agent_points under the current assignment_weights. A hand-written value of either is
+-- replaced by the derived one.
+CREATE OR REPLACE FUNCTION crm.agents_routing()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_points record;
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.routing_profile_id IS DISTINCT FROM OLD.routing_profile_id
+       OR (NEW.property_types, NEW.area_codes, NEW.languages) IS DISTINCT FROM (OLD.property_types, OLD.area_codes, OLD.languages)
+    THEN
+        NEW.routing_profile_id := crm.routing_profile_of(NEW.property_types, NEW.area_codes, NEW.languages);
+    END IF;
+    SELECT * INTO v_points
+      FROM crm.agent_points(NEW.performance_score, NEW.active_leads, NEW.max_active_leads, crm.setting('assignment_weights'));
+    NEW.base_points := v_points.performance_points + v_points.workload_points;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.agents_routing() IS
+    'Trigger: keeps crm.agents.routing_profile_id (the profile of the agent''s arrays) and base_points (crm.agent_points '
+    'under the assignment_weights setting) derived.';
+
+CREATE OR REPLACE TRIGGER agents_30_routing
+    BEFORE INSERT OR UPDATE OF property_types, area_codes, languages, performance_score, active_leads, max_active_leads,
+                               routing_profile_id, base_points ON crm.agents
+    FOR EACH ROW EXECUTE FUNCTION crm.agents_routing();
+
+-- AFTER INSERT, DELETE, or an UPDATE that changes an agent's eligibility (active, role agent, under capacity) or
+-- profile: moves the eligible_agents counts of crm.routing_profiles.
+CREATE OR REPLACE FUNCTION crm.agents_count_eligible()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' AND OLD.is_active AND OLD.role = 'agent' AND OLD.active_leads < OLD.max_active_leads THEN
+        UPDATE crm.routing_profiles SET eligible_agents = eligible_agents - 1 WHERE profile_id = OLD.routing_profile_id;
+    END IF;
+    IF TG_OP <> 'DELETE' AND NEW.is_active AND NEW.role = 'agent' AND NEW.active_leads < NEW.max_active_leads THEN
+        UPDATE crm.routing_profiles SET eligible_agents = eligible_agents + 1 WHERE profile_id = NEW.routing_profile_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.agents_count_eligible() IS
+    'Trigger: keeps crm.routing_profiles.eligible_agents equal to the number of active agents of role agent under '
+    'capacity with each profile.';
+
+CREATE OR REPLACE TRIGGER agents_40_count_eligible_new AFTER INSERT OR DELETE ON crm.agents
+    FOR EACH ROW EXECUTE FUNCTION crm.agents_count_eligible();
+CREATE OR REPLACE TRIGGER agents_40_count_eligible AFTER UPDATE ON crm.agents
+    FOR EACH ROW
+    WHEN ((OLD.is_active AND OLD.role = 'agent' AND OLD.active_leads < OLD.max_active_leads)
+              IS DISTINCT FROM (NEW.is_active AND NEW.role = 'agent' AND NEW.active_leads < NEW.max_active_leads)
+          OR OLD.routing_profile_id IS DISTINCT FROM NEW.routing_profile_id)
+    EXECUTE FUNCTION crm.agents_count_eligible();
+
+-- crm.rebuild_routing(): derives every agent's routing columns again and recounts every profile, for the
+-- assignment_weights trigger below and after an import that ran with triggers off (db/scale/generate.sql).
+-- Returns the number of agents whose columns changed.
+CREATE OR REPLACE FUNCTION crm.rebuild_routing()
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_weights jsonb := crm.setting('assignment_weights');
+    v_changed integer;
+BEGIN
+    UPDATE crm.agents AS g
+       SET routing_profile_id = crm.routing_profile_of(g.property_types, g.area_codes, g.languages),
+           base_points = p.performance_points + p.workload_points
+      FROM crm.agents AS s
+     CROSS JOIN LATERAL crm.agent_points(s.performance_score, s.active_leads, s.max_active_leads, v_weights) AS p
+     WHERE s.agent_id = g.agent_id
+       AND (g.base_points IS DISTINCT FROM p.performance_points + p.workload_points
+            OR g.routing_profile_id IS DISTINCT FROM crm.routing_profile_of(g.property_types, g.area_codes, g.languages));
+    GET DIAGNOSTICS v_changed = ROW_COUNT;
+    UPDATE crm.routing_profiles AS r
+       SET eligible_agents = c.n
+      FROM (SELECT p.profile_id, count(g.agent_id)::integer AS n
+              FROM crm.routing_profiles AS p
+              LEFT JOIN crm.agents AS g ON g.routing_profile_id = p.profile_id AND g.is_active AND g.role = 'agent'
+                                       AND g.active_leads < g.max_active_leads
+             GROUP BY p.profile_id) AS c
+     WHERE c.profile_id = r.profile_id AND r.eligible_agents <> c.n;
+    RETURN v_changed;
+END
+$$;
+COMMENT ON FUNCTION crm.rebuild_routing() IS
+    'Derives every agent''s routing_profile_id and base_points again and recounts crm.routing_profiles.eligible_agents; '
+    'returns the number of agents changed. Run by the assignment_weights trigger, and after an import with triggers off.';
+
+-- AFTER UPDATE OF the assignment_weights setting: every agent's base points under the new weights, in the same
+-- transaction, so the next ranking reads them.
+CREATE OR REPLACE FUNCTION crm.settings_rebase_agents()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    PERFORM crm.rebuild_routing();
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.settings_rebase_agents() IS
+    'Trigger: a change of the assignment_weights setting recomputes every agent''s base_points (crm.rebuild_routing).';
+
+CREATE OR REPLACE TRIGGER settings_50_rebase_agents AFTER UPDATE ON crm.settings
+    FOR EACH ROW WHEN (NEW.setting_key = 'assignment_weights' AND NEW.value IS DISTINCT FROM OLD.value)
+    EXECUTE FUNCTION crm.settings_rebase_agents();

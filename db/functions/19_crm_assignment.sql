@@ -2,12 +2,24 @@
 -- open the assignment; no eligible agent -> the lead waits in the queue, which drains (highest score,
 -- then oldest) whenever capacity frees. Weights live in the setting assignment_weights.
 
--- crm.rank_agents(type, areas, language): the eligible agents (active, role agent, under capacity), each with
--- the points of every ranking term and its rank. Ties on points go to the least recently assigned agent.
--- (float8 arithmetic: three times cheaper than numeric over a few hundred agents, and the points are weights,
--- not money. The return type changed from numeric once, hence the drop: CREATE OR REPLACE cannot change it.)
+-- crm.rank_agents(type, areas, language, limit, exclude): the eligible agents (active, role agent, under capacity) but
+-- p_exclude_agent, best first, each with the points of every ranking term and its rank; the first p_limit of them
+-- (every one when NULL). Ties on points go to the least recently assigned agent. An agent's points are the match
+-- points of its routing profile for this lead (property type and area specialisation or the generalist share,
+-- language) plus its own base points (performance and free capacity, crm.agents.base_points), weighted by the
+-- assignment_weights setting.
+-- How the first p_limit are found without scoring everyone: the profiles (crm.routing_profiles, a few dozen) are
+-- scored, best match first; the profiles that hold the first p_limit + 1 eligible agents (by their counts) give their
+-- best p_limit agents each, read from agents_routing_idx in base-point order; the p_limit-th best total among those
+-- is a bar nobody below can pass, so a lesser profile is read only when its match points plus the highest possible
+-- base points (performance + workload weights) reach the bar, and then only its agents at or above the bar. The
+-- result is the same as ranking everyone (tests/db/test_assignment.py compares the two), and its cost follows the
+-- profiles, not the roster.
+-- (float8 arithmetic: the points are weights, not money. The signature changed, hence the drop.)
 DROP FUNCTION IF EXISTS crm.rank_agents(crm.property_type, text[], text);
-CREATE FUNCTION crm.rank_agents(p_property_type crm.property_type, p_areas text[], p_language text)
+DROP FUNCTION IF EXISTS crm.rank_agents(crm.property_type, text[], text, integer, uuid);
+CREATE FUNCTION crm.rank_agents(p_property_type crm.property_type, p_areas text[], p_language text,
+                                p_limit integer DEFAULT NULL, p_exclude_agent uuid DEFAULT NULL)
 RETURNS TABLE (
     agent_id uuid, rank integer, fit float8,
     property_type_points float8, area_points float8, language_points float8,
@@ -26,40 +38,104 @@ DECLARE
     v_area_g   float8 := v_weights ->> 'area_generalist';
     v_lang     float8 := v_weights ->> 'language';
     v_perf     float8 := v_weights ->> 'performance';
-    v_load     float8 := v_weights ->> 'workload';
     v_any_area boolean := coalesce(cardinality(p_areas), 0) > 0;
+    -- no agent's base points exceed this: performance_score <= 100, free share <= 1
+    v_max_base float8 := greatest(v_perf, 0) + greatest((v_weights ->> 'workload')::float8, 0);
+    v_need     bigint := coalesce(p_limit::bigint, 2147483647) + 1;   -- one more: the excluded agent may be among them
 BEGIN
-    -- plpgsql, not sql: a SQL function with SET search_path is never inlined and is planned again on every
-    -- call, while plpgsql keeps the plan of this query for the session. The specialisations are read from the
-    -- routing profile on the agent row (one scan), not from the three tables.
+    -- plpgsql, not sql: a SQL function with SET search_path is never inlined and is planned again on every call,
+    -- while plpgsql keeps the plan of this query for the session.
     RETURN QUERY
-    WITH terms AS (
-        SELECT g.agent_id, g.active_leads, g.max_active_leads::integer AS max_active_leads, g.last_assigned_at,
+    WITH profiles AS MATERIALIZED (
+        SELECT r.profile_id, r.eligible_agents,
                CASE WHEN p_property_type IS NULL THEN 0
-                    WHEN p_property_type = ANY (g.property_types) THEN v_type
-                    WHEN cardinality(g.property_types) = 0 THEN v_type_g
+                    WHEN p_property_type = ANY (r.property_types) THEN v_type
+                    WHEN cardinality(r.property_types) = 0 THEN v_type_g
                     ELSE 0 END AS pt,
                CASE WHEN NOT v_any_area THEN 0
-                    WHEN g.area_codes && p_areas THEN v_area
-                    WHEN cardinality(g.area_codes) = 0 THEN v_area_g
+                    WHEN r.area_codes && p_areas THEN v_area
+                    WHEN cardinality(r.area_codes) = 0 THEN v_area_g
                     ELSE 0 END AS ar,
-               CASE WHEN p_language = ANY (g.languages) THEN v_lang ELSE 0 END AS la,
-               g.performance_score::float8 / 100 * v_perf AS pe,
-               (1 - g.active_leads::float8 / g.max_active_leads) * v_load AS wl
-          FROM crm.agents AS g
-         WHERE g.is_active AND g.role = 'agent' AND g.active_leads < g.max_active_leads
+               CASE WHEN p_language = ANY (r.languages) THEN v_lang ELSE 0 END AS la
+          FROM crm.routing_profiles AS r
+         WHERE r.eligible_agents > 0
+    ), classes AS MATERIALIZED (
+        SELECT p.*, p.pt + p.ar + p.la AS match,
+               sum(p.eligible_agents) OVER (ORDER BY p.pt + p.ar + p.la DESC, p.profile_id) - p.eligible_agents AS before
+          FROM profiles AS p
+    ), cut AS (   -- the least match points of the profiles that hold the first v_need eligible agents
+        SELECT min(c.match) AS match FROM classes AS c WHERE c.before < v_need
+    ), best AS MATERIALIZED (
+        SELECT c.pt, c.ar, c.la, c.match + g.base_points AS total, g.*
+          FROM classes AS c
+         CROSS JOIN LATERAL (
+               SELECT a.agent_id, a.base_points, a.performance_score, a.active_leads, a.max_active_leads,
+                      a.last_assigned_at
+                 FROM crm.agents AS a
+                WHERE a.routing_profile_id = c.profile_id
+                  AND a.is_active AND a.role = 'agent' AND a.active_leads < a.max_active_leads
+                  AND a.agent_id IS DISTINCT FROM p_exclude_agent
+                ORDER BY a.base_points DESC, a.last_assigned_at NULLS FIRST, a.agent_id
+                LIMIT p_limit) AS g
+         WHERE c.match >= (SELECT cut.match FROM cut)
+    ), bar AS (   -- the p_limit-th best total so far (minus infinity when everyone was read)
+        SELECT coalesce(CASE WHEN p_limit IS NOT NULL THEN
+                   (SELECT b.total FROM best AS b ORDER BY b.total DESC OFFSET greatest(p_limit - 1, 0) LIMIT 1) END,
+               '-Infinity'::float8) AS total
+    ), rest AS (
+        SELECT c.pt, c.ar, c.la, c.match + g.base_points AS total, g.*
+          FROM classes AS c
+         CROSS JOIN LATERAL (
+               SELECT a.agent_id, a.base_points, a.performance_score, a.active_leads, a.max_active_leads,
+                      a.last_assigned_at
+                 FROM crm.agents AS a
+                WHERE a.routing_profile_id = c.profile_id
+                  AND a.is_active AND a.role = 'agent' AND a.active_leads < a.max_active_leads
+                  AND a.agent_id IS DISTINCT FROM p_exclude_agent
+                  AND a.base_points >= (SELECT bar.total FROM bar) - c.match - 1e-9
+                ORDER BY a.base_points DESC, a.last_assigned_at NULLS FIRST, a.agent_id
+                LIMIT p_limit) AS g
+         WHERE c.match < (SELECT cut.match FROM cut)
+           AND c.match + v_max_base >= (SELECT bar.total FROM bar) - 1e-9
+    ), ranked AS (
+        SELECT x.*, row_number() OVER (ORDER BY x.total DESC, x.last_assigned_at NULLS FIRST, x.agent_id) AS rn
+          FROM (SELECT * FROM best UNION ALL SELECT * FROM rest) AS x
     )
-    SELECT t.agent_id,
-           (row_number() OVER (ORDER BY t.pt + t.ar + t.la + t.pe + t.wl DESC, t.last_assigned_at NULLS FIRST, t.agent_id))::integer,
-           t.pt + t.ar + t.la + t.pe + t.wl, t.pt, t.ar, t.la, t.pe, t.wl,
-           t.active_leads, t.max_active_leads, t.last_assigned_at
-      FROM terms AS t;
+    SELECT r.agent_id, r.rn::integer, r.total, r.pt, r.ar, r.la,
+           r.performance_score::float8 / 100 * v_perf, r.base_points - r.performance_score::float8 / 100 * v_perf,
+           r.active_leads, r.max_active_leads::integer, r.last_assigned_at
+      FROM ranked AS r
+     WHERE p_limit IS NULL OR r.rn <= p_limit
+     ORDER BY r.rn;
 END
 $$;
-COMMENT ON FUNCTION crm.rank_agents(crm.property_type, text[], text) IS
-    'Eligible agents for a lead (active, role agent, active_leads < max_active_leads) with their ranking points: property '
-    'type and area specialisation (or the generalist share), language, performance and free capacity, weighted by the '
-    'assignment_weights setting; rank 1 is the best, ties to the least recently assigned (round-robin).';
+COMMENT ON FUNCTION crm.rank_agents(crm.property_type, text[], text, integer, uuid) IS
+    'Eligible agents for a lead (active, role agent, active_leads < max_active_leads; not p_exclude_agent), best first, '
+    'the first p_limit (all when NULL), with their ranking points: property type and area specialisation (or the '
+    'generalist share) and language from the agent''s routing profile, performance and free capacity from its '
+    'base_points, weighted by the assignment_weights setting; rank 1 is the best, ties to the least recently assigned '
+    '(round-robin). Reads candidates from agents_routing_idx, profile by profile, instead of scoring every agent.';
+
+-- crm.eligible_agents(exclude): how many agents are eligible (active, role agent, under capacity), p_exclude_agent
+-- not counted: the sum of the profiles' counts.
+DROP FUNCTION IF EXISTS crm.eligible_agents(uuid);
+CREATE FUNCTION crm.eligible_agents(p_exclude_agent uuid DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    -- plpgsql: a SQL function with SET search_path is planned again on every call
+    RETURN coalesce((SELECT sum(r.eligible_agents) FROM crm.routing_profiles AS r), 0)
+           - (SELECT count(*) FROM crm.agents AS g
+               WHERE g.agent_id = p_exclude_agent AND g.is_active AND g.role = 'agent'
+                 AND g.active_leads < g.max_active_leads);
+END
+$$;
+COMMENT ON FUNCTION crm.eligible_agents(uuid) IS
+    'The number of eligible agents (active, role agent, under capacity) but p_exclude_agent, from '
+    'crm.routing_profiles.eligible_agents.';
 
 -- crm.lock_preferred_agent(agent, exclude): row-locks the preferred agent (a duplicate's first agent, or a
 -- supervisor's pick) when active, under capacity and not excluded, waiting for its lock; NULL otherwise.
@@ -150,9 +226,10 @@ DECLARE
     v_method     text := CASE WHEN v_agent IS NOT NULL THEN 'preferred' END;
     v_candidates jsonb;
     v_order      uuid[];
-    v_eligible   integer;
+    v_eligible   integer := crm.eligible_agents(p_exclude_agent);
     v_ranked     record;   -- crm.lock_ranked_agent
 BEGIN
+    -- the best 32: more than the captures that can hold an agent's lock at once behind one API process's pool
     SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'agent_id', r.agent_id, 'rank', r.rank, 'fit', round(r.fit::numeric, 2),
                'property_type_points', r.property_type_points, 'area_points', r.area_points,
@@ -160,14 +237,20 @@ BEGIN
                'workload_points', round(r.workload_points::numeric, 2), 'active_leads', r.active_leads,
                'max_active_leads', r.max_active_leads, 'last_assigned_at', r.last_assigned_at)
                ORDER BY r.rank) FILTER (WHERE r.rank <= 5), '[]'::jsonb),
-           pg_catalog.array_agg(r.agent_id ORDER BY r.rank),
-           count(*)
-      INTO v_candidates, v_order, v_eligible
-      FROM crm.rank_agents(p_property_type, p_areas, p_language) AS r
-     WHERE r.agent_id IS DISTINCT FROM p_exclude_agent;
+           pg_catalog.array_agg(r.agent_id ORDER BY r.rank)
+      INTO v_candidates, v_order
+      FROM crm.rank_agents(p_property_type, p_areas, p_language, 32, p_exclude_agent) AS r;
 
     IF v_agent IS NULL AND v_eligible > 0 THEN
-        SELECT * INTO v_ranked FROM crm.lock_ranked_agent(v_order, p_wait);
+        -- wait for a locked candidate only when these are all there are
+        SELECT * INTO v_ranked
+          FROM crm.lock_ranked_agent(v_order, p_wait AND v_eligible <= coalesce(cardinality(v_order), 0));
+        IF v_ranked.agent_id IS NULL AND v_eligible > coalesce(cardinality(v_order), 0) THEN
+            -- every one of the best 32 is held by a concurrent assignment: the whole ranking
+            v_order := ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas, p_language, NULL,
+                                                                   p_exclude_agent) AS r ORDER BY r.rank);
+            SELECT * INTO v_ranked FROM crm.lock_ranked_agent(v_order, p_wait);
+        END IF;
         v_agent := v_ranked.agent_id;
         v_method := v_ranked.method;
     END IF;

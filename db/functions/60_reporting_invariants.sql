@@ -127,6 +127,24 @@ SELECT 'agent_profile_mismatch', 'agent', g.agent_id::text,
     OR g.languages <> coalesce((SELECT pg_catalog.array_agg(l.language ORDER BY l.language)
                                   FROM crm.agent_languages AS l WHERE l.agent_id = g.agent_id), '{}')
 UNION ALL
+SELECT 'agent_routing_mismatch', 'agent', g.agent_id::text,
+       pg_catalog.jsonb_build_object('routing_profile_id', g.routing_profile_id, 'base_points', g.base_points,
+                                     'derived_base_points', w.performance_points + w.workload_points)
+  FROM crm.agents AS g
+  LEFT JOIN crm.routing_profiles AS r ON r.profile_id = g.routing_profile_id
+ CROSS JOIN LATERAL crm.agent_points(g.performance_score, g.active_leads, g.max_active_leads,
+                                     (SELECT s.value FROM crm.settings AS s WHERE s.setting_key = 'assignment_weights')) AS w
+ WHERE (r.property_types, r.area_codes, r.languages) IS DISTINCT FROM (g.property_types, g.area_codes, g.languages)
+    OR abs(g.base_points - (w.performance_points + w.workload_points)) > 1e-9
+UNION ALL
+SELECT 'routing_profile_count_mismatch', 'routing_profile', r.profile_id::text,
+       pg_catalog.jsonb_build_object('eligible_agents', r.eligible_agents, 'real_count', count(g.agent_id))
+  FROM crm.routing_profiles AS r
+  LEFT JOIN crm.agents AS g ON g.routing_profile_id = r.profile_id AND g.is_active AND g.role = 'agent'
+                           AND g.active_leads < g.max_active_leads
+ GROUP BY r.profile_id
+HAVING r.eligible_agents <> count(g.agent_id)
+UNION ALL
 SELECT 'capture_score_mismatch', 'lead', m.lead_id::text, m.detail
   FROM reporting.capture_score_mismatches() AS m
 UNION ALL
@@ -176,7 +194,8 @@ COMMENT ON VIEW reporting.invariant_violations IS
     'One row per broken business rule (rule, entity, entity_id, detail): agents over capacity or with a wrong counter, '
     'open leads neither assigned nor queued, assigned leads still queued, two open assignments, open follow-ups overdue past '
     'the escalation threshold without escalation, open follow-ups of closed leads, illegal steps in the status history, a routing profile that differs '
-    'from the specialisation tables, a capture score that is not what the scoring rules give for the lead''s captured '
+    'from the specialisation tables, routing columns of an agent that are not derived from its row (its profile row, '
+    'its base points under assignment_weights) or a profile''s eligible count that is not its agents'', a capture score that is not what the scoring rules give for the lead''s captured '
     'inputs (reporting.capture_score_mismatches), a business time (capture, contact, activity, status change, '
     'assignment, completion, escalation) later than now plus future_timestamp_allowance, a first_contacted_at that is '
     'not the lead''s earliest agent interaction. Must be empty. '

@@ -49,3 +49,5 @@ GRANT EXECUTE ON FUNCTION crm.is_closed(crm.lead_status), crm.conversion_rate(nu
    TO thinkrealty_app, thinkrealty_reporting;
 -- the pure rule "an agent interaction" the invariant view asks (first_contact_mismatch)
 GRANT EXECUTE ON FUNCTION crm.is_agent_interaction(crm.activity_type) TO thinkrealty_reporting;
+-- the pure rule "an agent's own ranking points" the invariant view asks (agent_routing_mismatch)
+GRANT EXECUTE ON FUNCTION crm.agent_points(numeric, integer, integer, jsonb) TO thinkrealty_reporting;

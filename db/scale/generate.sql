@@ -15,14 +15,16 @@ SET synchronous_commit = off;
 SET work_mem = '256MB';
 
 \echo 'step 1/8: agents and their specialisations'
-INSERT INTO crm.agents (full_name, email, phone, role, performance_score, max_active_leads, property_types, area_codes, languages)
-SELECT 'Scale Agent ' || n, 'agent' || n || '@scale.thinkrealty.ae', '+97154' || lpad(n::text, 7, '0'),
-       CASE WHEN n % 20 = 0 THEN 'supervisor' ELSE 'agent' END::crm.agent_role, 30 + (n * 37) % 61, 50,
-       CASE WHEN n % 4 = 0 THEN '{}' ELSE ARRAY[(ARRAY['apartment', 'villa', 'townhouse', 'commercial'])[1 + n % 4]] END::crm.property_type[],
-       ARRAY(SELECT c.area_code FROM (SELECT a.area_code FROM crm.areas AS a ORDER BY md5(a.area_code || n)
-                                        LIMIT 2 + n % 3) AS c ORDER BY 1),
-       ARRAY(SELECT DISTINCT unnest(ARRAY['english', (ARRAY['arabic', 'hindi', 'russian', 'urdu', 'french'])[1 + n % 5]]) ORDER BY 1)
-  FROM generate_series(1, :agents) AS n;
+INSERT INTO crm.agents (full_name, email, phone, role, performance_score, max_active_leads, property_types, area_codes,
+                        languages, routing_profile_id)
+SELECT x.*, crm.routing_profile_of(x.property_types, x.area_codes, x.languages)
+  FROM (SELECT 'Scale Agent ' || n, 'agent' || n || '@scale.thinkrealty.ae', '+97154' || lpad(n::text, 7, '0'),
+               CASE WHEN n % 20 = 0 THEN 'supervisor' ELSE 'agent' END::crm.agent_role, 30 + (n * 37) % 61, 50,
+               CASE WHEN n % 4 = 0 THEN '{}' ELSE ARRAY[(ARRAY['apartment', 'villa', 'townhouse', 'commercial'])[1 + n % 4]] END::crm.property_type[] AS property_types,
+               ARRAY(SELECT c.area_code FROM (SELECT a.area_code FROM crm.areas AS a ORDER BY md5(a.area_code || n)
+                                                LIMIT 2 + n % 3) AS c ORDER BY 1) AS area_codes,
+               ARRAY(SELECT DISTINCT unnest(ARRAY['english', (ARRAY['arabic', 'hindi', 'russian', 'urdu', 'french'])[1 + n % 5]]) ORDER BY 1) AS languages
+          FROM generate_series(1, :agents) AS n) AS x;
 INSERT INTO crm.agent_property_types (agent_id, property_type)
 SELECT g.agent_id, unnest(g.property_types) FROM crm.agents AS g WHERE g.email LIKE '%@scale.thinkrealty.ae';
 INSERT INTO crm.agent_areas (agent_id, area_code)
@@ -147,6 +149,8 @@ UPDATE crm.agents AS g
  WHERE g.agent_id = c.agent_id;
 
 SET session_replication_role = origin;
+-- the routing columns and counts the triggers would have kept (the counters above changed base points)
+SELECT crm.rebuild_routing() AS agents_rerouted;
 \echo 'step 8/8: statistics, then the analytics snapshot'
 ANALYZE;
 SELECT crm.refresh_analytics_snapshot(true);

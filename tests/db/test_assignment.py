@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import psycopg
+import pytest
 
 from tests.db.factories import active_leads, capture, db_error, new_agent, real_active_leads, violations, walk_to
 
@@ -212,4 +213,111 @@ def test_the_routing_profile_follows_the_specialisation_tables(db: psycopg.Conne
     db.execute("SET session_replication_role = replica")
     db.execute("UPDATE crm.agents SET languages = '{russian}' WHERE agent_id = %s", (agent,))
     db.execute("RESET session_replication_role")
-    assert [(v[0], v[1]) for v in violations(db)] == [("agent_profile_mismatch", agent)]
+    # (and its routing profile row no longer is the profile of its arrays)
+    assert sorted((v[0], v[1]) for v in violations(db)) == [("agent_profile_mismatch", agent),
+                                                           ("agent_routing_mismatch", agent)]
+
+
+def _oracle(db: psycopg.Connection, property_type: str | None, areas: list[str], language: str | None,
+            exclude: str | None = None) -> list[str]:
+    """The ranking as the rule states it, computed here from every agent's row: the independent reference."""
+    weights = db.execute("SELECT value FROM crm.settings WHERE setting_key = 'assignment_weights'").fetchone()[0]  # type: ignore[index]
+    rows = db.execute(
+        "SELECT agent_id::text, property_types::text[], area_codes, languages, performance_score::float8, "
+        "active_leads, max_active_leads, last_assigned_at FROM crm.agents "
+        "WHERE is_active AND role = 'agent' AND active_leads < max_active_leads").fetchall()
+    ranked = []
+    for agent, types, agent_areas, languages, performance, active, capacity, last in rows:
+        if agent == exclude:
+            continue
+        pt = 0.0 if property_type is None else (
+            weights["property_type"] if property_type in types else
+            weights["property_type_generalist"] if not types else 0.0)
+        ar = 0.0 if not areas else (weights["area"] if set(areas) & set(agent_areas) else
+                                    weights["area_generalist"] if not agent_areas else 0.0)
+        la = weights["language"] if language in languages else 0.0
+        base = performance / 100 * weights["performance"] + (1 - active / capacity) * weights["workload"]
+        ranked.append(((-(float(pt) + ar + la + base)), last is not None, last or 0, agent))
+    return [r[3] for r in sorted(ranked, key=lambda r: (r[0], r[1], r[2], r[3]))]
+
+
+def test_ranking_from_the_index_is_ranking_everyone(db: psycopg.Connection) -> None:
+    """crm.rank_agents reads a few profiles' best agents from agents_routing_idx; whatever it reads, its answer is the
+    ranking of every eligible agent by the rule, for any limit and with an excluded agent."""
+    import random
+
+    rng = random.Random(18)
+    types, areas = ["apartment", "villa", "townhouse", "commercial"], ["jbr", "jvc", "dubai_marina", "downtown_dubai"]
+    languages = ["english", "arabic", "russian", "hindi"]
+    agents = [new_agent(db, performance=rng.choice([40, 55, 70, 85]), max_active_leads=rng.choice([3, 8, 50]),
+                        property_types=tuple(rng.sample(types, rng.choice([0, 1, 1, 2]))),
+                        areas=tuple(rng.sample(areas, rng.choice([0, 1, 2]))),
+                        languages=tuple(rng.sample(languages, rng.choice([1, 2]))))
+              for _ in range(60)]
+    for _ in range(150):  # workloads (some agents fill up), each capture ranked the same way
+        capture(db, property_type=rng.choice(types), preferred_areas=rng.sample(["JBR", "JVC", "Marina"], 1),
+                language_preference=rng.choice(languages))
+    db.execute("UPDATE crm.agents SET is_active = false WHERE agent_id = ANY(%s::uuid[])", (agents[:4],))
+    db.execute("UPDATE crm.agents SET role = 'supervisor' WHERE agent_id = %s", (agents[4],))
+    ranking = "SELECT agent_id::text FROM crm.rank_agents(%s, %s, %s, %s, %s) ORDER BY rank"
+    for property_type in [*types, None]:
+        for lead_areas in (["jbr"], ["jvc", "downtown_dubai"], []):
+            for language in ("english", "arabic", None):
+                exclude = rng.choice(agents)
+                everyone = _oracle(db, property_type, lead_areas, language)
+                without = _oracle(db, property_type, lead_areas, language, exclude)
+                for limit in (1, 5, 32, None):
+                    got = [r[0] for r in db.execute(ranking, (property_type, lead_areas, language, limit, None))]
+                    assert got == everyone[:limit], (property_type, lead_areas, language, limit)
+                    got = [r[0] for r in db.execute(ranking, (property_type, lead_areas, language, limit, exclude))]
+                    assert got == without[:limit], (property_type, lead_areas, language, limit, "exclude")
+                eligible = db.execute("SELECT crm.eligible_agents(%s)", (exclude,)).fetchone()[0]  # type: ignore[index]
+                assert eligible == len(without)
+    assert violations(db) == []
+
+
+def test_base_points_follow_the_weights_in_the_same_transaction(db: psycopg.Connection) -> None:
+    fast = new_agent(db, performance=90)
+    slow = new_agent(db, performance=10)
+    base = "SELECT base_points FROM crm.agents WHERE agent_id = %s"
+    assert db.execute(base, (fast,)).fetchone()[0] == 0.9 * 15 + 50  # type: ignore[index]
+    for _ in range(3):
+        capture(db)
+    # performance outweighs workload: the fast agent takes every lead; with workload alone the lighter one would
+    db.execute("""UPDATE crm.settings SET value = value || '{"performance": 100, "workload": 1}'
+                   WHERE setting_key = 'assignment_weights'""")
+    assert db.execute(base, (slow,)).fetchone()[0] == pytest.approx(10 + (1 - 0 / 50))  # type: ignore[index]
+    assert agent_of(capture(db)) == fast
+    db.execute("""UPDATE crm.settings SET value = value || '{"performance": 0, "workload": 50}'
+                   WHERE setting_key = 'assignment_weights'""")
+    lighter = min((fast, slow), key=lambda a: active_leads(db, a))
+    assert agent_of(capture(db)) == lighter
+    assert violations(db) == []
+
+
+def test_routing_columns_are_derived_and_counted(db: psycopg.Connection) -> None:
+    agent = new_agent(db, languages=("arabic",), max_active_leads=1)
+    count = ("SELECT p.eligible_agents FROM crm.routing_profiles AS p JOIN crm.agents AS g "
+             "ON g.routing_profile_id = p.profile_id WHERE g.agent_id = %s")
+    assert db.execute(count, (agent,)).fetchone()[0] == 1  # type: ignore[index]
+    # a hand-written value of a derived column is replaced by the derived one
+    db.execute("UPDATE crm.agents SET base_points = 999, routing_profile_id = NULL WHERE agent_id = %s", (agent,))
+    assert violations(db) == []
+    capture(db, language_preference="arabic")  # full now: no longer eligible
+    assert db.execute(count, (agent,)).fetchone()[0] == 0  # type: ignore[index]
+    assert db.execute("SELECT crm.eligible_agents()").fetchone()[0] == 0  # type: ignore[index]
+    db.execute("UPDATE crm.agents SET max_active_leads = 2 WHERE agent_id = %s", (agent,))
+    assert db.execute(count, (agent,)).fetchone()[0] == 1  # type: ignore[index]
+    db.execute("INSERT INTO crm.agent_languages (agent_id, language) VALUES (%s, 'english')", (agent,))
+    assert db.execute(count, (agent,)).fetchone()[0] == 1  # type: ignore[index]  # the new profile's
+    db.execute("UPDATE crm.agents SET is_active = false WHERE agent_id = %s", (agent,))
+    assert db.execute("SELECT sum(eligible_agents) FROM crm.routing_profiles").fetchone()[0] == 0  # type: ignore[index]
+    assert violations(db) == []
+    # a count changed behind the triggers' back (replica mode) is reported
+    db.execute("SET session_replication_role = replica")
+    db.execute("UPDATE crm.routing_profiles SET eligible_agents = eligible_agents + 1 "
+               "WHERE profile_id = (SELECT routing_profile_id FROM crm.agents WHERE agent_id = %s)", (agent,))
+    db.execute("RESET session_replication_role")
+    assert [v[0] for v in violations(db)] == ["routing_profile_count_mismatch"]
+    assert db.execute("SELECT crm.rebuild_routing()").fetchone()[0] == 0  # type: ignore[index]  # agents were right
+    assert violations(db) == []
