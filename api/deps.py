@@ -107,8 +107,8 @@ def get_redis(request: Request) -> aioredis.Redis:
     return client
 
 
-async def call_api(pool: asyncpg.Pool, query: str, *args: Any) -> Any:
-    """Run one `api.*` function and return its single value: one statement, one round trip.
+async def call_api(pool: asyncpg.Pool, query: str, *args: Any, row: bool = False) -> Any:
+    """Run one `api.*` function and return its single value (its one row when `row`): one statement, one round trip.
 
     A single statement is its own transaction, so the function is all or nothing. Functions that write
     take the caller as a parameter and set crm.actor themselves (set_config(..., true)) for the audit
@@ -119,7 +119,7 @@ async def call_api(pool: asyncpg.Pool, query: str, *args: Any) -> Any:
         try:
             async with pool.acquire() as conn:
                 try:
-                    return await conn.fetchval(query, *args)
+                    return await (conn.fetchrow(query, *args) if row else conn.fetchval(query, *args))
                 except Exception as exc:
                     if is_connection_error(exc) and not isinstance(exc, asyncpg.PostgresError):
                         conn.terminate()  # broken (the server restarted): the pool opens a new one next time

@@ -11,7 +11,10 @@ checks the key and makes its holder the transaction's caller, and `ctx.actor` na
 RECORD_CAPTURE_DEAD_LETTER = ("SELECT api.record_capture_dead_letter($1, $2, $3, $4, $5, $6, $7) "
                               "FROM api.begin_request($8) AS ctx")
 # capture a lead: normalized body, idempotency key, the dead letter it replays (or NULL) -> {status, replayed, body}
-CAPTURE_LEAD = "SELECT api.capture_lead($1, ctx.actor, $2, $3) FROM api.begin_request($4) AS ctx"
+# (suggested listings: how many of our own to put in the body, NULL when an external service suggests) -> status,
+# replayed, the body as text (passed to the client as it is)
+CAPTURE_LEAD = ("SELECT (r ->> 'status')::integer, (r ->> 'replayed')::boolean, (r -> 'body')::text "
+                "FROM api.begin_request($5) AS ctx, api.capture_lead($1, ctx.actor, $2, $3, NULL, $4) AS r")
 # list dead letters: pending only?, limit
 CAPTURE_DEAD_LETTERS = "SELECT api.capture_dead_letters($1, $2) FROM api.begin_request($3) AS ctx"
 # one dead letter by id (NULL when there is none)

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pydantic_core
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from api import queries
@@ -20,6 +20,7 @@ from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
 from api.errors import PROBLEM_CONTENT, Problem, invalid_json, validation_problem
 from api.schemas.leads import CaptureRequest, CaptureResponse, DeadLetter
+from api.suggestions import LIMIT as SUGGESTIONS
 
 router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 
@@ -104,7 +105,7 @@ def _validation_problem(exc: ValidationError) -> Problem:
 
 
 async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | None, idempotency_key: str | None,
-                   dead_letter_id: UUID | None, body: CaptureRequest | None = None) -> JSONResponse:
+                   dead_letter_id: UUID | None, body: CaptureRequest | None = None) -> Response:
     """Validate (unless the caller already did), call api.capture_lead, add suggestions. Shared by capture and
     dead-letter replay."""
     if body is None:
@@ -122,9 +123,13 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
     request.state.capture_source = body.source_type
     normalized = body.to_sql()
     pool = await get_pool(request)
+    suggester = request.app.state.suggester
+    # our own listings are suggested in the capture's transaction; an external service is asked after it
+    in_database = suggester.service_url is None
     try:
-        result = await call_api(
-            pool, queries.CAPTURE_LEAD, normalized, idempotency_key, dead_letter_id, key,
+        status, replayed, text = await call_api(
+            pool, queries.CAPTURE_LEAD, normalized, idempotency_key, dead_letter_id,
+            SUGGESTIONS if in_database else None, key, row=True,
         )
     except Problem as problem:
         if problem.status == 422 and problem.code != "idempotency_key_reused" and dead_letter_id is None:
@@ -134,16 +139,17 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
                                          idempotency_key=idempotency_key)
         raise problem from None
 
-    answer: dict[str, Any] = result["body"]
-    ids, warning = await request.app.state.suggester.suggest(pool, key, answer["lead_id"])
-    answer["suggested_properties"] = ids
-    if warning:
-        answer["warnings"] = [*answer.get("warnings", []), warning]
-    request.state.capture_outcome = ("replayed" if result["replayed"]
-                                     else "assigned" if result["status"] == 201 else "queued")
-    headers = {"Idempotent-Replayed": "true"} if result["replayed"] else {}
-    # the body is json built in the documented order (crm.capture_response); asyncpg's json.loads keeps it
-    return JSONResponse(answer, status_code=result["status"], headers=headers)
+    if not in_database:
+        answer: dict[str, Any] = json.loads(text)
+        ids, warning = await suggester.suggest(pool, key, answer["lead_id"])
+        answer["suggested_properties"] = ids
+        if warning:
+            answer["warnings"] = [*answer.get("warnings", []), warning]
+        text = json.dumps(answer)
+    request.state.capture_outcome = "replayed" if replayed else "assigned" if status == 201 else "queued"
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    # the body is json built in the documented order (crm.capture_response), sent as the database wrote it
+    return Response(text, status_code=status, headers=headers, media_type="application/json")
 
 
 @router.post(
@@ -165,7 +171,7 @@ async def _capture(request: Request, key: str, payload: Any, *, raw: bytes | Non
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/CaptureRequest"}}}}},
 )
-async def capture_lead(request: Request, key: ApiKey, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+async def capture_lead(request: Request, key: ApiKey, idempotency_key: IdempotencyKey = None) -> Response:
     try:
         response = await _capture_request(request, key, idempotency_key)
     except Problem as problem:
@@ -184,7 +190,7 @@ def _outcome(problem: Problem) -> str:
     return "unavailable" if problem.status >= 500 else "invalid"
 
 
-async def _capture_request(request: Request, key: str, idempotency_key: str | None) -> JSONResponse:
+async def _capture_request(request: Request, key: str, idempotency_key: str | None) -> Response:
     limit = request.app.state.settings.capture_max_body_bytes
     raw, too_large = await _read_capped(request, limit)
     if too_large:
@@ -238,7 +244,7 @@ async def list_dead_letters(
                404: {"description": "`dead_letter_not_found`", **PROBLEM_CONTENT}},
     response_model=None,
 )
-async def replay_dead_letter(request: Request, dead_letter_id: UUID, key: ApiKey) -> JSONResponse:
+async def replay_dead_letter(request: Request, dead_letter_id: UUID, key: ApiKey) -> Response:
     raw, too_large = await _read_capped(request, request.app.state.settings.capture_max_body_bytes)
     if too_large:
         raise Problem(413, "payload_too_large", "The corrected body is too large.",

@@ -2,10 +2,12 @@
 -- it builds. Each step is a function of its own, with its comment and its test (tests/db/test_capture_steps.py);
 -- none authorizes (the entry point has), and each names the errors it raises. plpgsql keeps their plans per session.
 
--- crm.capture_response(lead, warnings, follow_up): the capture response body for a lead as it stands.
+-- crm.capture_response(lead, warnings, follow_up, suggested): the capture response body for a lead as it stands.
 DROP FUNCTION IF EXISTS crm.capture_response(uuid, jsonb, jsonb);
 DROP FUNCTION IF EXISTS crm.capture_response(uuid, jsonb, json);
-CREATE FUNCTION crm.capture_response(p_lead_id uuid, p_warnings jsonb DEFAULT '[]', p_follow_up json DEFAULT NULL)
+DROP FUNCTION IF EXISTS crm.capture_response(uuid, jsonb, json, jsonb);
+CREATE FUNCTION crm.capture_response(p_lead_id uuid, p_warnings jsonb DEFAULT '[]', p_follow_up json DEFAULT NULL,
+                                     p_suggested jsonb DEFAULT '[]')
 RETURNS json
 LANGUAGE plpgsql
 STABLE
@@ -21,7 +23,7 @@ BEGIN
         'lead_score', l.score,
         'next_follow_up', coalesce(p_follow_up ->> 'due_at',
             (SELECT min(t.due_at)::text FROM crm.follow_up_tasks AS t WHERE t.lead_id = l.lead_id AND t.status = 'open'))::timestamptz,
-        'suggested_properties', '[]'::json,
+        'suggested_properties', coalesce(p_suggested, '[]'::jsonb),
         'queued', l.queued_at IS NOT NULL,
         'duplicate_of', CASE WHEN d.lead_id IS NOT NULL THEN
             pg_catalog.json_build_object('lead_id', d.lead_id, 'source_type', d.source_type, 'created_at', d.created_at) END,
@@ -40,9 +42,33 @@ BEGIN
      WHERE l.lead_id = p_lead_id);
 END
 $$;
-COMMENT ON FUNCTION crm.capture_response(uuid, jsonb, json) IS
+COMMENT ON FUNCTION crm.capture_response(uuid, jsonb, json, jsonb) IS
     'The body POST /api/v1/leads/capture answers with, built from the lead as stored (the brief''s fields first, then '
     'queued, duplicate_of, score_breakdown, assignment, follow_up, warnings).';
+
+-- crm.capture_suggestions(lead, limit): the listing ids suggested for a new lead (crm.suggest_properties), asked in
+-- the capture's own transaction. A failure of the search never fails the capture: it gives no ids and the warning
+-- suggestions_unavailable (a subtransaction: the search's own work is undone, the capture's is kept).
+CREATE OR REPLACE FUNCTION crm.capture_suggestions(p_lead_id uuid, p_limit integer,
+                                                   OUT property_ids jsonb, OUT warnings jsonb)
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    warnings := '[]';
+    BEGIN
+        property_ids := (SELECT coalesce(pg_catalog.jsonb_agg(s.property_id), '[]'::jsonb)
+                           FROM crm.suggest_properties(p_lead_id, p_limit) AS s);
+    EXCEPTION WHEN OTHERS THEN
+        property_ids := '[]';
+        warnings := pg_catalog.jsonb_build_array(crm.capture_warning('suggestions_unavailable', 'suggested_properties',
+            'The listing search failed; the lead is stored and assigned without suggestions.'));
+    END;
+END
+$$;
+COMMENT ON FUNCTION crm.capture_suggestions(uuid, integer) IS
+    'Capture step: up to p_limit suggested listing ids for the new lead (crm.suggest_properties); on a failure of the '
+    'search, none and the warning suggestions_unavailable, the capture going on.';
 
 -- crm.capture_warning(code, field, detail)
 CREATE OR REPLACE FUNCTION crm.capture_warning(p_code text, p_field text, p_detail text)

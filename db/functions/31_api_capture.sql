@@ -1,22 +1,26 @@
 -- Lead capture: api.capture_lead (POST /api/v1/leads/capture), an outline of the steps in 24_crm_capture.sql.
 -- The api functions are SECURITY DEFINER: the app's login reaches crm only through them and row-level security.
 
--- api.capture_lead(input, actor, idempotency_key, dead_letter_id, now)
+-- api.capture_lead(input, actor, idempotency_key, dead_letter_id, now, suggest)
 -- p_input is the request body normalised by the API: phone in E.164, e-mail lower case, names trimmed,
 -- budgets as numbers; nationality, language and areas as typed (mapped here, exactly). Returns
 -- json {"status": 201 | 202, "replayed": bool, "body": {...}} (the body's keys in the documented order): 201 assigned, 202 stored and queued for an agent.
+-- p_suggest: how many of our own listings to suggest in the body's suggested_properties (crm.capture_suggestions, in
+-- this transaction; the API asks for 3 unless an external suggestion service is configured); NULL: none.
 -- A retry (same Idempotency-Key, or same source + external_id) returns the first answer and writes nothing.
 -- Errors: PT409 duplicate_lead (same phone and source; DETAIL names the existing lead),
 --         PT422 idempotency_key_reused (same key, different request), PT422 unknown_source, PT422 source_inactive,
 --         PT404 dead_letter_not_found, PT409 dead_letter_replayed; constraint violations of crm.leads (422).
 DROP FUNCTION IF EXISTS api.capture_lead(jsonb, text, text, text, uuid, timestamptz);
 DROP FUNCTION IF EXISTS api.capture_lead(jsonb, text, text, uuid, timestamptz);
+DROP FUNCTION IF EXISTS api.capture_lead(jsonb, text, text, uuid, timestamptz, integer);
 CREATE FUNCTION api.capture_lead(
     p_input           jsonb,
     p_actor           text,
     p_idempotency_key text DEFAULT NULL,
     p_dead_letter_id  uuid DEFAULT NULL,
-    p_now             timestamptz DEFAULT NULL
+    p_now             timestamptz DEFAULT NULL,
+    p_suggest         integer DEFAULT NULL
 )
 RETURNS json
 LANGUAGE plpgsql
@@ -38,6 +42,7 @@ DECLARE
     v_score    jsonb;
     v_lead_id  uuid;
     v_follow   json;
+    v_suggest  record;   -- crm.capture_suggestions
     v_body     json;
     v_status   integer;
 BEGIN
@@ -79,18 +84,20 @@ BEGIN
     -- 10. the assignment and first follow-up; 11. a note on the earlier lead
     v_follow := crm.assign_captured_lead(v_lead_id, v_choice.decision, v_earlier.lead_id, (v_score ->> 'score')::integer, v_now);
     PERFORM crm.note_duplicate_inquiry(v_earlier.lead_id, v_lead_id, v_source, (v_choice.decision ->> 'agent_id')::uuid, v_now);
-    -- 12. the answer, remembered for retries
+    -- 12. the listings to suggest; 13. the answer, remembered for retries
+    SELECT * INTO v_suggest FROM crm.capture_suggestions(v_lead_id, p_suggest) WHERE p_suggest IS NOT NULL;
     v_body := crm.capture_response(v_lead_id,
-        coalesce(p_input -> 'warnings', '[]') || v_input.warnings || v_choice.warnings, v_follow);
+        coalesce(p_input -> 'warnings', '[]') || v_input.warnings || v_choice.warnings || coalesce(v_suggest.warnings, '[]'),
+        v_follow, v_suggest.property_ids);
     v_status := CASE WHEN v_choice.decision ->> 'agent_id' IS NULL THEN 202 ELSE 201 END;
     PERFORM crm.remember_capture(p_idempotency_key, v_source, v_external, v_hash, v_status, v_body, v_lead_id,
                                  p_dead_letter_id, v_now);
     RETURN pg_catalog.json_build_object('status', v_status, 'replayed', false, 'body', v_body);
 END
 $$;
-COMMENT ON FUNCTION api.capture_lead(jsonb, text, text, uuid, timestamptz) IS
+COMMENT ON FUNCTION api.capture_lead(jsonb, text, text, uuid, timestamptz, integer) IS
     'POST /api/v1/leads/capture in one transaction: idempotency, duplicate checks, scoring, assignment (or queue), initial '
-    'follow-up. Returns {"status": 201|202, "replayed", "body"}. Errors: PT409 duplicate_lead, PT422 idempotency_key_reused, '
+    'follow-up, p_suggest suggested listings. Returns {"status": 201|202, "replayed", "body"}. Errors: PT409 duplicate_lead, PT422 idempotency_key_reused, '
     'PT422 unknown_source, PT422 source_inactive, PT404 dead_letter_not_found, PT409 dead_letter_replayed; crm.authorize''s. '
     'SECURITY DEFINER: duplicate detection reads every lead and assignment ranks and locks every agent, beyond any '
     'caller''s own rows.';

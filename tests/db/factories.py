@@ -38,8 +38,9 @@ def new_agent(conn: psycopg.Connection, *, max_active_leads: int = 50, is_active
 
 def capture(conn: psycopg.Connection, source: str = "website", *, phone: str | None = None,
             details: dict[str, Any] | None = None, key: str | None = None, now: Any = None,
-            **lead: Any) -> dict[str, Any]:
-    """api.capture_lead as the API calls it (body already normalised); returns {"status", "replayed", "body"}."""
+            suggest: int | None = None, **lead: Any) -> dict[str, Any]:
+    """api.capture_lead as the API calls it (body already normalised; `suggest` listings asked in the same
+    transaction); returns {"status", "replayed", "body"}."""
     n = next(_counter)
     body = {
         "source_type": source,
@@ -47,7 +48,7 @@ def capture(conn: psycopg.Connection, source: str = "website", *, phone: str | N
         "source_details": details or {},
     }
     row = conn.execute(
-        "SELECT api.capture_lead(%s, 'test', %s, NULL, %s)", (Jsonb(body), key, now)
+        "SELECT api.capture_lead(%s, 'test', %s, NULL, %s, %s)", (Jsonb(body), key, now, suggest)
     ).fetchone()
     assert row is not None
     result: dict[str, Any] = row[0]

@@ -228,3 +228,32 @@ def test_suggestions_match_type_budget_and_area(db: psycopg.Connection) -> None:
     assert row is not None
     # preferred areas first (Marina 1.2M, JBR 1.0M: the one nearer the 1.15M midpoint first), then Deira
     assert row[0] == [ids[0], ids[1], ids[4]]
+
+
+def test_suggestions_come_with_the_capture_and_a_failing_search_does_not_fail_it(db: psycopg.Connection) -> None:
+    """The API asks api.capture_lead for three of our listings in the capture's own transaction; the listing search
+    runs in a subtransaction, so when it fails the lead is still stored, assigned and answered, with a warning."""
+    new_agent(db)
+    villa = db.execute("SELECT property_id::text FROM crm.properties WHERE status = 'available' "
+                       "AND property_type = 'villa' ORDER BY listed_on DESC LIMIT 1").fetchone()
+    first = capture(db, phone="+971561112233", last_name="Same", property_type="villa", suggest=3, key="suggest-1")
+    if villa is not None:
+        assert villa[0] in first["body"]["suggested_properties"] or len(first["body"]["suggested_properties"]) == 3
+    expected = [r[0] for r in db.execute(
+        "SELECT property_id::text FROM crm.suggest_properties(%s, 3)", (first["body"]["lead_id"],))]
+    assert first["body"]["suggested_properties"] == expected
+    # a retry answers the first answer, suggestions included
+    again = capture(db, phone="+971561112233", last_name="Same", property_type="villa", suggest=3, key="suggest-1")
+    assert again["replayed"] and again["body"] == first["body"]
+    # no suggestions asked (a psql caller, or an external suggestion service): an empty list
+    assert capture(db, property_type="villa")["body"]["suggested_properties"] == []
+    db.execute("""CREATE OR REPLACE FUNCTION crm.suggest_properties(p_lead_id uuid, p_limit integer DEFAULT 3)
+                  RETURNS TABLE (property_id uuid, reference text, area_code text, price_aed numeric,
+                                 in_preferred_area boolean)
+                  LANGUAGE plpgsql SET search_path = '' AS $$
+                  BEGIN RAISE EXCEPTION 'listing search down'; END $$""")
+    result = capture(db, property_type="villa", suggest=3)
+    assert result["status"] == 201 and result["body"]["suggested_properties"] == []
+    assert [w["code"] for w in result["body"]["warnings"]] == ["suggestions_unavailable"]
+    assert count(db, "crm.leads WHERE lead_id = '%s'" % result["body"]["lead_id"]) == 1
+    assert violations(db) == []
