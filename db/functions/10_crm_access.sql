@@ -33,14 +33,17 @@ COMMENT ON FUNCTION crm.caller_seal(text, text, text) IS
 -- after the key checked out, crm.act_as for a DBA.
 CREATE OR REPLACE FUNCTION crm.seal_caller(p_role text, p_agent_id uuid, p_key text)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = ''
 AS $$
-    SELECT pg_catalog.set_config('crm.caller_role', p_role, true),
-           pg_catalog.set_config('crm.caller_agent_id', coalesce(p_agent_id::text, ''), true),
-           pg_catalog.set_config('crm.caller_key', coalesce(p_key, ''), true),
-           pg_catalog.set_config('crm.caller_seal',
-                                 crm.caller_seal(p_role, coalesce(p_agent_id::text, ''), coalesce(p_key, '')), true)
+BEGIN
+    -- (plpgsql: a SQL function with SET search_path is planned again on every call)
+    PERFORM pg_catalog.set_config('crm.caller_role', p_role, true),
+            pg_catalog.set_config('crm.caller_agent_id', coalesce(p_agent_id::text, ''), true),
+            pg_catalog.set_config('crm.caller_key', coalesce(p_key, ''), true),
+            pg_catalog.set_config('crm.caller_seal',
+                                  crm.caller_seal(p_role, coalesce(p_agent_id::text, ''), coalesce(p_key, '')), true);
+END
 $$;
 COMMENT ON FUNCTION crm.seal_caller(text, uuid, text) IS
     'Sets and seals the caller of the current transaction. Internal to api.begin_request and crm.act_as.';

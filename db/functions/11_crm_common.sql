@@ -28,12 +28,16 @@ COMMENT ON FUNCTION crm.actor() IS
 
 -- crm.set_actor(actor): names the actor of the current transaction's changes where the session may (a DBA's, the
 -- jobs'); blank means p_default. Under a sealed caller crm.actor() answers the caller, whatever is set here.
+-- (plpgsql, not sql, here and in the other small functions a capture calls: a SQL function with SET search_path is
+-- never inlined and is planned again on every call, while plpgsql keeps its plans for the session)
 CREATE OR REPLACE FUNCTION crm.set_actor(p_actor text, p_default text DEFAULT 'api')
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = ''
 AS $$
-    SELECT pg_catalog.set_config('crm.actor', coalesce(nullif(p_actor, ''), p_default), true)
+BEGIN
+    PERFORM pg_catalog.set_config('crm.actor', coalesce(nullif(p_actor, ''), p_default), true);
+END
 $$;
 COMMENT ON FUNCTION crm.set_actor(text, text) IS
     'Sets the crm.actor setting of the current transaction, which crm.actor() reads for DBA and jobs sessions without '
@@ -131,11 +135,13 @@ COMMENT ON FUNCTION crm.setting(text) IS 'Value of a policy setting (crm.setting
 
 CREATE OR REPLACE FUNCTION crm.setting_interval(p_key text)
 RETURNS interval
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
-    SELECT (crm.setting(p_key) #>> '{}')::interval
+BEGIN
+    RETURN (crm.setting(p_key) #>> '{}')::interval;
+END
 $$;
 COMMENT ON FUNCTION crm.setting_interval(text) IS 'A duration setting (e.g. duplicate_window) as an interval.';
 

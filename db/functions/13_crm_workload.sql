@@ -213,14 +213,17 @@ CREATE OR REPLACE TRIGGER agents_20_check_new BEFORE INSERT ON crm.agents
 -- performance_score/100 x performance, and the free share of its capacity x workload (0 without capacity).
 CREATE OR REPLACE FUNCTION crm.agent_points(p_performance numeric, p_active_leads integer, p_max_active_leads integer,
                                             p_weights jsonb, OUT performance_points float8, OUT workload_points float8)
-LANGUAGE sql
+LANGUAGE plpgsql
 IMMUTABLE
 SET search_path = ''
 AS $$
-    SELECT p_performance::float8 / 100 * (p_weights ->> 'performance')::float8,
-           CASE WHEN p_max_active_leads > 0
-                THEN (1 - p_active_leads::float8 / p_max_active_leads) * (p_weights ->> 'workload')::float8
-                ELSE 0 END
+BEGIN
+    -- (plpgsql: a SQL function with SET search_path is planned again on every call, and this runs on every assignment)
+    performance_points := p_performance::float8 / 100 * (p_weights ->> 'performance')::float8;
+    workload_points := CASE WHEN p_max_active_leads > 0
+                            THEN (1 - p_active_leads::float8 / p_max_active_leads) * (p_weights ->> 'workload')::float8
+                            ELSE 0 END;
+END
 $$;
 COMMENT ON FUNCTION crm.agent_points(numeric, integer, integer, jsonb) IS
     'An agent''s own ranking points under the given assignment_weights: performance_score/100 x performance and the free '

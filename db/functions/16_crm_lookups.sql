@@ -5,11 +5,13 @@
 
 CREATE OR REPLACE FUNCTION crm.lookup_key(p_text text)
 RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 IMMUTABLE
 SET search_path = ''
 AS $$
-    SELECT nullif(pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.btrim(p_text), '\s+', ' ', 'g')), '')
+BEGIN
+    RETURN nullif(pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.btrim(p_text), '\s+', ' ', 'g')), '');
+END
 $$;
 COMMENT ON FUNCTION crm.lookup_key(text) IS 'The form a free-text value is looked up by: trimmed, spaces collapsed, lower case.';
 

@@ -255,5 +255,5 @@ def test_suggestions_come_with_the_capture_and_a_failing_search_does_not_fail_it
     result = capture(db, property_type="villa", suggest=3)
     assert result["status"] == 201 and result["body"]["suggested_properties"] == []
     assert [w["code"] for w in result["body"]["warnings"]] == ["suggestions_unavailable"]
-    assert count(db, "crm.leads WHERE lead_id = '%s'" % result["body"]["lead_id"]) == 1
+    assert count(db, f"crm.leads WHERE lead_id = '{result['body']['lead_id']}'") == 1
     assert violations(db) == []
