@@ -114,15 +114,16 @@ def _outcomes(url: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def run_sql(url: str, connections: int, seconds: int) -> Result:
-    """pgbench with the capture script, as the app's login; per-transaction log for the percentiles."""
+def run_sql(url: str, connections: int, seconds: int, script: Path | None = None) -> Result:
+    """pgbench with the capture script (`script`, bench/capture_direct.sql by default), as the app's login;
+    per-transaction log for the percentiles."""
     pgbench = shutil.which("pgbench", path=str(pg_bin_dir())) or shutil.which("pgbench")
     assert pgbench, "pgbench not found"
     app_url = _with_db(url, url.rsplit("/", 1)[-1], "thinkrealty_app")
     with tempfile.TemporaryDirectory(prefix="bench-pgbench-") as tmp:
         prefix = Path(tmp) / "tx"
-        base = [pgbench, "-n", "-M", "prepared", "-f", str(HERE / "capture_direct.sql"), "-c", str(connections),
-                "-j", str(min(2, connections))]
+        base = [pgbench, "-n", "-M", "prepared", "-f", str(script or HERE / "capture_direct.sql"),
+                "-c", str(connections), "-j", str(min(2, connections))]
         subprocess.run([*base, "-T", "3", app_url], check=True, capture_output=True)  # warm-up
         done = subprocess.run([*base, "-T", str(seconds), "-l", "--log-prefix", str(prefix), app_url],
                               check=True, capture_output=True, text=True)
@@ -152,7 +153,7 @@ class ApiServer:
     """The API as `crmctl serve` runs it (one uvicorn process, uvloop, httptools), on a free port."""
 
     def __init__(self, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None,
-                 workers: int = 1) -> None:
+                 workers: int = 1, tree: Path = ROOT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, APP_ENV="production",
@@ -164,7 +165,7 @@ class ApiServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)],
-            cwd=ROOT, env=env,
+            cwd=tree, env=env,  # the API of `tree` (an earlier revision's worktree, for bench/before_after.py)
         )
         deadline = time.monotonic() + 30
         while True:
@@ -185,11 +186,11 @@ class ApiServer:
 
 
 def run_http(url: str, redis_url: str, connections: int, seconds: int, *, workers: int = 1,
-             pool_url: str | None = None, extra_env: dict[str, str] | None = None) -> Result:
+             pool_url: str | None = None, extra_env: dict[str, str] | None = None, tree: Path = ROOT) -> Result:
     """wrk against a fresh API on the copy `url`: `workers` processes; its pool on pool_url (a pooler in front of the
     app login's URL) when given."""
     app_url = _with_db(url, url.rsplit("/", 1)[-1], "thinkrealty_app")
-    server = ApiServer(pool_url or app_url, redis_url, extra_env, workers=workers)
+    server = ApiServer(pool_url or app_url, redis_url, extra_env, workers=workers, tree=tree)
     try:
         wrk = shutil.which("wrk")
         if wrk:

@@ -78,8 +78,9 @@ STEPS: list[tuple[str, str]] = [
     ("10. assignment, its triggers, first follow-up", "crm.assign_captured_lead"),
     ("   first follow-up (slot search, insert, exclusion check)", "crm.schedule_initial_follow_up"),
     ("11. note on the earlier lead", "crm.note_duplicate_inquiry"),
-    ("12. response body", "crm.capture_response"),
-    ("12. receipts for retries", "crm.remember_capture"),
+    ("12. suggested listings (a subtransaction)", "crm.capture_suggestions"),
+    ("13. response body", "crm.capture_response"),
+    ("13. receipts for retries", "crm.remember_capture"),
 ]
 ENTRY = "api.capture_lead"
 
