@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import capture, ecosystem, footprint, scale
+from bench import capture, ecosystem, footprint, profile, roster, scale
 from bench import resources as bench_resources
 from bench.chart import capture_chart
 from bench.compare import comparisons_section
@@ -26,7 +26,9 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 CHART = DOC.with_name("benchmarks-capture.png")
 PLAN_LINES = 120  # of each report's plans in docs/benchmarks.md (a function run per row logs a plan per call)
 AUDIT_VIEWS = {"invariant_violations", "capture_score_mismatches"}  # audits, not questions
-SECTIONS = ("paths", "openloop", "footprint")  # the sections --only can run alone (each between its markers in the doc)
+# the sections --only can run alone (each between its markers in the doc)
+SECTIONS = ("capture", "profile", "roster", "paths", "openloop", "footprint")
+PROFILE_BEFORE = Path(__file__).resolve().parent / "baseline" / "profile-ec01a1c.json"  # issue 18's starting point
 
 
 def marked(name: str, text: str) -> str:
@@ -44,8 +46,20 @@ def replace_section(doc: str, name: str, text: str) -> str:
 
 
 def _ecosystem_sections(admin_url: str, redis_url: str, seconds: int, only: set[str]) -> dict[str, str]:
-    template = capture.prepare_template(admin_url)
     out: dict[str, str] = {}
+    if "capture" in only:
+        results = capture.run(admin_url, redis_url, seconds=seconds, concurrencies=(1, 4, 16, 64))
+        capture_chart(results, CHART)
+        out["capture"] = _capture_section(results, seconds)
+    if "profile" in only:  # a PostgreSQL of its own (the extensions preloaded)
+        out["profile"] = profile.section(profile.run(redis_url, min(seconds, 15)), profile.load(PROFILE_BEFORE),
+                                         "The before column is `ec01a1c` (bench/baseline/profile-ec01a1c.json, "
+                                         "measured the same way on 2026-12-01 before issue 18).")
+    if "roster" in only:
+        out["roster"] = roster.section(roster.run(admin_url, rounds=5))
+    if not only & {"paths", "openloop", "footprint"}:
+        return out
+    template = capture.prepare_template(admin_url)
     if "paths" in only:
         out["paths"] = ecosystem.paths_section(ecosystem.run_paths(admin_url, redis_url, seconds, template), seconds)
     if "openloop" in only:
@@ -79,13 +93,28 @@ def _machine(admin_url: str) -> str:
             f"Python {platform.python_version()}; PostgreSQL {version[0] if version else '?'}; wrk: {wrk}")
 
 
-def _capture_section(results: list[capture.Result]) -> str:
+def _capture_section(results: list[capture.Result], seconds: int) -> str:
+    head = f"""## Lead capture
+
+Each run starts from a fresh copy of one database: the demo data plus 400 more agents (20,000 free slots, so a
+run keeps assigning rather than queueing). Every request is a unique lead (its own phone) from a rotating source,
+language, property type and areas. After a 3 s warm-up, {seconds} s are measured. The API's background
+sweeper is on (every 60 s, as in production).
+
+- **HTTP**: wrk (2 threads) with `bench/capture.lua` against `POST /api/v1/leads/capture` with the demo integration
+  key: pydantic validation, phone normalisation, one statement (`api.begin_request` checks the key, then
+  `api.capture_lead`, which also suggests three of our listings in the same transaction).
+- **SQL**: pgbench (2 threads, prepared statements) with `bench/capture_direct.sql`: the same statement the API
+  runs (`api.begin_request` with the demo integration key, then `api.capture_lead` with the body the API would
+  send and three suggestions), as the same login, no HTTP.
+
+Runs at 1, 4, 16 and 64 connections (the chart); the targets are read at 16 and 64.
+
+![Capture throughput and latency against concurrency]({CHART.name})
+
+"""
     rows = ["| mode | connections | requests | req/s | p50 ms | p99 ms | non-2xx | assigned / queued | load tool |",
             "|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        rows.append(f"| {'HTTP POST /api/v1/leads/capture' if r.mode == 'http' else 'SQL api.capture_lead'} "
-                    f"| {r.connections} | {r.requests:,} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
-                    f"| {r.non_2xx} | {r.assigned:,} / {r.queued:,} | {r.tool} |")
     checks = []
     for connections in sorted({r.connections for r in results} & {16, 64}):
         http = next(r for r in results if r.mode == "http" and r.connections == connections)
@@ -108,7 +137,7 @@ def _capture_section(results: list[capture.Result]) -> str:
             "tuning; it needs more cores (or a cheaper capture transaction). The 60 % ratio and the zero non-2xx "
             "targets are what this machine can show.\n"
         )
-    return "\n".join(rows) + "\n\n" + "\n".join(checks) + "\n" + note
+    return head + "\n".join(rows) + "\n\n" + "\n".join(checks) + "\n" + note
 
 
 def _scale_section(sizes: dict[str, int], generated_s: float | None, leads: int) -> str:
@@ -253,8 +282,6 @@ def main() -> int:
             DOC.write_text(doc)
             print(f"rewrote {', '.join(sorted(only))} in {DOC}")
             return 0
-        results = capture.run(admin_url, redis_url, seconds=args.seconds, concurrencies=(1, 4, 16, 64))
-        capture_chart(results, CHART)
         production = _ecosystem_sections(admin_url, redis_url, args.seconds, set(SECTIONS))
         scale_url, generated_s = scale.prepare(admin_url, args.leads, args.agents)
         sizes = scale.counts(scale_url)
@@ -274,25 +301,9 @@ Servers: {'embedded PostgreSQL and Redis started by the benchmark (default setti
 one uvicorn process (uvloop, httptools), an asyncpg pool of at most 20 connections, as the `thinkrealty_app`
 login. The load generator runs on the same 2 cores as the server and the database.
 
-## Lead capture
-
-Each run starts from a fresh copy of one database: the demo data plus 400 more agents (20,000 free slots, so a
-run keeps assigning rather than queueing). Every request is a unique lead (its own phone) from a rotating source,
-language, property type and areas. After a 3 s warm-up, {args.seconds} s are measured. The API's background
-sweeper is on (every 60 s, as in production: each HTTP run contains one sweep).
-
-- **HTTP**: wrk (2 threads) with `bench/capture.lua` against `POST /api/v1/leads/capture` with the demo integration
-  key: pydantic validation, phone normalisation, one statement (`api.begin_request` checks the key, then
-  `api.capture_lead`), then the property suggestions (a second, read-only call).
-- **SQL**: pgbench (2 threads, prepared statements) with `bench/capture_direct.sql`: the same statement the API
-  runs (`api.begin_request` with the demo integration key, then `api.capture_lead` with the body the API would
-  send), as the same login, no HTTP and no suggestions.
-
-Runs at 1, 4, 16 and 64 connections (the chart); the targets are read at 16 and 64.
-
-![Capture throughput and latency against concurrency]({CHART.name})
-
-{_capture_section(results)}
+{marked("capture", production["capture"])}
+{marked("profile", production["profile"])}
+{marked("roster", production["roster"])}
 {marked("paths", production["paths"])}
 {marked("openloop", production["openloop"])}
 {marked("footprint", production["footprint"])}
