@@ -65,6 +65,7 @@ def run(admin_url: str, redis_url: str, rev: str, seconds: int, rounds: int,
                                                           extra_env={"PYTHONPATH": str(trees[side])})
                             assert result.non_2xx == 0, result
                             getattr(pair, side).append(result.rps)
+                            capture.require_no_violations(url)
                             capture.drop(admin_url, url)
                             print(f"{mode} {c} {side}: {result.rps:,.1f}/s", flush=True)
                     pairs.append(pair)

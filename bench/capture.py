@@ -105,6 +105,15 @@ def prepare_template(admin_url: str, name: str = "bench_capture_template", agent
     return name
 
 
+def require_no_violations(url: str) -> None:
+    """Every benchmark run ends here: the rules held under its load (reporting.invariant_violations is empty), or the
+    benchmark fails."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute("SELECT rule, count(*) FROM reporting.invariant_violations GROUP BY rule").fetchall()
+    if rows:
+        raise RuntimeError(f"invariant violations after a benchmark run on {url.rsplit('/', 1)[-1]}: {rows}")
+
+
 def _outcomes(url: str) -> tuple[int, int]:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FILTER (WHERE queued_at IS NULL), "
@@ -232,5 +241,6 @@ def run(admin_url: str, redis_url: str, seconds: int = 20, concurrencies: tuple[
                                                                                        seconds)
             print(json.dumps(asdict(result)), flush=True)
             results.append(result)
+            require_no_violations(url)
             drop(admin_url, url)
     return results

@@ -40,6 +40,8 @@ def _fresh(admin_url: str, template: str, name: str) -> str:
 
 
 def _drop(admin_url: str, url: str) -> None:
+    """The run's rules checked (capture.require_no_violations), then its copy dropped."""
+    capture.require_no_violations(url)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(url.rsplit("/", 1)[-1])))
 

@@ -192,6 +192,7 @@ def profile_sql(admin_url: str, template: str, connections: int, captures: int) 
         ).fetchall())
     top = [r for r in rows if r[1] and "api.capture_lead" in r[0]]
     exec_ms = sum(r[3] for r in top) / max(1, sum(r[2] for r in top))
+    capture.require_no_violations(url)
     statements = [StatementCost(_short(q), round(calls / measured, 3), round(total / measured, 4),
                                 round(total / calls, 4))
                   for q, toplevel, calls, total in rows if not toplevel and calls][:30]

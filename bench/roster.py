@@ -70,6 +70,7 @@ def run(admin_url: str, rounds: int = 3, captures: int = 960) -> list[RosterResu
             _pgbench(url, 10)  # warm-up: every connection's plans
             rates[n].append(round(_pgbench(url, captures // CONNECTIONS), 1))
             queued[n] += capture._outcomes(url)[1]
+            capture.require_no_violations(url)
             capture.drop(admin_url, url)
             print(f"roster {n}: {rates[n][-1]:,.1f} captures/s", flush=True)
     for name in templates.values():
