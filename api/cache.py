@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -38,6 +39,12 @@ class DashboardCache:
     stored only if the version is still the one read before the query, so a change that lands while it is being
     computed can never leave a stale entry behind. Redis being down or slow never fails a request: after an error
     the cache is skipped for `retry_after_s` seconds and then tried again.
+
+    The listener's notifications are not sent one by one: `schedule_invalidation` adds the agent to a pending set and
+    one worker (`run_invalidations`) applies everything pending in one pipelined transaction, so a burst of captures
+    costs a few Redis round trips, not one each (and never more connections than one). Until an agent's
+    invalidation is applied, its cached dashboards are neither served nor stored; a failed batch stays pending and
+    is tried again, so a notification is never lost to a Redis hiccup.
     """
 
     _PUT = """
@@ -55,6 +62,10 @@ class DashboardCache:
         self.retry_after_s = retry_after_s
         self._down_until = 0.0
         self._put = client.register_script(self._PUT)
+        self._pending: set[str] = set()  # notified, not applied yet
+        self._applying: set[str] = set()  # in the batch being applied
+        self._wake = asyncio.Event()
+        self._stopping = False
 
     @staticmethod
     def _keys(agent_id: str) -> tuple[str, str]:
@@ -69,7 +80,7 @@ class DashboardCache:
 
     async def get(self, agent_id: str, field: str) -> tuple[bytes | None, str | None]:
         """(cached body or None, version to store under). Version None: do not store (Redis unavailable)."""
-        if not self._available():
+        if not self._available() or agent_id in self._pending or agent_id in self._applying:
             return None, None
         key, version_key = self._keys(agent_id)
         try:
@@ -101,6 +112,46 @@ class DashboardCache:
                 await pipe.execute()
         except Exception as exc:
             self._failed(exc)
+
+    def schedule_invalidation(self, agent_id: str) -> None:
+        """A notification: the agent's dashboards changed. Applied by run_invalidations, with whatever else is
+        pending; meanwhile they are not served from the cache."""
+        self._pending.add(agent_id)
+        self._wake.set()
+
+    async def run_invalidations(self) -> None:
+        """Applies pending invalidations, all of them in one pipelined MULTI per round, until cancelled. A failed
+        round keeps its agents pending and is tried again after retry_after_s. stop() ends it: a cancellation alone
+        is not enough, because redis-py may swallow a CancelledError that lands inside one of its calls."""
+        while not self._stopping:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            batch, self._pending = self._pending, set()
+            if not batch:
+                continue
+            self._applying = batch
+            try:
+                async with self.client.pipeline(transaction=True) as pipe:
+                    for agent_id in batch:
+                        key, version_key = self._keys(agent_id)
+                        pipe.incr(version_key)
+                        pipe.delete(key)
+                    await pipe.execute()
+            except Exception as exc:
+                self._failed(exc)
+                self._pending |= batch
+                self._applying = set()
+                await asyncio.sleep(self.retry_after_s)
+                self._wake.set()
+                continue
+            self._applying = set()
+
+    def stop(self) -> None:
+        """Ends run_invalidations at its next step (what is pending then is dropped with the process)."""
+        self._stopping = True
+        self._wake.set()
 
     async def invalidate_all(self) -> None:
         """After the listener lost its connection (notifications may have been missed): drop every dashboard."""

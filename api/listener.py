@@ -1,8 +1,9 @@
 """LISTEN for database notifications on a dedicated connection and act on them.
 
 Channel `dashboard_invalidation` (payload: an agent id) comes from the triggers of db/functions/20_crm_notify.sql;
-each one drops that agent's cached dashboards. The connection is re-opened when it drops; since notifications sent
-meanwhile are lost, every cached dashboard is dropped after a reconnect.
+each one drops that agent's cached dashboards (DashboardCache.schedule_invalidation: batched). The connection is
+re-opened when it drops; since notifications sent meanwhile are lost, every cached dashboard is dropped after a
+reconnect.
 """
 
 from __future__ import annotations
@@ -29,12 +30,9 @@ class NotificationListener:
         self.listening = asyncio.Event()
         self._stopping = asyncio.Event()
         self._lost = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: object) -> None:
-        task = asyncio.get_running_loop().create_task(self.cache.invalidate(str(payload)))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.cache.schedule_invalidation(str(payload))  # applied in batches by the cache's worker
 
     def stop(self) -> None:
         """Ends run() at its next step; a cancellation alone is not enough, because a client library may swallow

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         listener = NotificationListener(settings.listen_url or settings.database_url, app.state.dashboard_cache)
         app.state.listener = listener
         listening = asyncio.create_task(listener.run(), name="listener")
+        invalidating = asyncio.create_task(app.state.dashboard_cache.run_invalidations(), name="cache-invalidations")
         app.state.suggester = PropertySuggester(
             settings.property_service_url,
             settings.property_service_timeout_ms / 1000,
@@ -75,9 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             listener.stop()
-            listening.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listening
+            app.state.dashboard_cache.stop()
+            for task in (listening, invalidating):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

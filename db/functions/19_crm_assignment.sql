@@ -128,9 +128,10 @@ AS $$
 BEGIN
     -- plpgsql: a SQL function with SET search_path is planned again on every call
     RETURN coalesce((SELECT sum(r.eligible_agents) FROM crm.routing_profiles AS r), 0)
-           - (SELECT count(*) FROM crm.agents AS g
-               WHERE g.agent_id = p_exclude_agent AND g.is_active AND g.role = 'agent'
-                 AND g.active_leads < g.max_active_leads);
+           - CASE WHEN p_exclude_agent IS NULL THEN 0 ELSE
+                 (SELECT count(*) FROM crm.agents AS g
+                   WHERE g.agent_id = p_exclude_agent AND g.is_active AND g.role = 'agent'
+                     AND g.active_leads < g.max_active_leads) END;
 END
 $$;
 COMMENT ON FUNCTION crm.eligible_agents(uuid) IS

@@ -254,3 +254,50 @@ async def test_redis_down_serves_from_the_database_and_caching_resumes(
         else:
             raise AssertionError("caching did not resume after Redis came back")
 
+
+
+async def test_notified_invalidations_are_batched_and_never_lost(own_redis: EmbeddedRedis) -> None:
+    """The listener's notifications go through DashboardCache.schedule_invalidation: a burst is applied in a few
+    pipelined rounds by one worker; an agent with an invalidation not yet applied is neither served nor stored; and
+    when Redis is down the invalidations wait and are applied once it is back (a real redis-server, stopped)."""
+    from api.cache import DashboardCache, create_redis
+
+    client = create_redis(own_redis.url(), 0.5)
+    cache = DashboardCache(client, ttl_s=60, retry_after_s=0.2)
+    agents = [str(uuid.uuid4()) for _ in range(50)]
+    try:
+        for agent in agents:
+            _, version = await cache.get(agent, "f")
+            assert version is not None and await cache.put(agent, "f", b"old", version)
+        worker = asyncio.create_task(cache.run_invalidations())
+        for agent in agents:  # 50 notifications in one burst
+            cache.schedule_invalidation(agent)
+        assert await cache.get(agents[0], "f") == (None, None)  # pending: not served, not to be stored
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if not cache._pending and not cache._applying:
+                break
+        assert [await cache.get(agent, "f") for agent in agents[:3]] == [(None, "1")] * 3
+        commands = (await client.info("commandstats")).get("cmdstat_exec", {}).get("calls", 0)
+        assert 1 <= commands <= 5  # a few MULTI/EXEC rounds, not fifty
+        # Redis unreachable: the invalidation stays pending (the stale entry is not served), and lands once it is back
+        _, version = await cache.get(agents[0], "f")
+        assert version is not None and await cache.put(agents[0], "f", b"old again", version)
+        from devservers.ports import free_port
+
+        dead = create_redis(f"redis://127.0.0.1:{free_port()}/0", 0.2)  # nothing listens there
+        cache.client = dead
+        cache.schedule_invalidation(agents[0])
+        await asyncio.sleep(0.3)
+        assert agents[0] in cache._pending and await cache.get(agents[0], "f") == (None, None)
+        cache.client = client  # reachable again
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if not cache._pending and not cache._applying:
+                break
+        await asyncio.sleep(0.3)  # the cache skips Redis for retry_after_s after an error
+        assert await cache.get(agents[0], "f") == (None, "2")
+        await dead.aclose()
+        worker.cancel()
+    finally:
+        await client.aclose()
