@@ -468,7 +468,9 @@ Written by `python -m bench --only profile` (bench/profile.py): an embedded Post
 (`bench/capture_direct.sql`) {one[1]['captures']:,} times at 1 connection and {many[1]['captures']:,} times at 16
 after a warm-up, on a fresh copy of the capture template (the demo data plus 400 agents). Inclusive times per
 capture (a step's time contains the functions and triggers it calls); the counters themselves slow every call, so
-read the shares, not the rates. {before_label}
+read the shares, not the rates. {before_label} Before and after are two sittings on a machine other sessions
+share (the load differs between them, and with it every figure): compare the shares within a column, and take the
+rates from the before/after table, measured in one sitting.
 
 {chr(10).join(rows)}
 
