@@ -115,6 +115,10 @@ Runs at 1, 4, 16 and 64 connections (the chart); the targets are read at 16 and 
 """
     rows = ["| mode | connections | requests | req/s | p50 ms | p99 ms | non-2xx | assigned / queued | load tool |",
             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        rows.append(f"| {'HTTP POST /api/v1/leads/capture' if r.mode == 'http' else 'SQL api.capture_lead'} "
+                    f"| {r.connections} | {r.requests:,} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
+                    f"| {r.non_2xx} | {r.assigned:,} / {r.queued:,} | {r.tool} |")
     checks = []
     for connections in sorted({r.connections for r in results} & {16, 64}):
         http = next(r for r in results if r.mode == "http" and r.connections == connections)
