@@ -103,13 +103,19 @@ class DashboardCache:
             self._failed(exc)
             return False
 
-    async def invalidate(self, agent_id: str) -> None:
-        key, version_key = self._keys(agent_id)
-        try:
-            async with self.client.pipeline(transaction=True) as pipe:
+    async def _drop(self, agent_ids: set[str]) -> None:
+        """Bumps each agent's version and deletes its hash, all in one MULTI; raises what Redis raised."""
+        async with self.client.pipeline(transaction=True) as pipe:
+            for agent_id in agent_ids:
+                key, version_key = self._keys(agent_id)
                 pipe.incr(version_key)
                 pipe.delete(key)
-                await pipe.execute()
+            await pipe.execute()
+
+    async def invalidate(self, agent_id: str) -> None:
+        """At once (a route's own change, awaited before it answers)."""
+        try:
+            await self._drop({agent_id})
         except Exception as exc:
             self._failed(exc)
 
@@ -133,12 +139,7 @@ class DashboardCache:
                 continue
             self._applying = batch
             try:
-                async with self.client.pipeline(transaction=True) as pipe:
-                    for agent_id in batch:
-                        key, version_key = self._keys(agent_id)
-                        pipe.incr(version_key)
-                        pipe.delete(key)
-                    await pipe.execute()
+                await self._drop(batch)
             except Exception as exc:
                 self._failed(exc)
                 self._pending |= batch

@@ -47,8 +47,6 @@ METRICS = "SELECT api.metrics()"
 PROBE = "SELECT 1"
 
 # -- property suggestions, after the capture committed (api/suggestions.py) --------------------------------------------
-# our own listings for the lead: lead id, limit -> property ids
-SUGGEST_PROPERTIES = "SELECT api.suggest_properties($1, $2) FROM api.begin_request($3) AS ctx"
 # the lead's wishes, sent to the external suggestion service: lead id
 LEAD_PROFILE = "SELECT api.lead_profile($1) FROM api.begin_request($2) AS ctx"
 

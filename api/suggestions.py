@@ -1,8 +1,8 @@
-"""Property suggestions for a captured lead, fetched after the capture has committed.
+"""Property suggestions from an external service (PROPERTY_SERVICE_URL), fetched after the capture has committed.
 
-By default they come from our own listings (`api.suggest_properties`). When PROPERTY_SERVICE_URL is set they
-come from that HTTP service instead, with a short timeout and a circuit breaker. A failure never fails the
-capture: the lead is already stored; the response gets an empty list and a warning.
+Without one, our own listings are suggested inside the capture's transaction (api.capture_lead's p_suggest,
+crm.capture_suggestions) and nothing here runs. The service is called with a short timeout and a circuit breaker.
+A failure never fails the capture: the lead is already stored; the response gets an empty list and a warning.
 
 The service contract: `POST {PROPERTY_SERVICE_URL}` with the lead's wishes as JSON
 (`lead_id`, `property_type`, `budget_min`, `budget_max`, `preferred_areas`, `source_property_id`, `limit`);
@@ -90,23 +90,12 @@ class PropertySuggester:
 
     async def suggest(self, pool: asyncpg.Pool, key: str,
                       lead_id: uuid.UUID | str) -> tuple[list[str], dict[str, Any] | None]:
-        """(property ids, warning or None), asked with the capturing caller's key. Never raises."""
+        """(property ids, warning or None) from the service, asked with the capturing caller's key. Never raises."""
         try:
-            if self.service_url:
-                ids = await self._from_service(pool, key, lead_id)
-            else:
-                ids = await self._from_database(pool, key, lead_id)
-            return ids, None
+            return await self._from_service(pool, key, lead_id), None
         except SuggestionError as exc:
             log.warning("property suggestions unavailable for lead %s: %s", lead_id, exc.detail)
             return [], {"code": exc.code, "field": "suggested_properties", "detail": exc.detail}
-
-    async def _from_database(self, pool: asyncpg.Pool, key: str, lead_id: uuid.UUID | str) -> list[str]:
-        try:
-            ids = await call_api(pool, queries.SUGGEST_PROPERTIES, lead_id, LIMIT, key)
-        except Problem as exc:
-            raise SuggestionError("suggestions_unavailable", f"listing search failed: {exc.detail}") from exc
-        return [str(i) for i in ids or []]
 
     async def _from_service(self, pool: asyncpg.Pool, key: str, lead_id: uuid.UUID | str) -> list[str]:
         if not self.breaker.allow():

@@ -330,13 +330,14 @@ DECLARE
     v_changed integer;
 BEGIN
     UPDATE crm.agents AS g
-       SET routing_profile_id = crm.routing_profile_of(g.property_types, g.area_codes, g.languages),
-           base_points = p.performance_points + p.workload_points
-      FROM crm.agents AS s
-     CROSS JOIN LATERAL crm.agent_points(s.performance_score, s.active_leads, s.max_active_leads, v_weights) AS p
-     WHERE s.agent_id = g.agent_id
-       AND (g.base_points IS DISTINCT FROM p.performance_points + p.workload_points
-            OR g.routing_profile_id IS DISTINCT FROM crm.routing_profile_of(g.property_types, g.area_codes, g.languages));
+       SET routing_profile_id = d.profile_id, base_points = d.base_points
+      FROM (SELECT s.agent_id, crm.routing_profile_of(s.property_types, s.area_codes, s.languages) AS profile_id,
+                   p.performance_points + p.workload_points AS base_points
+              FROM crm.agents AS s
+             CROSS JOIN LATERAL crm.agent_points(s.performance_score, s.active_leads, s.max_active_leads,
+                                                 v_weights) AS p) AS d
+     WHERE d.agent_id = g.agent_id
+       AND (g.base_points IS DISTINCT FROM d.base_points OR g.routing_profile_id IS DISTINCT FROM d.profile_id);
     GET DIAGNOSTICS v_changed = ROW_COUNT;
     UPDATE crm.routing_profiles AS r
        SET eligible_agents = c.n
