@@ -37,6 +37,7 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "read_policy": ("supervisor", "admin"),
     "manage_policy": ("admin",),
     "reference": ("integration", "agent", "supervisor", "admin"),
+    "manage_webhooks": ("admin",),
 }
 
 

@@ -17,11 +17,12 @@ from pydantic import BaseModel
 from api import errors, logs
 from api.cache import DashboardCache, create_redis
 from api.deps import open_pool
+from api.dispatcher import Dispatcher
 from api.errors import is_connection_error
 from api.listener import NotificationListener
 from api.metrics import Metrics
 from api.middleware import RequestGuardMiddleware, RequestIdMiddleware
-from api.routes import agents, analytics, capture, follow_ups, health, leads, policy
+from api.routes import agents, analytics, capture, follow_ups, health, leads, policy, webhooks
 from api.schemas.leads import CaptureRequest
 from api.settings import Settings, get_settings
 from api.suggestions import CircuitBreaker, PropertySuggester
@@ -72,6 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                       app.state.metrics), name="sweeper")
         elif settings.sweep_interval_s > 0:
             log.warning("no JOBS_DATABASE_URL: the background sweeper is off (run `crmctl sweep` from cron)")
+        app.state.dispatcher = None
+        dispatching = None
+        if settings.webhook_dispatch and settings.jobs_url:
+            app.state.dispatcher = Dispatcher(
+                settings.jobs_url, timeout_s=settings.webhook_timeout_s, batch_size=settings.webhook_batch_size,
+                concurrency=settings.webhook_concurrency, poll_s=settings.webhook_poll_s, metrics=app.state.metrics)
+            dispatching = asyncio.create_task(app.state.dispatcher.run(), name="webhook-dispatcher")
         try:
             yield
         finally:
@@ -81,10 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+            if app.state.dispatcher is not None:
+                app.state.dispatcher.stop()
+            for background in (sweeper, dispatching):
+                if background is not None:
+                    background.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await background
             await app.state.suggester.aclose()
             for pool in (app.state.pool, app.state.reporting_pool):
                 if pool is not None:
@@ -102,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # off unless CORS_ORIGINS names the browsers' origins
         app.add_middleware(
-            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "PATCH"],
+            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["X-API-Key", "Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "If-Match"],
             expose_headers=["X-Request-ID", "X-Cache", "Server-Timing", "Idempotent-Replayed", "Retry-After", "ETag",
                             "Location"],
@@ -118,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(policy.router)
     app.include_router(policy.reference)
     app.include_router(analytics.router)
+    app.include_router(webhooks.router)
     _document_raw_bodies(app, [CaptureRequest])
     return app
 

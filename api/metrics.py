@@ -1,5 +1,6 @@
 """Prometheus metrics of one app (GET /metrics): request latency by route, captures by source and outcome, the
-dashboard cache's hits and misses, sweep durations; the assignment queue is read from the database at each scrape.
+dashboard cache's hits and misses, sweep durations, webhook attempts by outcome and their latency from commit to 2xx;
+the assignment queue and the outbox's depth and oldest age are read from the database at each scrape.
 Each app has its own registry (tests build many apps in one process).
 
 With several worker processes (`crmctl serve --workers N` sets PROMETHEUS_MULTIPROC_DIR) every process writes its
@@ -42,6 +43,22 @@ class Metrics:
                            registry=self.registry, multiprocess_mode="mostrecent")
         self.queue_age = Gauge("assignment_queue_oldest_seconds", "How long the oldest queued lead has waited",
                                registry=self.registry, multiprocess_mode="mostrecent")
+        self.webhook_attempts = Counter(
+            "webhook_delivery_attempts_total", "Webhook requests sent, by outcome (delivered: 2xx; failed: another "
+            "status, a timeout or a refused connection; gone: 410, the subscription disabled)", ["outcome"],
+            registry=self.registry)
+        self.webhook_dead = Counter("webhook_deliveries_dead_total",
+                                    "Deliveries given up after webhook_retry_limit (listed, redeliverable)",
+                                    registry=self.registry)
+        self.webhook_latency = Histogram(
+            "webhook_delivery_latency_seconds", "From the event's commit to the subscriber's 2xx answer",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0),
+            registry=self.registry)
+        self.outbox_depth = Gauge("outbox_depth", "Webhook deliveries pending (due, leased or waiting for a retry)",
+                                  registry=self.registry, multiprocess_mode="mostrecent")
+        self.outbox_age = Gauge("outbox_oldest_undelivered_seconds",
+                                "Age of the event of the oldest pending webhook delivery",
+                                registry=self.registry, multiprocess_mode="mostrecent")
         self.database_up = Gauge("database_up", "1 when the last scrape reached the database", registry=self.registry,
                                  multiprocess_mode="mostrecent")
 
@@ -56,12 +73,23 @@ class Metrics:
         if isinstance(duration_ms, int | float):
             self.sweeps.labels(job).observe(duration_ms / 1000)
 
+    def webhook_attempt(self, outcome: str, latency_s: float | None) -> None:
+        self.webhook_attempts.labels(outcome).inc()
+        if latency_s is not None:
+            self.webhook_latency.observe(max(latency_s, 0.0))
+
+    def webhooks_dead(self, count: int) -> None:
+        if count:
+            self.webhook_dead.inc(count)
+
     def render(self, queue: dict[str, object] | None) -> bytes:
         """The exposition text; `queue` is api.metrics() (None when the database did not answer)."""
         self.database_up.set(0 if queue is None else 1)
         if queue is not None:
             self.queue.set(float(queue.get("queue_length") or 0))  # type: ignore[arg-type]
             self.queue_age.set(float(queue.get("oldest_queued_seconds") or 0))  # type: ignore[arg-type]
+            self.outbox_depth.set(float(queue.get("outbox_depth") or 0))  # type: ignore[arg-type]
+            self.outbox_age.set(float(queue.get("outbox_oldest_seconds") or 0))  # type: ignore[arg-type]
         if not self.multiprocess:
             hits = self.cache.labels("hit")._value.get()
             misses = self.cache.labels("miss")._value.get()

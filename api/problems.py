@@ -301,6 +301,33 @@ CATALOGUE: dict[str, Entry] = {
     "unknown_nationality": _e(
         "Unknown nationality", "جنسية غير معروفة",
         ("The nationality is not one we know.", "الجنسية غير معروفة لدينا.")),
+    "unknown_topic": _e(
+        "Unknown event topic", "موضوع حدث غير معروف",
+        ("A topic is not one we send; GET /api/v1/webhooks/topics lists them.",
+         "أحد المواضيع ليس مما نرسله؛ القائمة في GET /api/v1/webhooks/topics.")),
+    "webhook_agent_unknown": _e(
+        "Unknown agent", "وكيل غير معروف",
+        ("Agent {agent_id} does not exist.", "الوكيل {agent_id} غير موجود."),
+        ("The agent of the subscription does not exist.", "الوكيل المحدد في الاشتراك غير موجود.")),
+    "webhook_delivery_not_found": _e(
+        "Delivery not found", "عملية التسليم غير موجودة",
+        ("Webhook {webhook_id} has no delivery {delivery_id}.",
+         "لا توجد عملية تسليم {delivery_id} للاشتراك {webhook_id}."),
+        ("The delivery does not exist.", "عملية التسليم غير موجودة.")),
+    "webhook_inactive": _e(
+        "Subscription disabled", "الاشتراك معطّل",
+        ("Webhook {webhook_id} is disabled; enable it (PATCH is_active true) first.",
+         "الاشتراك {webhook_id} معطّل؛ فعّله أولاً (PATCH is_active true)."),
+        ("The subscription is disabled; enable it first.", "الاشتراك معطّل؛ فعّله أولاً.")),
+    "webhook_not_found": _e(
+        "Subscription not found", "الاشتراك غير موجود",
+        ("Webhook {webhook_id} does not exist.", "الاشتراك {webhook_id} غير موجود."),
+        ("The webhook subscription does not exist.", "اشتراك الإشعارات غير موجود.")),
+    "webhook_url_refused": _e(
+        "Webhook address refused", "عنوان الإشعارات مرفوض",
+        ("The url is refused: {reason}.", "العنوان مرفوض: {reason}."),
+        ("The url points at a loopback, private or link-local address, which is not allowed.",
+         "العنوان يشير إلى عنوان محلي أو خاص أو ربط محلي، وهذا غير مسموح.")),
     # crm.refuse_change builds <table>_append_only
     "leads_append_only": _APPEND_ONLY,
     "lead_assignments_append_only": _APPEND_ONLY,

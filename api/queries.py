@@ -96,3 +96,23 @@ SETTINGS = "SELECT api.settings() FROM api.begin_request($1) AS ctx"
 PUT_SETTING = "SELECT api.put_setting($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
 POLICY_CHANGES = "SELECT api.policy_changes($1, $2) FROM api.begin_request($3) AS ctx"
 REFERENCE = "SELECT api.reference($1) FROM api.begin_request($2) AS ctx"
+
+# -- the webhook dispatcher, as the job login (api/dispatcher.py) -----------------------------------------------------
+# claim up to N due deliveries under a lease: subscription, event, lead, url, secret, attempt, topic, body, occurred_at
+CLAIM_DELIVERIES = "SELECT * FROM jobs.claim_deliveries($1)"
+# what each request answered: a JSON array of results -> counts by outcome
+RECORD_DELIVERIES = "SELECT jobs.record_deliveries($1::jsonb)"
+# when the next pending delivery falls due (NULL: none)
+NEXT_DELIVERY_AT = "SELECT jobs.next_delivery_at()"
+
+# -- webhook subscriptions (api/routes/webhooks.py) --------------------------------------------------------------------
+# the topics; every subscription; one (id); a new one (body, the url host's resolved addresses); a change (id, body,
+# addresses); a deletion (id); a page of deliveries (id, state, limit, cursor); a redelivery (id, delivery id)
+EVENT_TOPICS = "SELECT api.event_topics() FROM api.begin_request($1) AS ctx"
+WEBHOOKS = "SELECT api.webhooks() FROM api.begin_request($1) AS ctx"
+GET_WEBHOOK = "SELECT api.get_webhook($1) FROM api.begin_request($2) AS ctx"
+CREATE_WEBHOOK = "SELECT api.create_webhook($1, $2::inet[], ctx.actor) FROM api.begin_request($3) AS ctx"
+PATCH_WEBHOOK = "SELECT api.patch_webhook($1, $2, $3::inet[], ctx.actor) FROM api.begin_request($4) AS ctx"
+DELETE_WEBHOOK = "SELECT api.delete_webhook($1, ctx.actor) FROM api.begin_request($2) AS ctx"
+WEBHOOK_DELIVERIES = "SELECT api.webhook_deliveries($1, $2, $3, $4) FROM api.begin_request($5) AS ctx"
+REDELIVER_WEBHOOK = "SELECT api.redeliver_webhook($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"

@@ -70,6 +70,17 @@ class Settings(BaseSettings):
         default=5, description="Failures in a row that open the suggestion service's circuit breaker.")
     property_service_cooldown_s: float = Field(
         default=30.0, description="How long an open circuit refuses calls before one trial call.")
+    webhook_dispatch: bool = Field(
+        default=True, description="Whether this process runs a webhook dispatcher (as the job login, on a direct "
+                                  "connection: it LISTENs). Several processes may: they share the queue.")
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60,
+                                     description="Time allowed for one webhook request (connect to answer).")
+    webhook_batch_size: int = Field(default=200, ge=1, le=1000,
+                                    description="Deliveries a dispatcher claims per round.")
+    webhook_concurrency: int = Field(default=50, ge=1, le=500,
+                                     description="Webhook requests a dispatcher has in flight at once.")
+    webhook_poll_s: float = Field(
+        default=5.0, gt=0, description="Longest sleep of an idle dispatcher; a NOTIFY or a due retry wakes it sooner.")
     data_dir: str = ".data"
 
 

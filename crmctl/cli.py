@@ -9,6 +9,7 @@ from collections.abc import Callable
 from api import logs
 from api.settings import Settings, get_settings
 from crmctl.catalogue import cmd_docs
+from crmctl.dispatch import cmd_dispatch
 from crmctl.keys import cmd_keys
 from crmctl.migrate import cmd_migrate, cmd_seed
 from crmctl.psql import cmd_generate, cmd_psql
@@ -17,7 +18,8 @@ from crmctl.sweep import cmd_sweep
 
 Command = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, Command] = {"serve": cmd_serve, "migrate": cmd_migrate, "seed": cmd_seed, "sweep": cmd_sweep,
-                                "generate": cmd_generate, "psql": cmd_psql, "keys": cmd_keys, "docs": cmd_docs}
+                                "generate": cmd_generate, "psql": cmd_psql, "keys": cmd_keys, "docs": cmd_docs,
+                                "dispatch": cmd_dispatch}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,6 +44,7 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--force", action="store_true", help="with --now --commit: allow a clock far ahead")
     sweep.add_argument("--refresh-analytics", action="store_true",
                        help="refresh the analytics snapshot even if analytics_refresh_interval has not passed")
+    sub.add_parser("dispatch", help="deliver the webhook deliveries due now, once (for cron; the app dispatches too)")
     generate = sub.add_parser("generate", help="add scale data: leads, agents and activities (needs a superuser)")
     generate.add_argument("--leads", type=int, default=1_000_000)
     generate.add_argument("--agents", type=int, default=200)

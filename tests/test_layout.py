@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SQL_START = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|ALTER|DROP|LISTEN|NOTIFY|SET|BEGIN|COMMIT)\b")
+# a statement: a keyword and more after it (a bare "DELETE" is an HTTP method, not SQL)
+SQL_START = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|ALTER|DROP|LISTEN|NOTIFY|SET|BEGIN|COMMIT)\s+\S")
 
 
 def _strings(path: Path) -> list[tuple[int, str]]:

@@ -28,10 +28,11 @@ SET search_path = ''
 AS $$
     SELECT pg_catalog.jsonb_build_object(
         'queue_length', count(*),
-        'oldest_queued_seconds', coalesce(extract(epoch FROM now() - min(l.queued_at)), 0))
+        'oldest_queued_seconds', coalesce(extract(epoch FROM now() - min(l.queued_at)), 0)) || crm.outbox_metrics()
       FROM crm.leads AS l
      WHERE l.queued_at IS NOT NULL
 $$;
 COMMENT ON FUNCTION api.metrics() IS
-    'For GET /metrics: the assignment queue''s length and the wait of its oldest lead (index leads_queue_idx). '
+    'For GET /metrics: the assignment queue''s length and the wait of its oldest lead (index leads_queue_idx), the '
+    'outbox''s pending deliveries and the age of the oldest (crm.outbox_metrics). '
     'SECURITY DEFINER: counts every agent''s queue, which no caller''s row-level security shows whole.';

@@ -41,6 +41,7 @@ from api.schemas.resources import (
     SourceList,
     TimelinePage,
 )
+from api.schemas.webhooks import Delivery, DeliveryPage, EventTopicList, Webhook, WebhookDeleted, WebhookList
 from tests.api.conftest import api_client
 from tests.conftest import Servers
 
@@ -182,6 +183,7 @@ async def test_every_endpoint_answers_in_its_documented_shape(http: httpx.AsyncC
     hit("GET", "/ready")
 
     await _resources(http, seeded_db_url, hit)
+    await _webhooks(http, hit)
 
     documented = _documented()
     assert len(documented) >= 30  # the OpenAPI document was read
@@ -277,7 +279,7 @@ def test_every_endpoint_has_a_response_model() -> None:
         for method, operation in operations.items():
             if (method.upper(), path) in NOT_JSON:
                 continue
-            success = [operation["responses"][c] for c in ("200", "201") if c in operation["responses"]]
+            success = [operation["responses"][c] for c in ("200", "201", "202") if c in operation["responses"]]
             if not success or not all("application/json" in r.get("content", {}) for r in success):
                 missing.append((method, path))
     assert len(paths) >= 25 and missing == []
@@ -295,3 +297,31 @@ def test_the_contract_check_fails_on_order_missing_and_extra_keys() -> None:
         assert_contract(AssignedAgent, dict(reversed(agent.items())))
     with pytest.raises(AssertionError):
         assert_contract(list[AssignedAgent], [agent, {"name": "Sara"}])
+
+
+async def _webhooks(http: httpx.AsyncClient, hit: Any) -> None:
+    """Subscriptions, their topics and their delivery log (no dispatcher runs here: the deliveries stay pending)."""
+    topics = check(EventTopicList, await http.get("/api/v1/webhooks/topics"))
+    assert len(topics["items"]) == 9
+    hit("GET", "/api/v1/webhooks/topics")
+    created = check(Webhook, await http.post("/api/v1/webhooks", json={
+        "url": "https://93.184.216.34/hooks", "topics": ["lead.captured"], "description": "contract"}), 201)
+    assert created["secret"].startswith("whsec_")
+    hit("POST", "/api/v1/webhooks")
+    path = f"/api/v1/webhooks/{created['webhook_id']}"
+    assert check(WebhookList, await http.get("/api/v1/webhooks"))["items"][0]["secret"] is None
+    hit("GET", "/api/v1/webhooks")
+    check(Webhook, await http.get(path))
+    hit("GET", "/api/v1/webhooks/{webhook_id}")
+    assert check(Webhook, await http.patch(path, json={"topics": ["*"]}))["topics"] == ["*"]
+    hit("PATCH", "/api/v1/webhooks/{webhook_id}")
+    check(CaptureResponse, await http.post("/api/v1/leads/capture", json=capture_body()), 201)
+    page = check(DeliveryPage, await http.get(f"{path}/deliveries", params={"limit": 2}))
+    assert len(page["items"]) == 2 and page["next"] and page["items"][0]["state"] == "pending"
+    hit("GET", "/api/v1/webhooks/{webhook_id}/deliveries")
+    delivery = page["items"][0]["delivery_id"]
+    again = check(Delivery, await http.post(f"{path}/deliveries/{delivery}/redeliver"), 202)
+    assert again["delivery_id"] == delivery and again["state"] == "pending"
+    hit("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver")
+    assert check(WebhookDeleted, await http.delete(path))["deleted"] is True
+    hit("DELETE", "/api/v1/webhooks/{webhook_id}")
