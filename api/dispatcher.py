@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import asyncpg
-import httpx
 
 from api import queries
 from api.deps import init_connection
@@ -45,11 +45,19 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def _error_text(exc: Exception, timeout_s: float) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return f"no answer within {timeout_s:g} s ({type(exc).__name__})"
-    if isinstance(exc, httpx.ConnectError):
-        return f"connection failed: {exc}"[:500] or "connection failed"
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout_s:g} s"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"connection failed: {exc.os_error or exc}"[:500]
     return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def http_session(timeout_s: float, concurrency: int) -> aiohttp.ClientSession:
+    """The dispatcher's HTTP client: keep-alive connections (up to `concurrency`), the whole request within
+    timeout_s, no redirects followed (per request), nothing decompressed (the answer's body is not read)."""
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, ttl_dns_cache=60)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s),
+                                 headers={"User-Agent": USER_AGENT}, auto_decompress=False)
 
 
 class Dispatcher:
@@ -85,9 +93,7 @@ class Dispatcher:
                                              server_settings={"application_name": "thinkrealty-dispatcher"})
                 await init_connection(conn)
                 await conn.add_listener(CHANNEL, self._on_notify)
-                limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency)
-                async with httpx.AsyncClient(timeout=self.timeout_s, limits=limits, follow_redirects=False,
-                                             headers={"User-Agent": USER_AGENT}) as http:
+                async with http_session(self.timeout_s, self._concurrency) as http:
                     self.ready.set()
                     failures = 0
                     await self._loop(conn, http)
@@ -110,7 +116,7 @@ class Dispatcher:
                     async with asyncio.timeout(min(self.retry_s * 2 ** max(failures - 1, 0), 60.0)):
                         await self._stopping.wait()
 
-    async def _loop(self, conn: asyncpg.Connection, http: httpx.AsyncClient) -> None:
+    async def _loop(self, conn: asyncpg.Connection, http: aiohttp.ClientSession) -> None:
         while not self._stopping.is_set():
             self._wake.clear()  # a NOTIFY from here on wakes the wait below
             if await self.dispatch_once(conn, http):
@@ -124,7 +130,7 @@ class Dispatcher:
                     async with asyncio.timeout(delay):
                         await self._wake.wait()
 
-    async def dispatch_once(self, conn: asyncpg.Connection, http: httpx.AsyncClient) -> int:
+    async def dispatch_once(self, conn: asyncpg.Connection, http: aiohttp.ClientSession) -> int:
         """One round: claim, send, record. Returns how many deliveries were claimed."""
         rows = await conn.fetch(queries.CLAIM_DELIVERIES, self.batch_size)
         if not rows:
@@ -143,7 +149,7 @@ class Dispatcher:
             self.metrics.webhooks_dead(int(counts.get("dead", 0)))
         return len(rows)
 
-    async def _send_group(self, http: httpx.AsyncClient, group: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
+    async def _send_group(self, http: aiohttp.ClientSession, group: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         for row in group:
             if results and results[-1]["outcome"] != "delivered":
@@ -154,7 +160,7 @@ class Dispatcher:
                 results.append(await self._send(http, row))
         return results
 
-    async def _send(self, http: httpx.AsyncClient, row: asyncpg.Record) -> dict[str, Any]:
+    async def _send(self, http: aiohttp.ClientSession, row: asyncpg.Record) -> dict[str, Any]:
         body = row["body"].encode()
         timestamp = int(time.time())
         headers = {"Content-Type": "application/json",
@@ -166,19 +172,20 @@ class Dispatcher:
                                   "attempted_at": datetime.now(UTC).isoformat()}
         started = time.perf_counter()
         try:
-            response = await http.post(row["url"], content=body, headers=headers)
+            async with http.post(row["url"], data=body, headers=headers, allow_redirects=False) as response:
+                status = response.status
+                await response.content.read(65536)  # a receiver's short answer; more is not waited for
         except Exception as exc:
             result |= {"outcome": "failed", "error": _error_text(exc, self.timeout_s)}
         else:
-            await response.aclose()
-            result["status_code"] = response.status_code
-            if 200 <= response.status_code < 300:
+            result["status_code"] = status
+            if 200 <= status < 300:
                 result["outcome"] = "delivered"
                 result["latency_s"] = (datetime.now(UTC) - row["occurred_at"]).total_seconds()
-            elif response.status_code == 410:
+            elif status == 410:
                 result |= {"outcome": "gone", "error": "410 Gone: the subscription is disabled"}
             else:
-                result |= {"outcome": "failed", "error": f"HTTP {response.status_code}"}
+                result |= {"outcome": "failed", "error": f"HTTP {status}"}
         result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return result
 
@@ -191,8 +198,7 @@ async def dispatch_pending(jobs_url: str, *, timeout_s: float = 5.0, batch_size:
     try:
         await init_connection(conn)
         total = 0
-        async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False,
-                                     headers={"User-Agent": USER_AGENT}) as http:
+        async with http_session(timeout_s, 50) as http:
             while claimed := await dispatcher.dispatch_once(conn, http):
                 total += claimed
         return total

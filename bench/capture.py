@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -195,9 +196,11 @@ class ApiServer:
 
 
 def run_http(url: str, redis_url: str, connections: int, seconds: int, *, workers: int = 1,
-             pool_url: str | None = None, extra_env: dict[str, str] | None = None, tree: Path = ROOT) -> Result:
+             pool_url: str | None = None, extra_env: dict[str, str] | None = None, tree: Path = ROOT,
+             before_stop: Callable[[], None] | None = None) -> Result:
     """wrk against a fresh API on the copy `url`: `workers` processes; its pool on pool_url (a pooler in front of the
-    app login's URL) when given."""
+    app login's URL) when given; `before_stop` runs after the load, while the API still runs (its background work
+    finishing)."""
     app_url = _with_db(url, url.rsplit("/", 1)[-1], "thinkrealty_app")
     server = ApiServer(pool_url or app_url, redis_url, extra_env, workers=workers, tree=tree)
     try:
@@ -222,6 +225,8 @@ def run_http(url: str, redis_url: str, connections: int, seconds: int, *, worker
             stats = httpload.run(server.url, connections, seconds)
             requests, rps, p50, p99 = stats["requests"], stats["rps"], stats["p50_ms"], stats["p99_ms"]
             non_2xx, errors, tool = stats["non_2xx"], stats["errors"], "python (wrk not installed)"
+        if before_stop is not None:
+            before_stop()
     finally:
         server.stop()
     assigned, queued = _outcomes(url)

@@ -15,6 +15,7 @@ import json
 import shutil
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -105,10 +106,11 @@ def run_ab(admin_url: str, redis_url: str, template: str, seconds: int, connecti
                         app = capture._with_db(url, url.rsplit("/", 1)[-1], "thinkrealty_app")
                         dispatcher = capture.ApiServer(app, redis_url, env)
                     result = capture.run_sql(url, connections, seconds)
-                else:
-                    result = capture.run_http(url, redis_url, connections, seconds, extra_env=env)
-                if receiver is not None:
-                    _settle(url)
+                    if receiver is not None:
+                        _settle(url)
+                else:   # the API process's own dispatcher delivers what is left after the load, then it stops
+                    result = capture.run_http(url, redis_url, connections, seconds, extra_env=env,
+                                              before_stop=partial(_settle, url) if receiver is not None else None)
             finally:
                 if dispatcher is not None:
                     dispatcher.stop()

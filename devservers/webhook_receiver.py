@@ -1,10 +1,11 @@
 """A real webhook receiver on 127.0.0.1, for the tests and the benchmarks: it checks every signature the way
 docs/events.md tells integrators to, records what arrived (and how long after its event was written), and can be told
-to fail (500), hang, answer 410, or go down and come back on the same port. HTTP/1.1 with keep-alive, as a real
-receiver behind a load balancer would be."""
+to fail (500), hang, answer 410, or go down and come back on the same port. An aiohttp server on an event loop of its
+own thread (HTTP/1.1, keep-alive), so the caller's code stays synchronous and a hanging answer holds nobody else."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -12,8 +13,9 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from aiohttp import web
 
 from devservers.ports import free_port
 
@@ -55,53 +57,59 @@ class Receiver:
         self.arrivals: list[Arrival] = []
         self.requests = 0
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with receiver._lock:
-                    receiver.requests += 1
-                    mode = receiver.mode
-                if mode == "hang":
-                    time.sleep(receiver.hang_s)
-                status = {"ok": 204, "hang": 200, "error": 500, "gone": 410}[mode]
-                if status < 300:
-                    payload = json.loads(body)
-                    now = time.time()
-                    arrival = Arrival(int(self.headers["X-ThinkRealty-Event-Id"]), self.headers["X-ThinkRealty-Topic"],
-                                      payload["lead_id"], int(self.headers["X-ThinkRealty-Delivery-Attempt"]),
-                                      verify(receiver.secret, self.headers.get("X-ThinkRealty-Signature", ""), body)
-                                      and payload["event_id"] == int(self.headers["X-ThinkRealty-Event-Id"]),
-                                      payload, now, now - datetime.fromisoformat(payload["occurred_at"]).timestamp())
-                    with receiver._lock:
-                        receiver.arrivals.append(arrival)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        with self._lock:
+            self.requests += 1
+            mode = self.mode
+        if mode == "hang":
+            await asyncio.sleep(self.hang_s)
+        status = {"ok": 204, "hang": 200, "error": 500, "gone": 410}[mode]
+        if status < 300:
+            payload = json.loads(body)
+            now = time.time()
+            event_id = int(request.headers["X-ThinkRealty-Event-Id"])
+            arrival = Arrival(event_id, request.headers["X-ThinkRealty-Topic"], payload["lead_id"],
+                              int(request.headers["X-ThinkRealty-Delivery-Attempt"]),
+                              verify(self.secret, request.headers.get("X-ThinkRealty-Signature", ""), body)
+                              and payload["event_id"] == event_id,
+                              payload, now, now - datetime.fromisoformat(payload["occurred_at"]).timestamp())
+            with self._lock:
+                self.arrivals.append(arrival)
+        return web.Response(status=status)
 
     def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        server.daemon_threads = True
-        self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        """Up: listening on self.port (the same port after a stop)."""
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application()
+            app.router.add_post("/hooks", self._handle)
+            runner = web.AppRunner(app, access_log=None)
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port, reuse_address=True).start())
+            self._runner = runner
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, daemon=True)
+        self._thread.start()
+        ready.wait(10)
 
     def stop(self) -> None:
         """Down: the port refuses connections until start()."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(15)
+        self._loop = self._runner = self._thread = None
 
     def __enter__(self) -> Receiver:
         self.start()
@@ -109,10 +117,6 @@ class Receiver:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def topics_of(self, topic: str) -> list[Arrival]:
-        with self._lock:
-            return [a for a in self.arrivals if a.topic == topic]
 
     def wait_for(self, count: int, topic: str | None = None, timeout_s: float = 30.0) -> list[Arrival]:
         """Until `count` distinct event ids (of `topic`) arrived; returns every arrival of them."""

@@ -1,4 +1,4 @@
-"""Webhooks end to end, with a real receiver (tests/api/receiver.py) checking every signature: the subscription
+"""Webhooks end to end, with a real receiver (devservers/webhook_receiver.py) checking every signature: the subscription
 resource and its errors, 300 parallel captures delivered exactly once per event id and in order per lead, a
 receiver that is down and comes back, one that answers 410 or hangs, and a dispatcher killed mid-batch while a second
 process keeps running."""
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -279,3 +280,24 @@ async def test_a_dispatcher_killed_mid_batch_loses_nothing(seeded_db_url: str, s
     assert len({a.event_id for a in got}) == 20 and all(a.signature_ok for a in got)
     with psycopg.connect(seeded_db_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM crm.webhook_deliveries WHERE state <> 'delivered'").fetchone() == (0,)
+
+
+def test_crmctl_dispatch_delivers_what_is_due_once(seeded_db_url: str) -> None:
+    """The cron path: `crmctl dispatch` as the job login (JOBS_DATABASE_URL), with no app running."""
+    policy(seeded_db_url, webhook_allow_private_targets="true")
+    with Receiver() as receiver, psycopg.connect(seeded_db_url, autocommit=True) as conn:
+        row = conn.execute("INSERT INTO crm.webhook_subscriptions (url, topics, secret) "
+                           "VALUES (%s, '{lead.captured}', crm.new_webhook_secret()) RETURNING secret",
+                           (receiver.url,)).fetchone()
+        assert row is not None
+        receiver.secret = row[0]
+        for i in range(3):
+            conn.execute("SELECT api.capture_lead(%s::jsonb, 'cron-test')", (json.dumps(lead_body(i, "cron")),))
+        env = dict(os.environ, DATABASE_URL=seeded_db_url, JOBS_DATABASE_URL=jobs_url(seeded_db_url),
+                   REDIS_URL="redis://unused:1/0", APP_ENV="test")
+        done = subprocess.run([sys.executable, "-m", "crmctl", "dispatch"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout.strip().splitlines()[-1]) == {"attempted": 3}
+        assert len({a.event_id for a in receiver.arrivals}) == 3 and all(a.signature_ok for a in receiver.arrivals)
+        assert conn.execute("SELECT count(*) FROM crm.webhook_deliveries WHERE state = 'delivered'").fetchone() == (3,)
