@@ -205,8 +205,9 @@ def _t(stamp: str) -> float:
     return datetime.fromisoformat(stamp).timestamp()
 
 
-async def test_410_disables_the_subscription_and_a_hang_times_out(seeded_db_url: str, servers: Servers) -> None:
-    policy(seeded_db_url, webhook_allow_private_targets="true")
+async def test_410_disables_the_subscription_a_hang_times_out_and_a_500_is_retried(seeded_db_url: str,
+                                                                                    servers: Servers) -> None:
+    policy(seeded_db_url, webhook_allow_private_targets="true", webhook_retry_base='"1 second"')
     with Receiver() as receiver:
         receiver.mode = "gone"
         async with api_client(seeded_db_url, servers.redis_url, webhook_dispatch=True, webhook_timeout_s=0.5) as http:
@@ -233,8 +234,18 @@ async def test_410_disables_the_subscription_and_a_hang_times_out(seeded_db_url:
 
             attempts = await eventually(timed_out)
             assert attempts and attempts[0]["outcome"] == "failed" and attempts[0]["duration_ms"] >= 400
+            # a receiver answering 500: a failed attempt with its status, retried
+            receiver.mode = "error"
+
+            async def answered_500() -> Any:
+                items = (await http.get(f"{path}/deliveries")).json()["items"]
+                return [a for d in items for a in d["attempt_log"] if a["status_code"] == 500]
+
+            errors = await eventually(answered_500, timeout_s=60)
+            assert errors and errors[0]["outcome"] == "failed" and errors[0]["error"] == "HTTP 500"
+            assert errors[0]["next_attempt_at"] is not None
             receiver.mode = "ok"
-            await asyncio.to_thread(receiver.wait_for, 4, "lead.captured", 60)
+            await asyncio.to_thread(receiver.wait_for, 4, "lead.captured", 90)
     assert len({a.event_id for a in receiver.arrivals}) == 4 and all(a.signature_ok for a in receiver.arrivals)
 
 
