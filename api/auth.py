@@ -38,6 +38,8 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "manage_policy": ("admin",),
     "reference": ("integration", "agent", "supervisor", "admin"),
     "manage_webhooks": ("admin",),
+    "manage_availability": ("supervisor", "admin"),
+    "pause": ("agent (own)", "supervisor", "admin"),
 }
 
 

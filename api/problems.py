@@ -69,6 +69,29 @@ CATALOGUE: dict[str, Entry] = {
         "Agent not active", "الوكيل غير نشط",
         ("Agent {agent_id} is not active.", "الوكيل {agent_id} غير نشط."),
         ("The agent is not active.", "الوكيل غير نشط.")),
+    "absence_not_found": _e(
+        "Absence not found", "الغياب غير موجود",
+        ("Absence {absence_id} does not exist.", "الغياب {absence_id} غير موجود."),
+        ("The absence does not exist.", "الغياب غير موجود.")),
+    "absence_overlap": _e(
+        "Overlapping absence", "غياب متداخل",
+        ("The absence overlaps absence {absence_id} of the same agent.",
+         "الغياب يتداخل مع الغياب {absence_id} للوكيل نفسه."),
+        ("The absence overlaps another absence of the same agent.", "الغياب يتداخل مع غياب آخر للوكيل نفسه.")),
+    "absence_period": _e(
+        "Invalid absence period", "فترة غياب غير صالحة",
+        ("An absence ends after it starts.", "يجب أن ينتهي الغياب بعد بدايته.")),
+    "agent_unavailable": _e(
+        "Agent unavailable", "الوكيل غير متاح",
+        Detail("Agent {agent_id} is paused and takes no lead.",
+               "الوكيل {agent_id} في استراحة ولا يستقبل عملاء محتملين.", {"reason": "paused"}),
+        Detail("Agent {agent_id} is absent and takes no lead.", "الوكيل {agent_id} غائب ولا يستقبل عملاء محتملين.",
+               {"reason": "absent"}),
+        ("The agent is paused or absent and takes no lead.", "الوكيل في استراحة أو غائب ولا يستقبل عملاء محتملين.")),
+    "agents_availability_derived": _e(
+        "Derived availability", "توفر مشتق",
+        ("An agent's working hours and absences are copied from their tables and cannot be set directly.",
+         "تُنسخ ساعات عمل الوكيل وغياباته من جداولها ولا يمكن تعيينها مباشرة.")),
     "agent_not_found": _e(
         "Agent not found", "الوكيل غير موجود",
         ("Agent {agent_id} does not exist.", "الوكيل {agent_id} غير موجود."),
@@ -286,6 +309,15 @@ CATALOGUE: dict[str, Entry] = {
     "scoring_rule_not_found": _e(
         "Scoring rule not found", "قاعدة التقييم غير موجودة",
         ("The scoring rule does not exist.", "قاعدة التقييم غير موجودة.")),
+    "pause_out_of_range": _e(
+        "Pause out of range", "استراحة خارج النطاق",
+        ("A pause ends after now and within {max_pause}.", "يجب أن تنتهي الاستراحة بعد الآن وخلال {max_pause}."),
+        ("A pause ends after now and within the longest pause allowed.",
+         "يجب أن تنتهي الاستراحة بعد الآن وخلال أطول مدة مسموحة.")),
+    "schedule_overlap": _e(
+        "Overlapping working hours", "ساعات عمل متداخلة",
+        ("Two working ranges of one day overlap ({field}).", "فترتا عمل في اليوم نفسه متداخلتان ({field})."),
+        ("Two working ranges of one day overlap.", "فترتا عمل في اليوم نفسه متداخلتان.")),
     "setting_not_found": _e(
         "Setting not found", "الإعداد غير موجود",
         ("The setting does not exist.", "الإعداد غير موجود.")),

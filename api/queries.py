@@ -116,3 +116,14 @@ PATCH_WEBHOOK = "SELECT api.patch_webhook($1, $2, $3::inet[], ctx.actor) FROM ap
 DELETE_WEBHOOK = "SELECT api.delete_webhook($1, ctx.actor) FROM api.begin_request($2) AS ctx"
 WEBHOOK_DELIVERIES = "SELECT api.webhook_deliveries($1, $2, $3, $4) FROM api.begin_request($5) AS ctx"
 REDELIVER_WEBHOOK = "SELECT api.redeliver_webhook($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
+
+# -- agent availability (api/routes/agents.py) -------------------------------------------------------------------------
+# the weekly hours: read (agent id); replace (agent id, hours); absences: add (agent id, body); a page (agent id,
+# include past, limit, cursor); delete (agent id, absence id); the pause: set (agent id, until, reason); end (agent id)
+AGENT_SCHEDULE = "SELECT api.agent_schedule($1) FROM api.begin_request($2) AS ctx"
+PUT_AGENT_SCHEDULE = "SELECT api.put_agent_schedule($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
+ADD_AGENT_ABSENCE = "SELECT api.add_agent_absence($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
+AGENT_ABSENCES = "SELECT api.agent_absences($1, $2, $3, $4) FROM api.begin_request($5) AS ctx"
+DELETE_AGENT_ABSENCE = "SELECT api.delete_agent_absence($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
+PAUSE_AGENT = "SELECT api.pause_agent($1, $2, $3, ctx.actor) FROM api.begin_request($4) AS ctx"
+RESUME_AGENT = "SELECT api.resume_agent($1, ctx.actor) FROM api.begin_request($2) AS ctx"

@@ -3,8 +3,9 @@ it) and the agent as a resource (list, read, create, change)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -15,6 +16,17 @@ from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
 from api.errors import PROBLEM_CONTENT
 from api.schemas.agents import AgentDashboard, DashboardQuery
+from api.schemas.availability import (
+    Absence,
+    AbsenceBody,
+    AbsenceDeleted,
+    AbsencePage,
+    AbsenceQuery,
+    Availability,
+    PauseBody,
+    Schedule,
+    ScheduleBody,
+)
 from api.schemas.queries import AgentQuery
 from api.schemas.resources import AgentCreate, AgentPage, AgentPatch, AgentResource
 
@@ -102,3 +114,80 @@ async def patch_agent(request: Request, agent_id: UUID, body: AgentPatch, key: A
     agent = await call_api(await get_pool(request), queries.PATCH_AGENT, agent_id, body.to_sql(), key)
     await request.app.state.dashboard_cache.invalidate(str(agent_id))
     return JSONResponse(agent)
+
+
+# --- availability: weekly hours, absences, the pause ----------------------------------------------------------------
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "`agent_not_found`", **PROBLEM_CONTENT}}
+
+
+@router.get("/{agent_id}/schedule", response_model=Schedule, summary="An agent's weekly hours and availability now",
+            description="Hours in the business time zone; none: the office's `business_hours`."
+                        + roles_note("read_agents"),
+            responses={**auth_responses("read_agents"), **NOT_FOUND})
+async def agent_schedule(request: Request, agent_id: UUID, key: ApiKey) -> JSONResponse:
+    return JSONResponse(await call_api(await get_pool(request), queries.AGENT_SCHEDULE, agent_id, key))
+
+
+@router.put("/{agent_id}/schedule", response_model=Schedule, summary="Replace an agent's weekly working hours",
+            description="Several ranges a day allowed, `24:00` runs to midnight; `[]` returns the agent to the "
+                        "office's hours. Routing offers leads only to agents on shift (docs/business-rules.md 13)."
+                        + roles_note("manage_availability"),
+            responses={**auth_responses("manage_availability"), **NOT_FOUND,
+                       422: {"description": "`validation_error` (the field named), `schedule_overlap`",
+                             **PROBLEM_CONTENT}})
+async def put_schedule(request: Request, agent_id: UUID, body: ScheduleBody, key: ApiKey) -> JSONResponse:
+    return JSONResponse(await call_api(await get_pool(request), queries.PUT_AGENT_SCHEDULE, agent_id, body.to_sql(),
+                                       key))
+
+
+@router.post("/{agent_id}/absences", response_model=Absence, status_code=201, summary="Record an absence",
+             description="Leave, sick, training or other, as [starts_at, ends_at); an absent agent receives no lead."
+                         + roles_note("manage_availability"),
+             responses={**auth_responses("manage_availability"), **NOT_FOUND,
+                        409: {"description": "`agent_absences_no_overlap` (a concurrent overlapping absence)",
+                              **PROBLEM_CONTENT},
+                        422: {"description": "`validation_error`, `absence_overlap`, `absence_period`",
+                              **PROBLEM_CONTENT}})
+async def add_absence(request: Request, agent_id: UUID, body: AbsenceBody, key: ApiKey) -> JSONResponse:
+    absence = await call_api(await get_pool(request), queries.ADD_AGENT_ABSENCE, agent_id,
+                             body.model_dump(mode="json"), key)
+    return JSONResponse(absence, status_code=201,
+                        headers={"Location": f"/api/v1/agents/{agent_id}/absences/{absence['absence_id']}"})
+
+
+@router.get("/{agent_id}/absences", response_model=AbsencePage, summary="An agent's absences",
+            description="By start, those not yet over unless `include_past`; one keyset page."
+                        + roles_note("read_agents"),
+            responses={**auth_responses("read_agents"), **NOT_FOUND,
+                       422: {"description": "`validation_error`, `invalid_cursor`", **PROBLEM_CONTENT}})
+async def list_absences(request: Request, agent_id: UUID, key: ApiKey,
+                        query: Annotated[AbsenceQuery, Query()]) -> JSONResponse:
+    return JSONResponse(await call_api(await get_pool(request), queries.AGENT_ABSENCES, agent_id, query.include_past,
+                                       query.limit, query.cursor, key))
+
+
+@router.delete("/{agent_id}/absences/{absence_id}", response_model=AbsenceDeleted, summary="Delete an absence",
+               description=roles_note("manage_availability").strip(),
+               responses={**auth_responses("manage_availability"),
+                          404: {"description": "`absence_not_found`", **PROBLEM_CONTENT}})
+async def delete_absence(request: Request, agent_id: UUID, absence_id: UUID, key: ApiKey) -> JSONResponse:
+    return JSONResponse(await call_api(await get_pool(request), queries.DELETE_AGENT_ABSENCE, agent_id, absence_id,
+                                       key))
+
+
+@router.post("/{agent_id}/pause", response_model=Availability, summary="Pause: take no new lead for a while",
+             description="`minutes` (default 30) or `until`, at most the `max_pause` setting (12 h) ahead; during a "
+                         "viewing, say. An agent pauses itself; supervisors anyone." + roles_note("pause"),
+             responses={**auth_responses("pause"), **NOT_FOUND,
+                        422: {"description": "`validation_error`, `pause_out_of_range`", **PROBLEM_CONTENT}})
+async def pause(request: Request, agent_id: UUID, body: PauseBody, key: ApiKey) -> JSONResponse:
+    until = body.ends(dt.datetime.now(dt.UTC))
+    return JSONResponse(await call_api(await get_pool(request), queries.PAUSE_AGENT, agent_id, until, body.reason,
+                                       key))
+
+
+@router.delete("/{agent_id}/pause", response_model=Availability, summary="End the pause now",
+               description=roles_note("pause").strip(), responses={**auth_responses("pause"), **NOT_FOUND})
+async def resume(request: Request, agent_id: UUID, key: ApiKey) -> JSONResponse:
+    return JSONResponse(await call_api(await get_pool(request), queries.RESUME_AGENT, agent_id, key))

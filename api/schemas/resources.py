@@ -11,6 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from api.schemas.availability import Availability
 from api.schemas.leads import (
     AssignedAgent,
     Budget,
@@ -221,6 +222,7 @@ class AgentResource(BaseModel):
     areas: list[str]
     last_assigned_at: dt.datetime | None
     hired_on: dt.date | None
+    availability: Availability
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -7,7 +7,8 @@
 -- (active_leads <= max_active_leads <= 50) refuses the one that would pass capacity (SQLSTATE 23514).
 
 -- BEFORE INSERT ON crm.lead_assignments.
--- Errors: PT409 agent_inactive, PT409 lead_closed (an open assignment for a converted/lost lead).
+-- Errors: PT409 agent_inactive, PT409 agent_unavailable (the agent is paused or absent at assigned_at; imports
+-- aside), PT409 lead_closed (an open assignment for a converted/lost lead).
 CREATE OR REPLACE FUNCTION crm.lead_assignments_check_new()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -21,6 +22,14 @@ BEGIN
                 USING ERRCODE = 'PT409', CONSTRAINT = 'agent_inactive',
                       DETAIL = pg_catalog.json_build_object('agent_id', NEW.agent_id)::text;
         END IF;
+        IF NEW.kind <> 'import' AND EXISTS (SELECT 1 FROM crm.agents AS g WHERE g.agent_id = NEW.agent_id
+                                                  AND crm.agent_away(g, NEW.assigned_at) IS NOT NULL) THEN
+            RAISE EXCEPTION 'agent % is % and takes no lead', NEW.agent_id,
+                  (SELECT crm.agent_away(g, NEW.assigned_at) FROM crm.agents AS g WHERE g.agent_id = NEW.agent_id)
+                USING ERRCODE = 'PT409', CONSTRAINT = 'agent_unavailable',
+                      DETAIL = pg_catalog.json_build_object('agent_id', NEW.agent_id, 'reason',
+                          (SELECT crm.agent_away(g, NEW.assigned_at) FROM crm.agents AS g WHERE g.agent_id = NEW.agent_id))::text;
+        END IF;
         IF EXISTS (SELECT 1 FROM crm.leads AS l WHERE l.lead_id = NEW.lead_id AND crm.is_closed(l.status)) THEN
             RAISE EXCEPTION 'lead % is closed and cannot be assigned', NEW.lead_id
                 USING ERRCODE = 'PT409', CONSTRAINT = 'lead_closed',
@@ -31,7 +40,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.lead_assignments_check_new() IS
-    'Trigger: an open assignment needs an active agent and an open lead. Errors: PT409 agent_inactive, PT409 lead_closed.';
+    'Trigger: an open assignment needs an active agent, not paused or absent, and an open lead. Errors: PT409 '
+    'agent_inactive, PT409 agent_unavailable, PT409 lead_closed.';
 
 CREATE OR REPLACE TRIGGER lead_assignments_10_check_new BEFORE INSERT ON crm.lead_assignments
     FOR EACH ROW EXECUTE FUNCTION crm.lead_assignments_check_new();
@@ -139,15 +149,21 @@ BEGIN
             USING ERRCODE = 'PT409', CONSTRAINT = 'agents_profile_derived',
                   HINT = 'Insert or delete rows of crm.agent_property_types, crm.agent_areas or crm.agent_languages.';
     END IF;
+    IF (NEW.weekly_hours, NEW.absent) IS DISTINCT FROM (OLD.weekly_hours, OLD.absent) AND pg_catalog.pg_trigger_depth() < 2 THEN
+        RAISE EXCEPTION 'an agent''s working hours and absences are copied from their tables and cannot be set directly'
+            USING ERRCODE = 'PT409', CONSTRAINT = 'agents_availability_derived',
+                  HINT = 'Write crm.agent_working_hours or crm.agent_absences (PUT .../schedule, POST .../absences).';
+    END IF;
     RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION crm.agents_guard_counter() IS
     'Trigger: refuses direct writes of the derived columns of crm.agents (active_leads; the routing profile '
-    'property_types, area_codes, languages). Errors: PT409 agents_active_leads_derived, PT409 agents_profile_derived.';
+    'property_types, area_codes, languages; the availability copies weekly_hours, absent). Errors: PT409 '
+    'agents_active_leads_derived, PT409 agents_profile_derived, PT409 agents_availability_derived.';
 
 CREATE OR REPLACE TRIGGER agents_20_guard_counter
-    BEFORE UPDATE OF active_leads, property_types, area_codes, languages ON crm.agents
+    BEFORE UPDATE OF active_leads, property_types, area_codes, languages, weekly_hours, absent ON crm.agents
     FOR EACH ROW EXECUTE FUNCTION crm.agents_guard_counter();
 
 -- AFTER INSERT, UPDATE or DELETE on crm.agent_property_types / agent_areas / agent_languages: copy the
@@ -194,6 +210,10 @@ BEGIN
     IF cardinality(NEW.property_types) + cardinality(NEW.area_codes) + cardinality(NEW.languages) > 0 THEN
         RAISE EXCEPTION 'a new agent starts with an empty routing profile; add rows to its specialisation tables'
             USING ERRCODE = 'PT409', CONSTRAINT = 'agents_profile_derived';
+    END IF;
+    IF NEW.weekly_hours IS NOT NULL OR NEW.absent <> '{}' THEN
+        RAISE EXCEPTION 'a new agent starts without hours or absences of its own; add rows to their tables'
+            USING ERRCODE = 'PT409', CONSTRAINT = 'agents_availability_derived';
     END IF;
     RETURN NEW;
 END

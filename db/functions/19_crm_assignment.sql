@@ -138,9 +138,15 @@ COMMENT ON FUNCTION crm.eligible_agents(uuid) IS
     'The number of eligible agents (active, role agent, under capacity) but p_exclude_agent, from '
     'crm.routing_profiles.eligible_agents.';
 
--- crm.lock_preferred_agent(agent, exclude): row-locks the preferred agent (a duplicate's first agent, or a
--- supervisor's pick) when active, under capacity and not excluded, waiting for its lock; NULL otherwise.
-CREATE OR REPLACE FUNCTION crm.lock_preferred_agent(p_agent_id uuid, p_exclude_agent uuid)
+-- crm.lock_preferred_agent(agent, exclude, t, minute, office week, require free): row-locks the preferred agent (a
+-- duplicate's first agent, or a supervisor's pick) when available at t (crm.agent_free; with p_require_free false,
+-- when neither paused nor absent: the night's pass), under capacity and not excluded, waiting for its lock; NULL
+-- otherwise.
+DROP FUNCTION IF EXISTS crm.lock_preferred_agent(uuid, uuid);
+DROP FUNCTION IF EXISTS crm.lock_preferred_agent(uuid, uuid, timestamptz, integer, int4multirange);
+CREATE OR REPLACE FUNCTION crm.lock_preferred_agent(p_agent_id uuid, p_exclude_agent uuid, p_at timestamptz,
+                                                    p_minute integer, p_office int4multirange,
+                                                    p_require_free boolean DEFAULT true)
 RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = ''
@@ -155,20 +161,28 @@ BEGIN
       FROM crm.agents AS g
      WHERE g.agent_id = p_agent_id AND g.is_active AND g.active_leads < g.max_active_leads
        AND g.agent_id IS DISTINCT FROM p_exclude_agent
+       AND CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
+                ELSE crm.agent_away(g, p_at) IS NULL END
        FOR NO KEY UPDATE;
     RETURN v_agent;
 END
 $$;
-COMMENT ON FUNCTION crm.lock_preferred_agent(uuid, uuid) IS
-    'Assignment step: the preferred agent, row-locked (FOR NO KEY UPDATE, waiting), when active and under capacity; NULL otherwise.';
+COMMENT ON FUNCTION crm.lock_preferred_agent(uuid, uuid, timestamptz, integer, int4multirange, boolean) IS
+    'Assignment step: the preferred agent, row-locked (FOR NO KEY UPDATE, waiting), when available at t (with '
+    'p_require_free false: neither paused nor absent) and under capacity; NULL otherwise.';
 
--- crm.lock_ranked_agent(order, wait): the first agent of the ranked list still active and under capacity whose
+-- crm.lock_ranked_agent(order, wait, t, minute, office week): the first agent of the ranked list available at t
+-- (crm.agent_free: active, not paused or absent, on shift; with p_require_free false, only neither paused nor
+-- absent: the night's order of crm.choose_agent) and under capacity whose
 -- row is not locked by a concurrent assignment (FOR NO KEY UPDATE SKIP LOCKED), locked; method ranked, or
 -- ranked_after_wait when it took more than one pass. When every candidate is locked (each lock lasts one short
 -- transaction) and p_wait, it polls again with a growing pause, up to about 1.4 s, instead of blocking, so this
 -- transaction never waits while it might hold a lock another one needs (a blocking scan keeps rejected rows
 -- locked). NULL agent: nobody free (the lead queues).
-CREATE OR REPLACE FUNCTION crm.lock_ranked_agent(p_order uuid[], p_wait boolean, OUT agent_id uuid, OUT method text)
+DROP FUNCTION IF EXISTS crm.lock_ranked_agent(uuid[], boolean);
+CREATE OR REPLACE FUNCTION crm.lock_ranked_agent(p_order uuid[], p_wait boolean, p_at timestamptz, p_minute integer,
+                                                 p_office int4multirange, p_require_free boolean DEFAULT true,
+                                                 OUT agent_id uuid, OUT method text)
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
@@ -178,12 +192,16 @@ BEGIN
             PERFORM pg_catalog.pg_sleep(least(0.05, 0.002 * i));
             EXIT WHEN NOT EXISTS (SELECT 1 FROM crm.agents AS g
                                    WHERE g.agent_id = ANY (p_order) AND g.is_active
-                                     AND g.active_leads < g.max_active_leads);
+                                     AND g.active_leads < g.max_active_leads
+                                     AND CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
+                                              ELSE crm.agent_away(g, p_at) IS NULL END);
         END IF;
         SELECT g.agent_id INTO agent_id
           FROM crm.agents AS g
           JOIN pg_catalog.unnest(p_order) WITH ORDINALITY AS o (agent_id, ord) ON o.agent_id = g.agent_id
          WHERE g.is_active AND g.active_leads < g.max_active_leads
+           AND CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
+                    ELSE crm.agent_away(g, p_at) IS NULL END
          ORDER BY o.ord
          LIMIT 1
            FOR NO KEY UPDATE OF g SKIP LOCKED;
@@ -194,15 +212,18 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION crm.lock_ranked_agent(uuid[], boolean) IS
-    'Assignment step: locks the best-ranked free agent with FOR NO KEY UPDATE SKIP LOCKED, polling briefly (p_wait) '
-    'while every candidate is locked; returns the agent (NULL: nobody free) and method ranked or ranked_after_wait.';
+COMMENT ON FUNCTION crm.lock_ranked_agent(uuid[], boolean, timestamptz, integer, int4multirange, boolean) IS
+    'Assignment step: locks the first agent of p_order available at t (crm.agent_free; with p_require_free false: '
+    'merely neither paused nor absent) and under capacity with FOR NO KEY UPDATE SKIP LOCKED, polling briefly (p_wait) '
+    'while every candidate is locked; returns the agent (NULL: nobody) and method ranked or ranked_after_wait.';
 
 -- crm.choose_agent(...): picks and LOCKS the agent for a lead; returns the decision as jsonb:
 -- {"method": "preferred" | "ranked" | "ranked_after_wait" | "queued", "agent_id", "winner_rank", "eligible_count",
---  "candidates": the top five with their points, "weights", "decided_at", ...}. agent_id is null when queued.
--- The preferred agent (the agent of a duplicate's first lead, or a supervisor's pick) is taken when active and
--- under capacity, waiting for its row lock. Otherwise the ranked candidates are tried in order with
+--  "available_now", "available_from", "candidates": the top five with their points, "weights", "decided_at", ...}.
+-- agent_id is null when queued. Only agents available at p_now (crm.agent_free: active, not paused or absent, on
+-- shift) are taken; when nobody with room is, the one whose availability starts first (never one paused or absent;
+-- the preferred agent first on a tie, then by rank), available_now false and available_from saying when. The preferred agent (the agent of a duplicate's first
+-- lead, or a supervisor's pick) is taken when available and under capacity, waiting for its row lock. Otherwise the ranked candidates are tried in order with
 -- FOR NO KEY UPDATE SKIP LOCKED, so concurrent captures spread over agents instead of queueing behind one;
 -- if every candidate is locked by someone else it polls again for up to about 1.4 s before queueing the lead,
 -- unless p_wait is false (the queue drain, which runs at commit and may hold agent locks: it leaves the lead queued).
@@ -223,12 +244,18 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    v_agent      uuid := crm.lock_preferred_agent(p_preferred_agent, p_exclude_agent);
+    -- the availability clock of this decision: t, its minute of the week, the office's hours (crm.agent_free)
+    v_at         timestamptz := coalesce(p_now, now());
+    v_minute     integer := crm.minute_of_week(v_at);
+    v_office     int4multirange := crm.office_week();
+    v_agent      uuid := crm.lock_preferred_agent(p_preferred_agent, p_exclude_agent, v_at, v_minute, v_office);
     v_method     text := CASE WHEN v_agent IS NOT NULL THEN 'preferred' END;
     v_candidates jsonb;
     v_order      uuid[];
     v_eligible   integer := crm.eligible_agents(p_exclude_agent);
     v_ranked     record;   -- crm.lock_ranked_agent
+    v_from       timestamptz;
+    v_open       timestamptz;   -- when the office next opens (the night's ranking)
 BEGIN
     -- the best 32: more than the captures that can hold an agent's lock at once behind one API process's pool
     SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
@@ -245,15 +272,46 @@ BEGIN
     IF v_agent IS NULL AND v_eligible > 0 THEN
         -- wait for a locked candidate only when these are all there are
         SELECT * INTO v_ranked
-          FROM crm.lock_ranked_agent(v_order, p_wait AND v_eligible <= coalesce(cardinality(v_order), 0));
+          FROM crm.lock_ranked_agent(v_order, p_wait AND v_eligible <= coalesce(cardinality(v_order), 0), v_at,
+                                     v_minute, v_office);
         IF v_ranked.agent_id IS NULL AND v_eligible > coalesce(cardinality(v_order), 0) THEN
-            -- every one of the best 32 is held by a concurrent assignment: the whole ranking
+            -- every one of the best 32 is held by a concurrent assignment or unavailable: the whole ranking
             v_order := ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas, p_language, NULL,
                                                                    p_exclude_agent) AS r ORDER BY r.rank);
-            SELECT * INTO v_ranked FROM crm.lock_ranked_agent(v_order, p_wait);
+            SELECT * INTO v_ranked FROM crm.lock_ranked_agent(v_order, p_wait, v_at, v_minute, v_office);
         END IF;
         v_agent := v_ranked.agent_id;
         v_method := v_ranked.method;
+        IF v_agent IS NULL AND NOT EXISTS (
+               SELECT 1 FROM crm.agents AS g
+                WHERE g.agent_id = ANY (v_order) AND g.is_active AND g.active_leads < g.max_active_leads
+                  AND crm.agent_free(g, v_at, v_minute, v_office)) THEN
+            -- nobody with room is available now (the night): the whole ranking again, by when each one's
+            -- availability starts (never one paused or absent now), the preferred agent first on a tie, then by rank
+            v_open := crm.business_open_at(v_at);
+            IF cardinality(v_order) < v_eligible THEN
+                v_order := ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas, p_language, NULL,
+                                                                       p_exclude_agent) AS r ORDER BY r.rank);
+            END IF;
+            v_order := ARRAY(
+                SELECT o.agent_id
+                  FROM pg_catalog.unnest(pg_catalog.array_prepend(p_preferred_agent, v_order))
+                       WITH ORDINALITY AS o (agent_id, ord)
+                  JOIN crm.agents AS g ON g.agent_id = o.agent_id
+                 WHERE g.is_active AND g.active_leads < g.max_active_leads AND crm.agent_away(g, v_at) IS NULL
+                   AND g.agent_id IS DISTINCT FROM p_exclude_agent
+                 ORDER BY crm.next_available_at(g, v_at, v_open) NULLS LAST, o.ord);
+            IF v_order[1] = p_preferred_agent THEN   -- its availability starts first: wait for it, as by day
+                v_agent := crm.lock_preferred_agent(p_preferred_agent, p_exclude_agent, v_at, v_minute, v_office, false);
+                v_method := CASE WHEN v_agent IS NOT NULL THEN 'preferred' END;
+            END IF;
+            IF v_agent IS NULL THEN
+                SELECT * INTO v_ranked FROM crm.lock_ranked_agent(v_order, p_wait, v_at, v_minute, v_office, false);
+                v_agent := v_ranked.agent_id;
+                v_method := v_ranked.method;
+            END IF;
+            v_from := (SELECT crm.agent_available_from(g, v_at) FROM crm.agents AS g WHERE g.agent_id = v_agent);
+        END IF;
     END IF;
 
     RETURN pg_catalog.jsonb_build_object(
@@ -262,6 +320,8 @@ BEGIN
         'winner_rank', pg_catalog.array_position(v_order, v_agent),
         'eligible_count', v_eligible,
         'preferred_agent_id', p_preferred_agent,
+        'available_now', v_agent IS NOT NULL AND v_from IS NULL,
+        'available_from', CASE WHEN v_agent IS NOT NULL THEN coalesce(v_from, v_at) END,
         'candidates', v_candidates,
         'weights', crm.setting('assignment_weights'),
         'decided_at', coalesce(p_now, now()));

@@ -18,12 +18,14 @@ BEGIN
                 'performance_score', g.performance_score, 'languages', pg_catalog.to_json(g.languages),
                 'property_types', pg_catalog.to_json(g.property_types), 'areas', pg_catalog.to_json(g.area_codes),
                 'last_assigned_at', g.last_assigned_at, 'hired_on', g.hired_on,
+                'availability', crm.agent_availability(g.agent_id),
                 'created_at', g.created_at, 'updated_at', g.updated_at)
               FROM crm.agents AS g WHERE g.agent_id = p_agent_id);
 END
 $$;
 COMMENT ON FUNCTION crm.agent_resource(uuid) IS
-    'One agent as the API shows it: identity, role, state, workload and capacity, performance, routing profile.';
+    'One agent as the API shows it: identity, role, state, workload and capacity, performance, routing profile, '
+    'availability now (crm.agent_availability).';
 
 -- api.list_agents(filters, limit, cursor): one page {"items", "next"} of agents by name then id. filters: active
 -- (bool), role, language, property_type, area, has_capacity (bool). Supervisors and admins.

@@ -22,6 +22,7 @@ from api.main import create_app
 from api.routes.analytics import Report, ReportCatalog
 from api.routes.health import Health, Ready
 from api.schemas.agents import AgentDashboard
+from api.schemas.availability import Absence, AbsenceDeleted, AbsencePage, Availability, Schedule
 from api.schemas.leads import AssignedAgent, CaptureResponse, DeadLetter, LeadState
 from api.schemas.resources import (
     AgentPage,
@@ -184,6 +185,7 @@ async def test_every_endpoint_answers_in_its_documented_shape(http: httpx.AsyncC
 
     await _resources(http, seeded_db_url, hit)
     await _webhooks(http, hit)
+    await _availability(http, hit)
 
     documented = _documented()
     assert len(documented) >= 30  # the OpenAPI document was read
@@ -325,3 +327,26 @@ async def _webhooks(http: httpx.AsyncClient, hit: Any) -> None:
     hit("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver")
     assert check(WebhookDeleted, await http.delete(path))["deleted"] is True
     hit("DELETE", "/api/v1/webhooks/{webhook_id}")
+
+
+async def _availability(http: httpx.AsyncClient, hit: Any) -> None:
+    """An agent's schedule, absences and pause."""
+    agent = check(AgentPage, await http.get("/api/v1/agents", params={"limit": 1}))["items"][0]["agent_id"]
+    base = f"/api/v1/agents/{agent}"
+    schedule = check(Schedule, await http.put(f"{base}/schedule", json={
+        "hours": [{"day": 1, "start": "08:00", "end": "12:00"}, {"day": 1, "start": "13:00", "end": "24:00"}]}))
+    assert len(schedule["hours"]) == 2
+    hit("PUT", "/api/v1/agents/{agent_id}/schedule")
+    check(Schedule, await http.get(f"{base}/schedule"))
+    hit("GET", "/api/v1/agents/{agent_id}/schedule")
+    absence = check(Absence, await http.post(f"{base}/absences", json={
+        "starts_at": "2027-02-01T00:00:00+04:00", "ends_at": "2027-02-03T00:00:00+04:00", "reason": "training"}), 201)
+    hit("POST", "/api/v1/agents/{agent_id}/absences")
+    assert check(AbsencePage, await http.get(f"{base}/absences"))["items"][0]["absence_id"] == absence["absence_id"]
+    hit("GET", "/api/v1/agents/{agent_id}/absences")
+    check(AbsenceDeleted, await http.delete(f"{base}/absences/{absence['absence_id']}"))
+    hit("DELETE", "/api/v1/agents/{agent_id}/absences/{absence_id}")
+    assert check(Availability, await http.post(f"{base}/pause", json={"minutes": 20}))["paused_until"]
+    hit("POST", "/api/v1/agents/{agent_id}/pause")
+    assert check(Availability, await http.delete(f"{base}/pause"))["paused_until"] is None
+    hit("DELETE", "/api/v1/agents/{agent_id}/pause")

@@ -15,6 +15,11 @@ from psycopg.types.json import Jsonb
 from tests.db.factories import assign, capture, db_error, new_agent, new_lead
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday, 13:00 in Dubai
+DAYTIME = NOW
+# the availability clock the routing steps take (t, its minute of the week, the office's hours): by day, at night
+CLOCK = f"'{DAYTIME.isoformat()}'::timestamptz, crm.minute_of_week('{DAYTIME.isoformat()}'), crm.office_week()"
+NIGHT = datetime(2026, 11, 30, 19, 0, tzinfo=UTC)  # 23:00 in Dubai
+NIGHT_CLOCK = f"'{NIGHT.isoformat()}'::timestamptz, crm.minute_of_week('{NIGHT.isoformat()}'), crm.office_week()"
 
 
 def one(conn: psycopg.Connection, sql: str, *args: Any) -> Any:
@@ -225,11 +230,16 @@ def test_lock_preferred_agent_only_when_free(db: psycopg.Connection) -> None:
     full = new_agent(db, max_active_leads=1)
     assign(db, new_lead(db), full)
     inactive = new_agent(db, is_active=False)
-    assert str(one(db, "SELECT crm.lock_preferred_agent(%s, NULL)", free)) == free
-    for agent in (full, inactive):
-        assert one(db, "SELECT crm.lock_preferred_agent(%s, NULL)", agent) is None
-    assert one(db, "SELECT crm.lock_preferred_agent(%s, %s)", free, free) is None  # excluded
-    assert one(db, "SELECT crm.lock_preferred_agent(NULL, NULL)") is None
+    paused = new_agent(db)
+    db.execute("UPDATE crm.agents SET paused_until = %s WHERE agent_id = %s", (DAYTIME + timedelta(hours=1), paused))
+    assert str(one(db, f"SELECT crm.lock_preferred_agent(%s, NULL, {CLOCK})", free)) == free
+    for agent in (full, inactive, paused):
+        assert one(db, f"SELECT crm.lock_preferred_agent(%s, NULL, {CLOCK})", agent) is None
+    assert one(db, f"SELECT crm.lock_preferred_agent(%s, %s, {CLOCK})", free, free) is None  # excluded
+    assert one(db, f"SELECT crm.lock_preferred_agent(NULL, NULL, {CLOCK})") is None
+    # at night nobody is free; the night's pass takes an agent off shift, never a paused one
+    assert one(db, f"SELECT crm.lock_preferred_agent(%s, NULL, {NIGHT_CLOCK})", free) is None
+    assert str(one(db, f"SELECT crm.lock_preferred_agent(%s, NULL, {NIGHT_CLOCK}, false)", free)) == free
 
 
 def test_lock_ranked_agent_skips_a_locked_agent(db_url: str) -> None:
@@ -237,11 +247,11 @@ def test_lock_ranked_agent_skips_a_locked_agent(db_url: str) -> None:
         first, second = new_agent(setup), new_agent(setup)
     with psycopg.connect(db_url) as holder, psycopg.connect(db_url) as other:
         holder.execute("SELECT 1 FROM crm.agents WHERE agent_id = %s FOR NO KEY UPDATE", (first,))
-        got = row(other, "SELECT * FROM crm.lock_ranked_agent(%s::uuid[], false)", [first, second])
+        got = row(other, f"SELECT * FROM crm.lock_ranked_agent(%s::uuid[], false, {CLOCK})", [first, second])
         assert (str(got["agent_id"]), got["method"]) == (second, "ranked")
         other.rollback()
         holder.execute("SELECT 1 FROM crm.agents WHERE agent_id = %s FOR NO KEY UPDATE", (second,))
-        nobody = row(other, "SELECT * FROM crm.lock_ranked_agent(%s::uuid[], false)", [first, second])
+        nobody = row(other, f"SELECT * FROM crm.lock_ranked_agent(%s::uuid[], false, {CLOCK})", [first, second])
         assert nobody == {"agent_id": None, "method": None}
 
 
