@@ -123,12 +123,11 @@ class Dispatcher:
                 continue  # a full or partial batch: more may be due at once
             due: datetime | None = await conn.fetchval(queries.NEXT_DELIVERY_AT)
             delay = self.poll_s
-            if due is not None:
-                delay = min(delay, max(0.0, (due - datetime.now(UTC)).total_seconds()))
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._wake.wait()
+            if due is not None:  # at least 50 ms: what is due but was not claimable is another dispatcher's now
+                delay = min(delay, max(0.05, (due - datetime.now(UTC)).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     async def dispatch_once(self, conn: asyncpg.Connection, http: aiohttp.ClientSession) -> int:
         """One round: claim, send, record. Returns how many deliveries were claimed."""

@@ -50,8 +50,8 @@ async def resolve_host(url: str) -> list[str] | None:
     try:
         async with asyncio.timeout(RESOLVE_TIMEOUT_S):
             infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (OSError, TimeoutError):
-        return []
+    except (OSError, TimeoutError, UnicodeError, ValueError):
+        return []   # unresolvable (or not a name a resolver takes): the database refuses it while it refuses private
     return sorted({str(info[4][0]).split("%")[0] for info in infos})
 
 

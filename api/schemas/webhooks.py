@@ -15,22 +15,38 @@ Topic = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 
 
+def _host_name_ok(host: str) -> bool:
+    """A host name whose labels are 1 to 63 characters once IDNA-encoded (what a resolver accepts)."""
+    try:
+        encoded = host.rstrip(".").encode("idna")
+    except UnicodeError:
+        return False
+    return all(0 < len(label) <= 63 for label in encoded.split(b".")) and len(encoded) <= 253
+
+
 def _web_url(value: str) -> str:
-    """http or https, a host, no user name or password, no fragment; the database decides what the host may be."""
+    """http or https, a valid host, a port 1-65535, no user name or password, no fragment. Normalised: scheme and
+    host in lower case, a "/" before a query that follows the host. The database decides what the host may be."""
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https"):
+    if parts.scheme.lower() not in ("http", "https"):
         raise ValueError("the url must be http or https")
     if not parts.hostname:
         raise ValueError("the url has no host")
-    if parts.username is not None or parts.password is not None:
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise ValueError("the url may not carry a user name or password")
-    if parts.fragment:
+    if parts.fragment or "#" in value:
         raise ValueError("the url may not have a fragment")
     try:
-        parts.port  # noqa: B018 (raises on a port out of range)
+        port = parts.port
     except ValueError as exc:
         raise ValueError("the url's port is not valid") from exc
-    return value
+    if port == 0:
+        raise ValueError("the url's port is not valid")
+    if not parts.netloc.startswith("[") and not _host_name_ok(parts.hostname):
+        raise ValueError("the url's host is not a valid name")
+    netloc = parts.netloc.lower()
+    return f"{parts.scheme.lower()}://{netloc}{parts.path or ('/' if parts.query else '')}" + (
+        f"?{parts.query}" if parts.query else "")
 
 
 WebUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=2000,

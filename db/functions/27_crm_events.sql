@@ -153,8 +153,10 @@ DECLARE
     v_previous crm.lead_assignments;
 BEGIN
     SELECT * INTO v_previous FROM crm.lead_assignments AS a
-     WHERE a.lead_id = NEW.lead_id AND a.assignment_id <> NEW.assignment_id AND a.assigned_at <= NEW.assigned_at
-     ORDER BY a.assigned_at DESC, a.released_at DESC NULLS FIRST LIMIT 1;
+     WHERE a.lead_id = NEW.lead_id AND a.assignment_id <> NEW.assignment_id AND a.released_at IS NOT NULL
+       AND a.released_at <= NEW.assigned_at AND a.assigned_at <= NEW.assigned_at
+       AND NOT (a.assigned_at = NEW.assigned_at AND a.released_at > NEW.assigned_at)
+     ORDER BY a.assigned_at DESC, a.released_at DESC LIMIT 1;
     IF v_previous.assignment_id IS NULL THEN
         PERFORM crm.emit_event('lead.assigned', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
             'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', crm.agent_brief(NEW.agent_id),
@@ -249,7 +251,8 @@ DROP TRIGGER IF EXISTS follow_up_escalations_90_emit ON crm.follow_up_escalation
 CREATE CONSTRAINT TRIGGER follow_up_escalations_90_emit AFTER INSERT ON crm.follow_up_escalations
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION crm.follow_up_escalations_emit();
 
--- AFTER UPDATE OF active_leads ON crm.agents (deferred), onto the cap: agent.capacity_reached.
+-- AFTER UPDATE OF active_leads, max_active_leads ON crm.agents (deferred), onto the cap (more leads, or a cap
+-- lowered onto the load): agent.capacity_reached.
 CREATE OR REPLACE FUNCTION crm.agents_emit_capacity()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -268,7 +271,7 @@ COMMENT ON FUNCTION crm.agents_emit_capacity() IS
     'go to others, or to the queue). SECURITY DEFINER: writes the outbox.';
 
 DROP TRIGGER IF EXISTS agents_90_emit_capacity ON crm.agents;
-CREATE CONSTRAINT TRIGGER agents_90_emit_capacity AFTER UPDATE OF active_leads ON crm.agents
+CREATE CONSTRAINT TRIGGER agents_90_emit_capacity AFTER UPDATE OF active_leads, max_active_leads ON crm.agents
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN (NEW.active_leads >= NEW.max_active_leads AND OLD.active_leads < OLD.max_active_leads)
     EXECUTE FUNCTION crm.agents_emit_capacity();

@@ -3,7 +3,8 @@
 -- hold is checked by the table's trigger (webhook_subscriptions_20_check), for psql writers too.
 
 -- crm.is_private_address(address): loopback, private (RFC 1918, unique local), link-local, carrier-grade NAT,
--- unspecified or IPv4-mapped addresses: the targets a webhook may not reach unless webhook_allow_private_targets.
+-- unspecified, IPv4-compatible or IPv4-mapped addresses, NAT64 and 6to4 (which embed any IPv4 address): the targets a
+-- webhook may not reach unless webhook_allow_private_targets.
 CREATE OR REPLACE FUNCTION crm.is_private_address(p_address inet)
 RETURNS boolean
 LANGUAGE sql
@@ -11,15 +12,16 @@ IMMUTABLE
 SET search_path = ''
 AS $$
     SELECT p_address <<= ANY (ARRAY['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16',
-                                    '100.64.0.0/10', '0.0.0.0/8', '::1/128', '::/128', 'fc00::/7', 'fe80::/10',
-                                    '::ffff:0:0/96']::inet[])
+                                    '100.64.0.0/10', '0.0.0.0/8', '::/96', 'fc00::/7', 'fe80::/10',
+                                    '::ffff:0:0/96', '64:ff9b::/96', '2002::/16']::inet[])
 $$;
 COMMENT ON FUNCTION crm.is_private_address(inet) IS
-    'True for loopback, RFC 1918 / unique-local, link-local, CGNAT, unspecified and IPv4-mapped addresses.';
+    'True for loopback, RFC 1918 / unique-local, link-local, CGNAT, unspecified, IPv4-compatible and IPv4-mapped '
+    'addresses, and the NAT64 and 6to4 prefixes (which can embed any of them).';
 
 -- crm.webhook_target_refusal(url, addresses): why a subscription may not point at url (NULL: it may). The host is
--- an address literal, "localhost", or a name whose addresses (resolved by the API: p_addresses; NULL for a writer
--- who resolved nothing, as in psql) are checked. Nothing is refused while webhook_allow_private_targets is true.
+-- an address literal (in canonical dotted form only), "localhost", or a name whose addresses (resolved by the API:
+-- p_addresses; NULL for a writer who resolved nothing, as in psql) are checked. Nothing is refused while webhook_allow_private_targets is true.
 CREATE OR REPLACE FUNCTION crm.webhook_target_refusal(p_url text, p_addresses inet[])
 RETURNS text
 LANGUAGE plpgsql
@@ -36,15 +38,20 @@ BEGIN
     IF v_host = 'localhost' OR v_host LIKE '%.localhost' THEN
         RETURN 'the host is this machine';
     END IF;
+    IF v_host ~ '^[0-9.]+$' AND v_host !~ '^(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}$' THEN
+        RETURN 'the host is not a canonical address';   -- 0177.0.0.1, 127.1, 2130706433: read otherwise by resolvers
+    END IF;
     IF v_host ~ '^\[.*\]$' OR v_host ~ '^[0-9.]+$' THEN
         BEGIN
             v_literal := btrim(v_host, '[]')::inet;
         EXCEPTION WHEN invalid_text_representation THEN
             RETURN 'the host is not a valid address';
         END;
-        RETURN CASE WHEN crm.is_private_address(v_literal) THEN 'the host is a private or local address' END;
+        IF crm.is_private_address(v_literal) THEN
+            RETURN 'the host is a private or local address';
+        END IF;
     END IF;
-    IF p_addresses IS NOT NULL THEN
+    IF p_addresses IS NOT NULL AND NOT (v_host ~ '^\[.*\]$' OR v_host ~ '^[0-9.]+$') THEN
         IF cardinality(p_addresses) = 0 THEN
             RETURN 'the host name does not resolve';
         END IF;
@@ -363,7 +370,8 @@ SECURITY DEFINER
 SET search_path = ''
 AS $$
 DECLARE
-    v_after bigint := (crm.decode_cursor(p_cursor) ->> 'id')::bigint;
+    v_cursor jsonb := crm.decode_cursor(p_cursor);
+    v_after bigint;
     v_limit integer := crm.page_limit(p_limit);
     v_items json;
     v_last  bigint;
@@ -372,6 +380,12 @@ BEGIN
     PERFORM crm.authorize('manage_webhooks');
     IF NOT EXISTS (SELECT 1 FROM crm.webhook_subscriptions AS s WHERE s.subscription_id = p_subscription_id) THEN
         PERFORM crm.raise_webhook_not_found(p_subscription_id);
+    END IF;
+    IF v_cursor IS NOT NULL THEN   -- our cursors hold {"id": <a positive event id>}; anything else is not one
+        IF pg_catalog.jsonb_typeof(v_cursor) <> 'object' OR coalesce(v_cursor ->> 'id', '') !~ '^[1-9][0-9]{0,17}$' THEN
+            RAISE EXCEPTION 'the cursor is not one this list gave out' USING ERRCODE = 'PT422', CONSTRAINT = 'invalid_cursor';
+        END IF;
+        v_after := (v_cursor ->> 'id')::bigint;
     END IF;
     WITH page AS (
         SELECT d.event_id FROM crm.webhook_deliveries AS d

@@ -54,10 +54,16 @@ DECLARE
 BEGIN
     RETURN QUERY
     WITH candidates AS MATERIALIZED (
+        -- due, and not behind an earlier delivery of its lead that waits (a backoff or a lease): such blocked ones
+        -- never fill the window, so one failing receiver holds back only its own leads' later deliveries
         SELECT d.subscription_id, d.event_id, d.lead_id
           FROM crm.webhook_deliveries AS d
           JOIN crm.webhook_subscriptions AS s ON s.subscription_id = d.subscription_id
          WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND s.is_active
+           AND (d.lead_id IS NULL OR NOT EXISTS (
+                SELECT 1 FROM crm.webhook_deliveries AS w
+                 WHERE w.subscription_id = d.subscription_id AND w.lead_id = d.lead_id AND w.state = 'pending'
+                   AND w.event_id < d.event_id AND w.next_attempt_at > now()))
          ORDER BY d.event_id
          LIMIT p_limit
            FOR UPDATE OF d SKIP LOCKED),
@@ -92,8 +98,9 @@ COMMENT ON FUNCTION jobs.claim_deliveries(integer) IS
 -- (2xx), failed (another status, a timeout, a refused connection), gone (410: the subscription is disabled, the
 -- delivery waits for it to be enabled again) and skipped (not sent: an earlier delivery of its lead failed in the
 -- same batch; the lease is released, no attempt counted). A failure is retried after crm.webhook_backoff, or is dead
--- when that would pass webhook_retry_limit after the event. Only pending deliveries change (one delivered meanwhile
--- by another dispatcher stays delivered; its attempt is logged all the same). Returns the count of each outcome.
+-- when that would pass webhook_retry_limit after the event. Only pending deliveries change, and only theirs are
+-- logged: one delivered meanwhile by another dispatcher (after a lease ran out) stays delivered, one whose
+-- subscription was deleted meanwhile is gone. Returns the count of each outcome.
 CREATE OR REPLACE FUNCTION jobs.record_deliveries(p_results jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -130,7 +137,7 @@ BEGIN
             dead_at = CASE WHEN x.new_state = 'dead' THEN now() END
           FROM decided AS x
          WHERE d.subscription_id = x.subscription_id AND d.event_id = x.event_id AND d.state = 'pending'
-        RETURNING d.subscription_id),
+        RETURNING d.subscription_id, d.event_id),
     attempts AS (
         INSERT INTO crm.webhook_attempts (subscription_id, event_id, attempt, attempted_at, outcome, status_code,
                                           duration_ms, error, next_attempt_at)
@@ -138,7 +145,9 @@ BEGIN
                CASE WHEN x.new_state = 'dead' THEN 'dead' ELSE x.outcome END,
                CASE WHEN x.status_code BETWEEN 100 AND 599 THEN x.status_code END, greatest(x.duration_ms, 0),
                left(x.error, 500), CASE WHEN x.new_state = 'pending' AND x.outcome = 'failed' THEN x.retry_at END
-          FROM decided AS x WHERE x.outcome <> 'skipped'),
+          FROM decided AS x
+          JOIN updated AS u ON u.subscription_id = x.subscription_id AND u.event_id = x.event_id
+         WHERE x.outcome <> 'skipped'),
     gone AS (
         UPDATE crm.webhook_subscriptions AS s SET is_active = false, disabled_at = now(), updated_at = now(),
                disabled_reason = 'the receiver answered 410 Gone'
@@ -158,8 +167,8 @@ COMMENT ON FUNCTION jobs.record_deliveries(jsonb) IS
     'gone (410: subscription disabled), skipped (lease released). Logs every attempt in crm.webhook_attempts. '
     'SECURITY DEFINER: writes the queue for the job login.';
 
--- jobs.next_delivery_at(): when the earliest pending delivery of an active subscription falls due (NULL: none), so
--- an idle dispatcher sleeps until then (or until a NOTIFY on webhook_delivery).
+-- jobs.next_delivery_at(): when the earliest pending delivery of an active subscription that is not behind an
+-- earlier one of its lead falls due (NULL: none), so an idle dispatcher sleeps until then (or a NOTIFY).
 CREATE OR REPLACE FUNCTION jobs.next_delivery_at()
 RETURNS timestamptz
 LANGUAGE plpgsql
@@ -168,10 +177,14 @@ SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
-    RETURN (SELECT min(d.next_attempt_at)
+    RETURN (SELECT min(d.next_attempt_at)   -- of the deliveries at the head of their lead's queue
               FROM crm.webhook_deliveries AS d
               JOIN crm.webhook_subscriptions AS s ON s.subscription_id = d.subscription_id
-             WHERE d.state = 'pending' AND s.is_active);
+             WHERE d.state = 'pending' AND s.is_active
+               AND (d.lead_id IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM crm.webhook_deliveries AS w
+                     WHERE w.subscription_id = d.subscription_id AND w.lead_id = d.lead_id AND w.state = 'pending'
+                       AND w.event_id < d.event_id)));
 END
 $$;
 COMMENT ON FUNCTION jobs.next_delivery_at() IS

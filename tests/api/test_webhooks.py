@@ -312,3 +312,18 @@ def test_crmctl_dispatch_delivers_what_is_due_once(seeded_db_url: str) -> None:
         assert json.loads(done.stdout.strip().splitlines()[-1]) == {"attempted": 3}
         assert len({a.event_id for a in receiver.arrivals}) == 3 and all(a.signature_ok for a in receiver.arrivals)
         assert conn.execute("SELECT count(*) FROM crm.webhook_deliveries WHERE state = 'delivered'").fetchone() == (3,)
+
+
+async def test_odd_urls_and_cursors_are_clear_422s(seeded_db_url: str, servers: Servers) -> None:
+    policy(seeded_db_url, webhook_allow_private_targets="true")   # no DNS here: a name need not resolve
+    async with api_client(seeded_db_url, servers.redis_url) as http:
+        base = {"topics": ["lead.captured"]}
+        for url in ("http://a..b/", "http://.localhost/", "http://" + "x" * 64 + ".example.com/", "http://h:0/x",
+                    "https://h:99999/", "gopher://h/"):
+            assert_problem(await http.post("/api/v1/webhooks", json=base | {"url": url}), 422, "validation_error")
+        made = await http.post("/api/v1/webhooks", json=base | {"url": "HTTPS://Hooks.Example.COM?team=sales"})
+        assert made.status_code == 201, made.text
+        assert made.json()["url"] == "https://hooks.example.com/?team=sales"
+        path = f"/api/v1/webhooks/{made.json()['webhook_id']}/deliveries"
+        for cursor in ("eyJpZCI6IngifQ", "eyJpZCI6MWU5OX0", "W10", "bnVsbA"):   # {"id":"x"}, {"id":1e99}, [], null
+            assert_problem(await http.get(path, params={"cursor": cursor}), 422, "invalid_cursor")

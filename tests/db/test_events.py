@@ -314,3 +314,74 @@ def test_the_sweep_prunes_old_finished_events_only(db: psycopg.Connection) -> No
                       ).fetchall()
     assert left == [("pending",)]   # the pending delivery's event stays; the delivered one went with its attempts
     assert db.execute("SELECT count(*) FROM crm.webhook_attempts WHERE outcome = 'delivered'").fetchone() == (0,)
+
+
+def test_a_failing_receiver_holds_back_only_its_own_leads(db: psycopg.Connection) -> None:
+    """The head of each lead's queue failed, its later deliveries wait; they never fill the claim window, so
+    another subscriber's delivery is claimed at once, and an idle dispatcher sleeps until the head's retry."""
+    new_agent(db)
+    failing = subscribe(db, ["*"])
+    for _ in range(5):
+        capture(db, "website")
+    batch = claim(db, 500)
+    heads: dict[str, int] = {}
+    for _, event, lead in sorted(batch, key=lambda r: r[1]):
+        if lead:
+            heads.setdefault(lead, event)   # each lead's first delivery
+    results = [outcome(failing, event, "failed" if heads.get(lead) == event else "skipped", 503)
+               for _, event, lead in batch]
+    record(db, results)
+    healthy = subscribe(db, ["lead.captured"])
+    capture(db, "website")
+    got = claim(db, 2)   # a window of two: the ten blocked ones (earlier events) do not fill it
+    assert healthy in {sub for sub, _, _ in got}
+    # nothing due is left but blocked deliveries: an idle dispatcher sleeps until a head's retry or lease
+    assert db.execute("SELECT jobs.next_delivery_at() > now()").fetchone() == (True,)
+
+
+def test_a_lead_moved_twice_in_one_transaction_names_each_move(db: psycopg.Connection) -> None:
+    a, x, y = new_agent(db), new_agent(db), new_agent(db)
+    lead = new_lead(db)
+    assign(db, lead, a)
+    since = last_event(db)
+    with db.transaction():
+        db.execute("SELECT crm.set_clock(now())")
+        db.execute("SELECT api.reassign_lead(%s, 'first move', %s, 'test', now())", (lead, x))
+        db.execute("SELECT api.reassign_lead(%s, 'second move', %s, 'test', now())", (lead, y))
+    moves = [(d["from_agent"]["agent_id"], d["to_agent"]["agent_id"], d["reason"])
+             for t, d in events(db, since) if t == "lead.reassigned"]
+    assert moves == [(a, x, "first move"), (x, y, "second move")]
+
+
+def test_a_subscription_deleted_while_its_claim_is_out_loses_nothing_else(db_url: str, db: psycopg.Connection) -> None:
+    new_agent(db)
+    gone = subscribe(db, ["lead.captured"])
+    kept = subscribe(db, ["lead.captured"])
+    capture(db, "website")
+    batch = claim(db)
+    assert {s for s, _, _ in batch} == {gone, kept}
+    with psycopg.connect(db_url) as deleting:
+        deleting.execute("DELETE FROM crm.webhook_subscriptions WHERE subscription_id = %s", (gone,))
+        deleting.commit()
+    counts = record(db, [outcome(s, e, "delivered", 200) for s, e, _ in batch])
+    assert counts["delivered"] == 1
+    assert db.execute("SELECT count(*) FROM crm.webhook_attempts").fetchone() == (1,)
+
+
+def test_capacity_reached_when_the_cap_is_lowered_onto_the_load(db: psycopg.Connection) -> None:
+    agent = new_agent(db)
+    for _ in range(2):
+        assign(db, new_lead(db), agent)
+    since = last_event(db)
+    db.execute("UPDATE crm.agents SET max_active_leads = 2 WHERE agent_id = %s", (agent,))
+    assert [t for t, _ in events(db, since)] == ["agent.capacity_reached"]
+
+
+def test_ambiguous_and_embedding_address_literals_are_refused(db: psycopg.Connection) -> None:
+    for url in ("http://0177.0.0.1/h", "http://00000000177.0.0.1/h", "http://127.1/h", "http://2130706433/h",
+                "http://[::127.0.0.1]/h", "http://[64:ff9b::7f00:1]/h", "http://[2002:7f00:1::]/h"):
+        with db_error("PT422", "webhook_url_refused"):
+            db.execute("INSERT INTO crm.webhook_subscriptions (url, topics, secret) "
+                       "VALUES (%s, '{*}', crm.new_webhook_secret())", (url,))
+    refusal = db.execute("SELECT crm.webhook_target_refusal('http://0x7f000001/h', '{127.0.0.1}'::inet[])").fetchone()
+    assert refusal == ("the host name resolves to a private or local address",)
