@@ -74,16 +74,22 @@ def run(admin_url: str, redis_url: str, rev: str, seconds: int, rounds: int,
     return pairs
 
 
-def section(pairs: list[Pair], rev: str, seconds: int, rounds: int) -> str:
+# the sections this script writes: issue 18's (the default) and later issues' A/B of their own starting point
+TITLES = {"beforeafter": "issue 18", "beforeafter-availability": "issue 16's availability (routing only to agents "
+          "on shift; every agent of both templates on shift around the clock, the day's path)"}
+
+
+def section(pairs: list[Pair], rev: str, seconds: int, rounds: int, name: str = "beforeafter") -> str:
     rows = ["| mode | connections | before runs (/s) | after runs (/s) | before median | after median | change |",
             "|---|---|---|---|---|---|---|"]
     for p in pairs:
         rows.append(f"| {'HTTP' if p.mode == 'http' else 'direct SQL'} | {p.connections} "
                     f"| {', '.join(f'{v:,.0f}' for v in p.old)} | {', '.join(f'{v:,.0f}' for v in p.new)} "
                     f"| {statistics.median(p.old):,.0f} | **{statistics.median(p.new):,.0f}** | {p.change:+.0%} |")
-    return f"""## Before and after issue 18, in one sitting
+    command = f"python -m bench.before_after {rev}" + ("" if name == "beforeafter" else f" --section {name}")
+    return f"""## Before and after {TITLES[name]}, in one sitting
 
-`python -m bench.before_after {rev}` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC): captures/s of `{rev}` (before) and
+`{command}` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC): captures/s of `{rev}` (before) and
 of this tree (after), {rounds} alternating rounds of {seconds} s per cell, each side on a template its own code built,
 HTTP through each revision's own API (one worker), direct SQL with each revision's own `bench/capture_direct.sql`
 (after: with the three suggested listings the API now asks for in the same statement; before: without them, its
@@ -99,6 +105,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", default=",".join(map(str, CONNECTIONS)))
+    parser.add_argument("--section", default="beforeafter", choices=sorted(TITLES),
+                        help="the section of docs/benchmarks.md to write")
     args = parser.parse_args()
     connections = tuple(int(c) for c in args.connections.split(","))
     pg = rd = None
@@ -122,8 +130,9 @@ def main() -> int:
             rd.stop()
         if pg is not None:
             pg.destroy()
-    DOC.write_text(replace_section(DOC.read_text(), "beforeafter", section(pairs, args.rev, args.seconds, args.rounds)))
-    print(section(pairs, args.rev, args.seconds, args.rounds))
+    text = section(pairs, args.rev, args.seconds, args.rounds, args.section)
+    DOC.write_text(replace_section(DOC.read_text(), args.section, text))
+    print(text)
     return 0
 
 

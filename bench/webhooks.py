@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -82,10 +83,15 @@ def _jobs_url(url: str) -> str:
     return capture._with_db(url, url.rsplit("/", 1)[-1], "thinkrealty_jobs")
 
 
+# the A/B proper (events off, on) alternates over two rounds, so the machine's drift falls on both sides alike
+AB_ORDER = ("events off", "events on, no subscriber", "events off", "events on, no subscriber",
+            "events on, subscriber + dispatcher")
+
+
 def run_ab(admin_url: str, redis_url: str, template: str, seconds: int, connections: int = 16) -> list[OutboxRun]:
     runs: list[OutboxRun] = []
     for mode in ("sql", "http"):
-        for label in ("events off", "events on, no subscriber", "events on, subscriber + dispatcher"):
+        for label in AB_ORDER:
             url = capture._copy(admin_url, template, "bench_outbox")
             receiver: Receiver | None = None
             env = {"WEBHOOK_DISPATCH": "false"}
@@ -182,7 +188,8 @@ def section(results: dict[str, Any]) -> str:
     lines = ["## Webhooks", "",
              f"`make bench BENCH_ARGS=\"--only webhooks\"` (bench/webhooks.py): captures at 16 connections for "
              f"{results['seconds']} s per run, one sitting, each run on a fresh copy of the capture template "
-             "(demo data and 400 extra agents); the receiver is devservers/webhook_receiver.py in the benchmark's "
+             "(demo data and 400 extra agents, every one on shift around the clock); events off and on alternate over "
+             "two rounds; the receiver is devservers/webhook_receiver.py in the benchmark's "
              "process, checking every signature. \"subscriber + dispatcher\": one subscription to every topic "
              "(`*`), the API process's dispatcher delivering while the captures run, on the same two cores "
              "(for SQL, an API process that only dispatches). Latency: from each event's `occurred_at` (written just "
@@ -191,7 +198,8 @@ def section(results: dict[str, Any]) -> str:
              "| path | run | captures/s | vs events off | p50 ms | p99 ms | errors | events | deliveries | "
              "delivered | latency p50 / p95 / p99 ms | signatures |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    base = {r.mode: r.rps for r in runs if r.label == "events off"}
+    base = {mode: statistics.median(r.rps for r in runs if r.mode == mode and r.label == "events off")
+            for mode in {r.mode for r in runs}}
     for r in runs:
         share = f"{100 * r.rps / base[r.mode]:.0f} %" if base.get(r.mode) else "-"
         latency = (f"{r.latency_p50_ms} / {r.latency_p95_ms} / {r.latency_p99_ms}"
@@ -199,6 +207,13 @@ def section(results: dict[str, Any]) -> str:
         signatures = "-" if r.signatures_ok is None else ("all valid" if r.signatures_ok else "INVALID")
         lines.append(f"| {r.mode} | {r.label} | {r.rps} | {share} | {r.p50_ms} | {r.p99_ms} | {r.errors} | "
                      f"{r.events} | {r.deliveries} | {r.delivered} | {latency} | {signatures} |")
+    medians = []
+    for mode in sorted(base):
+        on = statistics.median(r.rps for r in runs if r.mode == mode and r.label == "events on, no subscriber")
+        on_share = 100 * on / base[mode]
+        medians.append(f"{mode}: events on {on:.1f}/s against off {base[mode]:.1f}/s = **{on_share:.0f} %**")
+    lines += ["", "Medians of the two alternating rounds (\"vs events off\" is against the off median): "
+              + "; ".join(medians) + "."]
     lines += ["", f"Dispatcher throughput: a backlog of {drain.deliveries} deliveries (captures with no dispatcher "
               f"running), drained by one API process to the local receiver in {drain.seconds} s: **{drain.rate} "
               f"deliveries/s** ({'every signature valid' if drain.signatures_ok else 'INVALID signatures'}, "
