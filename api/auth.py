@@ -39,6 +39,9 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "reference": ("integration", "agent", "supervisor", "admin"),
     "manage_webhooks": ("admin",),
     "manage_availability": ("supervisor", "admin"),
+    "respond_offer": ("agent (own leads)", "supervisor", "admin"),
+    "claim_lead": ("agent (own: claims for itself)",),
+    "pond": ("agent", "supervisor", "admin"),
     "pause": ("agent (own)", "supervisor", "admin"),
 }
 

@@ -73,6 +73,7 @@ class Dispatcher:
         self._concurrency = concurrency
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._failures = 0  # rounds failed in a row: the retry waits 1 s, 2 s, 4 s ... up to 60 s
         self.ready = asyncio.Event()  # set once listening (tests wait for it)
 
     def stop(self) -> None:
@@ -85,7 +86,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Delivers until stop() or cancellation; reconnects after any failure."""
-        failures = 0
+        self._failures = 0
         while not self._stopping.is_set():
             conn: asyncpg.Connection | None = None
             try:
@@ -95,12 +96,11 @@ class Dispatcher:
                 await conn.add_listener(CHANNEL, self._on_notify)
                 async with http_session(self.timeout_s, self._concurrency) as http:
                     self.ready.set()
-                    failures = 0
                     await self._loop(conn, http)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                failures += 1
+                self._failures += 1
                 if is_connection_error(exc):
                     log.warning("dispatcher: the database is not reachable (%s)", type(exc).__name__)
                 elif isinstance(exc, asyncpg.PostgresError):  # e.g. a login that may not run the jobs
@@ -113,13 +113,15 @@ class Dispatcher:
                     conn.terminate()
             if not self._stopping.is_set():  # 1 s, 2 s, 4 s ... up to 60 s while it keeps failing
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(self.retry_s * 2 ** max(failures - 1, 0), 60.0)):
+                    async with asyncio.timeout(min(self.retry_s * 2 ** max(self._failures - 1, 0), 60.0)):
                         await self._stopping.wait()
 
     async def _loop(self, conn: asyncpg.Connection, http: aiohttp.ClientSession) -> None:
         while not self._stopping.is_set():
             self._wake.clear()  # a NOTIFY from here on wakes the wait below
-            if await self.dispatch_once(conn, http):
+            claimed = await self.dispatch_once(conn, http)
+            self._failures = 0  # a round that worked: the next failure starts the backoff afresh
+            if claimed:
                 continue  # a full or partial batch: more may be due at once
             due: datetime | None = await conn.fetchval(queries.NEXT_DELIVERY_AT)
             delay = self.poll_s

@@ -22,6 +22,7 @@ from api.errors import is_connection_error
 from api.listener import NotificationListener
 from api.metrics import Metrics
 from api.middleware import RequestGuardMiddleware, RequestIdMiddleware
+from api.offer_timer import OfferTimer
 from api.routes import agents, analytics, capture, follow_ups, health, leads, policy, webhooks
 from api.schemas.leads import CaptureRequest
 from api.settings import Settings, get_settings
@@ -80,6 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.jobs_url, timeout_s=settings.webhook_timeout_s, batch_size=settings.webhook_batch_size,
                 concurrency=settings.webhook_concurrency, poll_s=settings.webhook_poll_s, metrics=app.state.metrics)
             dispatching = asyncio.create_task(app.state.dispatcher.run(), name="webhook-dispatcher")
+        app.state.offer_timer = None
+        timing = None
+        if settings.offer_timer and settings.jobs_url:
+            app.state.offer_timer = OfferTimer(settings.jobs_url, poll_s=settings.offer_timer_poll_s)
+            timing = asyncio.create_task(app.state.offer_timer.run(), name="offer-timer")
         try:
             yield
         finally:
@@ -91,7 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await task
             if app.state.dispatcher is not None:
                 app.state.dispatcher.stop()
-            for background in (sweeper, dispatching):
+            if app.state.offer_timer is not None:
+                app.state.offer_timer.stop()
+            for background in (sweeper, dispatching, timing):
                 if background is not None:
                     background.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

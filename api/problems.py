@@ -309,6 +309,26 @@ CATALOGUE: dict[str, Entry] = {
     "scoring_rule_not_found": _e(
         "Scoring rule not found", "قاعدة التقييم غير موجودة",
         ("The scoring rule does not exist.", "قاعدة التقييم غير موجودة.")),
+    "no_open_offer": _e(
+        "No open offer", "لا يوجد عرض مفتوح",
+        ("Lead {lead_id} has no open offer: it was accepted, moved on, or is in the pond.",
+         "لا يوجد عرض مفتوح للعميل المحتمل {lead_id}: قُبل أو انتقل أو هو في المجمّع."),
+        ("The lead has no open offer.", "لا يوجد عرض مفتوح لهذا العميل المحتمل.")),
+    "offer_expired": _e(
+        "Offer expired", "انتهت مهلة العرض",
+        ("The offer of lead {lead_id} expired at {respond_by}; it moves to the next agent.",
+         "انتهت مهلة عرض العميل المحتمل {lead_id} في {respond_by}؛ سينتقل إلى الوكيل التالي."),
+        ("The offer expired; it moves to the next agent.", "انتهت مهلة العرض؛ سينتقل إلى الوكيل التالي.")),
+    "lead_already_claimed": _e(
+        "Lead already claimed", "تمت المطالبة بالعميل المحتمل",
+        ("Lead {lead_id} is not in the pond: another agent claimed it first.",
+         "العميل المحتمل {lead_id} ليس في المجمّع: طالب به وكيل آخر أولاً."),
+        ("The lead is not in the pond.", "العميل المحتمل ليس في المجمّع.")),
+    "claim_cap_reached": _e(
+        "Daily claim cap reached", "بلغت الحد اليومي للمطالبات",
+        ("You claimed {claimed_today} leads today, the daily cap.",
+         "طالبت اليوم بـ {claimed_today} عملاء محتملين، وهو الحد اليومي."),
+        ("You reached today's cap of claims from the pond.", "بلغت الحد اليومي للمطالبة من المجمّع.")),
     "pause_out_of_range": _e(
         "Pause out of range", "استراحة خارج النطاق",
         ("A pause ends after now and within {max_pause}.", "يجب أن تنتهي الاستراحة بعد الآن وخلال {max_pause}."),

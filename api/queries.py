@@ -127,3 +127,13 @@ AGENT_ABSENCES = "SELECT api.agent_absences($1, $2, $3, $4) FROM api.begin_reque
 DELETE_AGENT_ABSENCE = "SELECT api.delete_agent_absence($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
 PAUSE_AGENT = "SELECT api.pause_agent($1, $2, $3, ctx.actor) FROM api.begin_request($4) AS ctx"
 RESUME_AGENT = "SELECT api.resume_agent($1, ctx.actor) FROM api.begin_request($2) AS ctx"
+
+# -- offers and the pond (api/routes/leads.py, api/offer_timer.py) ----------------------------------------------------
+# accept / decline (lead id, reason) / claim the lead; the pond
+ACCEPT_LEAD = "SELECT api.accept_lead($1, ctx.actor) FROM api.begin_request($2) AS ctx"
+DECLINE_LEAD = "SELECT api.decline_lead($1, $2, ctx.actor) FROM api.begin_request($3) AS ctx"
+CLAIM_LEAD = "SELECT api.claim_lead($1, ctx.actor) FROM api.begin_request($2) AS ctx"
+POND = "SELECT api.pond() FROM api.begin_request($1) AS ctx"
+# the offer timer, as the job login: expire what is due (limit) -> counts; when something is due next
+EXPIRE_OFFERS = "SELECT jobs.expire_offers($1)"
+NEXT_OFFER_DEADLINE = "SELECT jobs.next_offer_deadline()"

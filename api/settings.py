@@ -81,6 +81,11 @@ class Settings(BaseSettings):
                                      description="Webhook requests a dispatcher has in flight at once.")
     webhook_poll_s: float = Field(
         default=5.0, gt=0, description="Longest sleep of an idle dispatcher; a NOTIFY or a due retry wakes it sooner.")
+    offer_timer: bool = Field(
+        default=True, description="Whether this process runs the offer timer (as the job login, direct: it LISTENs); "
+                                  "several processes may.")
+    offer_timer_poll_s: float = Field(default=5.0, gt=0,
+                                      description="Longest sleep of the offer timer; a deadline or NOTIFY wakes it.")
     data_dir: str = ".data"
 
 

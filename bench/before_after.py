@@ -76,7 +76,12 @@ def run(admin_url: str, redis_url: str, rev: str, seconds: int, rounds: int,
 
 # the sections this script writes: issue 18's (the default) and later issues' A/B of their own starting point
 TITLES = {"beforeafter": "issue 18", "beforeafter-availability": "issue 16's availability (routing only to agents "
-          "on shift; every agent of both templates on shift around the clock, the day's path)"}
+          "on shift; the after template's agents on shift around the clock: the day's path)"}
+
+
+SCRIPTS = {"beforeafter": " (after: with the three suggested listings the API now asks for in the same statement; "
+                          "before: without them, its API asked in a second call)",
+           "beforeafter-availability": " (the same statement on both sides)"}
 
 
 def section(pairs: list[Pair], rev: str, seconds: int, rounds: int, name: str = "beforeafter") -> str:
@@ -87,13 +92,13 @@ def section(pairs: list[Pair], rev: str, seconds: int, rounds: int, name: str = 
                     f"| {', '.join(f'{v:,.0f}' for v in p.old)} | {', '.join(f'{v:,.0f}' for v in p.new)} "
                     f"| {statistics.median(p.old):,.0f} | **{statistics.median(p.new):,.0f}** | {p.change:+.0%} |")
     command = f"python -m bench.before_after {rev}" + ("" if name == "beforeafter" else f" --section {name}")
+    scripts = SCRIPTS[name].strip()
     return f"""## Before and after {TITLES[name]}, in one sitting
 
 `{command}` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC): captures/s of `{rev}` (before) and
 of this tree (after), {rounds} alternating rounds of {seconds} s per cell, each side on a template its own code built,
 HTTP through each revision's own API (one worker), direct SQL with each revision's own `bench/capture_direct.sql`
-(after: with the three suggested listings the API now asks for in the same statement; before: without them, its
-API asked in a second call). Every response of every run a 2xx.
+{scripts}. Every response of every run a 2xx.
 
 {chr(10).join(rows)}
 """

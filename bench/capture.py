@@ -176,8 +176,10 @@ class ApiServer:
                  workers: int = 1, tree: Path = ROOT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # no webhook dispatcher unless a benchmark asks for one (with its job login): the capture figures measure
+        # captures, and the app login cannot run the jobs
         env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, APP_ENV="production",
-                   LOG_LEVEL="WARNING", **(extra_env or {}))
+                   LOG_LEVEL="WARNING") | {"WEBHOOK_DISPATCH": "false", "OFFER_TIMER": "false"} | (extra_env or {})
         self.metrics_dir: str | None = None
         if workers > 1:  # as crmctl serve --workers N: the workers' metrics in one directory
             self.metrics_dir = tempfile.mkdtemp(prefix="bench-metrics-")

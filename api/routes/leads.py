@@ -15,6 +15,7 @@ from api.auth import ApiKey, auth_responses, roles_note
 from api.deps import call_api, get_pool
 from api.errors import PROBLEM_CONTENT, Problem
 from api.schemas.leads import LeadState, ReassignRequest, UpdateRequest
+from api.schemas.offers import DeclineBody, OfferState, Pond
 from api.schemas.queries import LeadQuery, PageQuery
 from api.schemas.resources import LeadDetail, LeadPage, LeadPatch, TimelinePage
 
@@ -125,6 +126,44 @@ async def list_leads(request: Request, key: ApiKey, query: Annotated[LeadQuery, 
     page = await call_api(await get_pool(request), queries.LIST_LEADS, query.filters(), query.sort, query.limit,
                           query.cursor, key)
     return JSONResponse(page)
+
+
+@router.get("/pond", response_model=Pond, summary="The pond: leads every offer of which expired, to claim",
+            description="Longest waiting first, without contact data (the claim gives it). " + roles_note("pond"),
+            responses=auth_responses("pond"))
+async def pond(request: Request, key: ApiKey) -> JSONResponse:
+    return JSONResponse(await call_api(await get_pool(request), queries.POND, key))
+
+
+@router.post("/{lead_id}/accept", response_model=OfferState, summary="Accept the lead offered to you",
+             description="Before `respond_by`; a first outbound contact (call, WhatsApp, e-mail) accepts too. The "
+                         "clock stops; the 24-hour rule takes over." + roles_note("respond_offer"),
+             responses={**auth_responses("respond_offer"),
+                        404: {"description": "`lead_not_found`", **PROBLEM_CONTENT},
+                        409: {"description": "`no_open_offer`, `offer_expired`", **PROBLEM_CONTENT}})
+async def accept_lead(request: Request, lead_id: UUID, key: ApiKey) -> JSONResponse:
+    return JSONResponse(await call_api(await get_pool(request), queries.ACCEPT_LEAD, lead_id, key))
+
+
+@router.post("/{lead_id}/decline", response_model=OfferState, summary="Decline the lead offered to you",
+             description="It moves at once to the next ranked available agent (never back to one it was offered "
+                         "to), or to the pond after max_offers." + roles_note("respond_offer"),
+             responses={**auth_responses("respond_offer"),
+                        404: {"description": "`lead_not_found`", **PROBLEM_CONTENT},
+                        409: {"description": "`no_open_offer`", **PROBLEM_CONTENT}})
+async def decline_lead(request: Request, lead_id: UUID, body: DeclineBody, key: ApiKey) -> JSONResponse:
+    return JSONResponse(await call_api(await get_pool(request), queries.DECLINE_LEAD, lead_id, body.reason, key))
+
+
+@router.post("/{lead_id}/claim", response_model=OfferState, summary="Claim a lead from the pond",
+             description="The first claim wins. You must be available now, with room, under the daily claim cap."
+                         + roles_note("claim_lead"),
+             responses={**auth_responses("claim_lead"),
+                        404: {"description": "`lead_not_found`", **PROBLEM_CONTENT},
+                        409: {"description": "`lead_already_claimed`, `agent_unavailable`, `agent_full`, "
+                                             "`claim_cap_reached`", **PROBLEM_CONTENT}})
+async def claim_lead(request: Request, lead_id: UUID, key: ApiKey) -> JSONResponse:
+    return JSONResponse(await call_api(await get_pool(request), queries.CLAIM_LEAD, lead_id, key))
 
 
 @router.get(

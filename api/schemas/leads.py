@@ -245,6 +245,13 @@ class Warning(BaseModel):
     detail: str
 
 
+class Offer(BaseModel):
+    respond_by: datetime = Field(description="When the agent's availability starts plus first_response_sla (5 min).")
+    offer_round: int = Field(ge=1, description="1, then 2 after an expiry or decline, up to max_offers.")
+    accepted_at: datetime | None
+    available_now: bool = Field(description="False at night: the clock starts when the agent's shift does.")
+
+
 class CaptureResponse(BaseModel):
     success: bool = True
     lead_id: UUID
@@ -258,6 +265,8 @@ class CaptureResponse(BaseModel):
         description="The earlier lead of the same client from another source (within the setting duplicate_window).")
     score_breakdown: list[ScoreItem] = Field(default_factory=list)
     assignment: AssignmentSummary | None = None
+    offer: Offer | None = Field(default=None, description="The agent must accept by respond_by (issue 16); null "
+                                "when queued.")
     follow_up: FollowUp | None = None
     warnings: list[Warning] = Field(default_factory=list)
 

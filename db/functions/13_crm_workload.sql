@@ -47,7 +47,7 @@ CREATE OR REPLACE TRIGGER lead_assignments_10_check_new BEFORE INSERT ON crm.lea
     FOR EACH ROW EXECUTE FUNCTION crm.lead_assignments_check_new();
 
 -- BEFORE UPDATE ON crm.lead_assignments: a row may only be released (once) and stamped with
--- its first activity. Errors: PT409 lead_assignments_immutable.
+-- its first activity and its acceptance (once each). Errors: PT409 lead_assignments_immutable.
 CREATE OR REPLACE FUNCTION crm.lead_assignments_check_update()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -60,6 +60,8 @@ BEGIN
        OR (OLD.released_at IS NOT NULL AND (NEW.released_at IS DISTINCT FROM OLD.released_at
                                              OR NEW.release_reason IS DISTINCT FROM OLD.release_reason))
        OR (OLD.first_activity_at IS NOT NULL AND NEW.first_activity_at IS DISTINCT FROM OLD.first_activity_at)
+       OR (OLD.accepted_at IS NOT NULL AND NEW.accepted_at IS DISTINCT FROM OLD.accepted_at)
+       OR NEW.respond_by IS DISTINCT FROM OLD.respond_by OR NEW.offer_round IS DISTINCT FROM OLD.offer_round
     THEN
         RAISE EXCEPTION 'assignment % can only be released once; reassign by opening a new row', OLD.assignment_id
             USING ERRCODE = 'PT409', CONSTRAINT = 'lead_assignments_immutable',

@@ -55,11 +55,14 @@ BEGIN
                                    ELSE l.response_seconds END
      WHERE l.lead_id = NEW.lead_id;
 
-    IF v_interaction THEN
+    IF v_interaction THEN   -- the first interaction; an outbound contact also accepts the agent's open offer
         UPDATE crm.lead_assignments AS a
-           SET first_activity_at = NEW.occurred_at
-         WHERE a.lead_id = NEW.lead_id AND a.agent_id = NEW.agent_id
-           AND a.released_at IS NULL AND a.first_activity_at IS NULL;
+           SET first_activity_at = coalesce(a.first_activity_at, NEW.occurred_at),
+               accepted_at = coalesce(a.accepted_at, CASE WHEN NEW.activity_type IN ('call', 'whatsapp', 'email')
+                                                          THEN greatest(a.assigned_at, NEW.occurred_at) END)
+         WHERE a.lead_id = NEW.lead_id AND a.agent_id = NEW.agent_id AND a.released_at IS NULL
+           AND (a.first_activity_at IS NULL
+                OR (a.accepted_at IS NULL AND NEW.activity_type IN ('call', 'whatsapp', 'email')));
     END IF;
     RETURN NULL;
 END

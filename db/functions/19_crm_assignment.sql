@@ -142,6 +142,8 @@ COMMENT ON FUNCTION crm.eligible_agents(uuid) IS
 -- duplicate's first agent, or a supervisor's pick) when available at t (crm.agent_free; with p_require_free false,
 -- when neither paused nor absent: the night's pass), under capacity and not excluded, waiting for its lock; NULL
 -- otherwise.
+DROP FUNCTION IF EXISTS crm.choose_agent(crm.property_type, text[], text, uuid, uuid, timestamptz, boolean);
+DROP FUNCTION IF EXISTS crm.reassign_lead(uuid, crm.assignment_kind, text, uuid, timestamptz, boolean);
 DROP FUNCTION IF EXISTS crm.lock_preferred_agent(uuid, uuid);
 DROP FUNCTION IF EXISTS crm.lock_preferred_agent(uuid, uuid, timestamptz, integer, int4multirange);
 CREATE OR REPLACE FUNCTION crm.lock_preferred_agent(p_agent_id uuid, p_exclude_agent uuid, p_at timestamptz,
@@ -217,6 +219,23 @@ COMMENT ON FUNCTION crm.lock_ranked_agent(uuid[], boolean, timestamptz, integer,
     'merely neither paused nor absent) and under capacity with FOR NO KEY UPDATE SKIP LOCKED, polling briefly (p_wait) '
     'while every candidate is locked; returns the agent (NULL: nobody) and method ranked or ranked_after_wait.';
 
+-- crm.without(list, drop): the list without the ids of p_drop, in its order.
+CREATE OR REPLACE FUNCTION crm.without(p_list uuid[], p_drop uuid[])
+RETURNS uuid[]
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = ''
+AS $$
+BEGIN
+    IF p_drop IS NULL OR cardinality(p_drop) = 0 THEN
+        RETURN p_list;
+    END IF;
+    RETURN ARRAY(SELECT x FROM pg_catalog.unnest(p_list) WITH ORDINALITY AS u (x, i)
+                  WHERE NOT x = ANY (p_drop) ORDER BY i);
+END
+$$;
+COMMENT ON FUNCTION crm.without(uuid[], uuid[]) IS 'p_list without the ids in p_drop, order kept.';
+
 -- crm.choose_agent(...): picks and LOCKS the agent for a lead; returns the decision as jsonb:
 -- {"method": "preferred" | "ranked" | "ranked_after_wait" | "queued", "agent_id", "winner_rank", "eligible_count",
 --  "available_now", "available_from", "candidates": the top five with their points, "weights", "decided_at", ...}.
@@ -237,7 +256,8 @@ CREATE OR REPLACE FUNCTION crm.choose_agent(
     p_preferred_agent uuid DEFAULT NULL,
     p_exclude_agent   uuid DEFAULT NULL,
     p_now             timestamptz DEFAULT NULL,
-    p_wait            boolean DEFAULT true
+    p_wait            boolean DEFAULT true,
+    p_skip            uuid[] DEFAULT NULL
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -248,7 +268,8 @@ DECLARE
     v_at         timestamptz := coalesce(p_now, now());
     v_minute     integer := crm.minute_of_week(v_at);
     v_office     int4multirange := crm.office_week();
-    v_agent      uuid := crm.lock_preferred_agent(p_preferred_agent, p_exclude_agent, v_at, v_minute, v_office);
+    v_agent      uuid := CASE WHEN p_preferred_agent = ANY (p_skip) THEN NULL
+                          ELSE crm.lock_preferred_agent(p_preferred_agent, p_exclude_agent, v_at, v_minute, v_office) END;
     v_method     text := CASE WHEN v_agent IS NOT NULL THEN 'preferred' END;
     v_candidates jsonb;
     v_order      uuid[];
@@ -268,6 +289,7 @@ BEGIN
            pg_catalog.array_agg(r.agent_id ORDER BY r.rank)
       INTO v_candidates, v_order
       FROM crm.rank_agents(p_property_type, p_areas, p_language, 32, p_exclude_agent) AS r;
+    v_order := crm.without(v_order, p_skip);
 
     IF v_agent IS NULL AND v_eligible > 0 THEN
         -- wait for a locked candidate only when these are all there are
@@ -276,8 +298,9 @@ BEGIN
                                      v_minute, v_office);
         IF v_ranked.agent_id IS NULL AND v_eligible > coalesce(cardinality(v_order), 0) THEN
             -- every one of the best 32 is held by a concurrent assignment or unavailable: the whole ranking
-            v_order := ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas, p_language, NULL,
-                                                                   p_exclude_agent) AS r ORDER BY r.rank);
+            v_order := crm.without(ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas, p_language,
+                                                                               NULL, p_exclude_agent) AS r
+                                          ORDER BY r.rank), p_skip);
             SELECT * INTO v_ranked FROM crm.lock_ranked_agent(v_order, p_wait, v_at, v_minute, v_office);
         END IF;
         v_agent := v_ranked.agent_id;
@@ -290,12 +313,13 @@ BEGIN
             -- availability starts (never one paused or absent now), the preferred agent first on a tie, then by rank
             v_open := crm.business_open_at(v_at);
             IF cardinality(v_order) < v_eligible THEN
-                v_order := ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas, p_language, NULL,
-                                                                       p_exclude_agent) AS r ORDER BY r.rank);
+                v_order := crm.without(ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas,
+                                                   p_language, NULL, p_exclude_agent) AS r ORDER BY r.rank), p_skip);
             END IF;
             v_order := ARRAY(
                 SELECT o.agent_id
-                  FROM pg_catalog.unnest(pg_catalog.array_prepend(p_preferred_agent, v_order))
+                  FROM pg_catalog.unnest(pg_catalog.array_prepend(
+                           CASE WHEN p_preferred_agent = ANY (p_skip) THEN NULL ELSE p_preferred_agent END, v_order))
                        WITH ORDINALITY AS o (agent_id, ord)
                   JOIN crm.agents AS g ON g.agent_id = o.agent_id
                  WHERE g.is_active AND g.active_leads < g.max_active_leads AND crm.agent_away(g, v_at) IS NULL
@@ -327,7 +351,7 @@ BEGIN
         'decided_at', coalesce(p_now, now()));
 END
 $$;
-COMMENT ON FUNCTION crm.choose_agent(crm.property_type, text[], text, uuid, uuid, timestamptz, boolean) IS
+COMMENT ON FUNCTION crm.choose_agent(crm.property_type, text[], text, uuid, uuid, timestamptz, boolean, uuid[]) IS
     'Chooses and row-locks the agent for a lead (preferred agent if free, else the best ranked with FOR NO KEY UPDATE SKIP '
     'LOCKED, polling briefly when every candidate is locked and p_wait) and returns the decision: method, agent_id (null = queue), '
     'winner_rank, eligible_count and the top five candidates with their points.';
@@ -481,7 +505,7 @@ CREATE CONSTRAINT TRIGGER agents_60_drain_queue AFTER INSERT OR UPDATE OF is_act
 -- Errors: PT409 lead_closed, PT409 same_agent, PT404 agent_not_found, PT409 agent_inactive, PT409 agent_full.
 CREATE OR REPLACE FUNCTION crm.reassign_lead(p_lead_id uuid, p_kind crm.assignment_kind, p_reason text,
                                              p_new_agent uuid DEFAULT NULL, p_now timestamptz DEFAULT NULL,
-                                             p_wait boolean DEFAULT true)
+                                             p_wait boolean DEFAULT true, p_skip uuid[] DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = ''
@@ -535,7 +559,7 @@ BEGIN
         v_decision := crm.choose_agent(
             v_lead.property_type,
             ARRAY(SELECT p.area_code FROM crm.lead_preferred_areas AS p WHERE p.lead_id = p_lead_id),
-            v_lead.language_preference, NULL, v_from, v_now, p_wait);
+            v_lead.language_preference, NULL, v_from, v_now, p_wait, p_skip);
         v_to := (v_decision ->> 'agent_id')::uuid;
         IF v_to IS NULL THEN
             RETURN pg_catalog.jsonb_build_object('from_agent_id', v_from, 'to_agent_id', NULL, 'kind', p_kind,
@@ -566,7 +590,7 @@ BEGIN
                                          'decision', v_decision);
 END
 $$;
-COMMENT ON FUNCTION crm.reassign_lead(uuid, crm.assignment_kind, text, uuid, timestamptz, boolean) IS
+COMMENT ON FUNCTION crm.reassign_lead(uuid, crm.assignment_kind, text, uuid, timestamptz, boolean, uuid[]) IS
     'Moves an open lead to another agent (the given one, or the best ranked other than the current): releases the old '
     'assignment, opens the new one, replaces the open follow-ups with a first follow-up for the new agent, logs an '
     'assignment activity. Errors: PT409 lead_closed, PT409 same_agent, PT404 agent_not_found, PT409 agent_inactive, '

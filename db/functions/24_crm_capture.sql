@@ -33,6 +33,9 @@ BEGIN
             'kind', l.assignment_decision ->> 'kind',
             'winner_rank', (l.assignment_decision ->> 'winner_rank')::integer,
             'eligible_count', (l.assignment_decision ->> 'eligible_count')::integer) END,
+        'offer', CASE WHEN a.respond_by IS NOT NULL THEN pg_catalog.json_build_object(
+            'respond_by', a.respond_by, 'offer_round', a.offer_round, 'accepted_at', a.accepted_at,
+            'available_now', coalesce((l.assignment_decision ->> 'available_now')::boolean, true)) END,
         'follow_up', p_follow_up,
         'warnings', coalesce(p_warnings, '[]'::jsonb))
       FROM crm.leads AS l
@@ -44,7 +47,7 @@ END
 $$;
 COMMENT ON FUNCTION crm.capture_response(uuid, jsonb, json, jsonb) IS
     'The body POST /api/v1/leads/capture answers with, built from the lead as stored (the brief''s fields first, then '
-    'queued, duplicate_of, score_breakdown, assignment, follow_up, warnings).';
+    'queued, duplicate_of, score_breakdown, assignment, offer, follow_up, warnings).';
 
 -- crm.capture_suggestions(lead, limit): the listing ids suggested for a new lead (crm.suggest_properties), asked in
 -- the capture's own transaction. A failure of the search never fails the capture: it gives no ids and the warning

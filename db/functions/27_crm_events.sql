@@ -168,12 +168,114 @@ BEGIN
             'release_reason', v_previous.release_reason, 'assigned_at', NEW.assigned_at, 'assigned_by', NEW.assigned_by),
             v_previous.agent_id);
     END IF;
+    IF NEW.respond_by IS NOT NULL THEN
+        PERFORM crm.emit_event('lead.offered', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
+            'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', crm.agent_brief(NEW.agent_id),
+            'offer_round', NEW.offer_round, 'respond_by', NEW.respond_by, 'assigned_at', NEW.assigned_at));
+    ELSIF NEW.kind = 'pond_claim' THEN
+        PERFORM crm.emit_event('lead.claimed', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
+            'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', crm.agent_brief(NEW.agent_id),
+            'claimed_at', NEW.assigned_at));
+    END IF;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.lead_assignments_emit() IS
     'Trigger (deferred to commit): lead.assigned (the lead''s first agent) or lead.reassigned (from its previous '
-    'assignment''s agent), with the method (assignment kind) and reason. SECURITY DEFINER: writes the outbox.';
+    'assignment''s agent), with the method (assignment kind) and reason; then lead.offered for an offer (its round '
+    'and respond_by) or lead.claimed for a claim from the pond. SECURITY DEFINER: writes the outbox.';
+
+-- AFTER UPDATE OF accepted_at ON crm.lead_assignments (deferred), an offer accepted: lead.accepted.
+CREATE OR REPLACE FUNCTION crm.lead_assignments_emit_accepted()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    PERFORM crm.emit_event('lead.accepted', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
+        'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', crm.agent_brief(NEW.agent_id),
+        'offer_round', NEW.offer_round, 'respond_by', NEW.respond_by, 'accepted_at', NEW.accepted_at,
+        'seconds_to_accept', extract(epoch FROM NEW.accepted_at - NEW.assigned_at)::integer));
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.lead_assignments_emit_accepted() IS
+    'Trigger (deferred to commit): lead.accepted when an offer is accepted (accept, or a first outbound contact). '
+    'SECURITY DEFINER: writes the outbox.';
+
+DROP TRIGGER IF EXISTS lead_assignments_91_emit_accepted ON crm.lead_assignments;
+CREATE CONSTRAINT TRIGGER lead_assignments_91_emit_accepted AFTER UPDATE OF accepted_at ON crm.lead_assignments
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (OLD.accepted_at IS NULL AND NEW.accepted_at IS NOT NULL AND NEW.respond_by IS NOT NULL)
+    EXECUTE FUNCTION crm.lead_assignments_emit_accepted();
+
+-- AFTER UPDATE OF released_at ON crm.lead_assignments (deferred), an offer ended unanswered: lead.offer_expired (and
+-- sla.breached, first_response) or lead.offer_declined.
+CREATE OR REPLACE FUNCTION crm.lead_assignments_emit_offer_end()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_data jsonb := pg_catalog.jsonb_build_object(
+        'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', crm.agent_brief(NEW.agent_id),
+        'offer_round', NEW.offer_round, 'respond_by', NEW.respond_by, 'released_at', NEW.released_at);
+BEGIN
+    IF NEW.release_reason = 'offer_declined' THEN
+        PERFORM crm.emit_event('lead.offer_declined', NEW.lead_id, NEW.agent_id, v_data);
+    ELSE
+        PERFORM crm.emit_event('lead.offer_expired', NEW.lead_id, NEW.agent_id, v_data);
+        PERFORM crm.emit_event('sla.breached', NEW.lead_id, NEW.agent_id,
+                               v_data || pg_catalog.jsonb_build_object('sla', 'first_response'));
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.lead_assignments_emit_offer_end() IS
+    'Trigger (deferred to commit): lead.offer_declined, or lead.offer_expired with sla.breached (first_response), when '
+    'an offer is released unanswered. SECURITY DEFINER: writes the outbox.';
+
+DROP TRIGGER IF EXISTS lead_assignments_92_emit_offer_end ON crm.lead_assignments;
+CREATE CONSTRAINT TRIGGER lead_assignments_92_emit_offer_end AFTER UPDATE OF released_at ON crm.lead_assignments
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (OLD.released_at IS NULL AND NEW.released_at IS NOT NULL AND NEW.respond_by IS NOT NULL
+          AND NEW.accepted_at IS NULL AND NEW.release_reason IN ('offer_expired', 'offer_declined'))
+    EXECUTE FUNCTION crm.lead_assignments_emit_offer_end();
+
+-- AFTER UPDATE OF pooled_at, pond_alerted_at ON crm.leads (deferred): lead.pooled; sla.breached (pond_wait) when the
+-- supervisors are alerted of a lead waiting in the pond.
+CREATE OR REPLACE FUNCTION crm.leads_emit_pond()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    IF NEW.pooled_at IS NOT NULL AND OLD.pooled_at IS NULL THEN
+        PERFORM crm.emit_event('lead.pooled', NEW.lead_id, NULL, pg_catalog.jsonb_build_object(
+            'lead_id', NEW.lead_id, 'pooled_at', NEW.pooled_at, 'score', NEW.score,
+            'property_type', NEW.property_type, 'source_type', NEW.source_type));
+    END IF;
+    IF NEW.pond_alerted_at IS NOT NULL AND OLD.pond_alerted_at IS NULL AND NEW.pooled_at IS NOT NULL THEN
+        PERFORM crm.emit_event('sla.breached', NEW.lead_id, NULL, pg_catalog.jsonb_build_object(
+            'lead_id', NEW.lead_id, 'sla', 'pond_wait', 'pooled_at', NEW.pooled_at,
+            'waiting_seconds', extract(epoch FROM NEW.pond_alerted_at - NEW.pooled_at)::integer));
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.leads_emit_pond() IS
+    'Trigger (deferred to commit): lead.pooled when a lead enters the pond; sla.breached (pond_wait) when it has '
+    'waited past pond_alert_after. SECURITY DEFINER: writes the outbox.';
+
+DROP TRIGGER IF EXISTS leads_92_emit_pond ON crm.leads;
+CREATE CONSTRAINT TRIGGER leads_92_emit_pond AFTER UPDATE OF pooled_at, pond_alerted_at ON crm.leads
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN ((OLD.pooled_at IS NULL AND NEW.pooled_at IS NOT NULL)
+          OR (OLD.pond_alerted_at IS NULL AND NEW.pond_alerted_at IS NOT NULL))
+    EXECUTE FUNCTION crm.leads_emit_pond();
 
 DROP TRIGGER IF EXISTS lead_assignments_90_emit ON crm.lead_assignments;
 CREATE CONSTRAINT TRIGGER lead_assignments_90_emit AFTER INSERT ON crm.lead_assignments

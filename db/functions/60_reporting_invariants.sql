@@ -73,13 +73,30 @@ SELECT 'agent_counter_mismatch', 'agent', g.agent_id::text,
 UNION ALL
 SELECT 'lead_unassigned_not_queued', 'lead', l.lead_id::text, pg_catalog.jsonb_build_object('status', l.status)
   FROM crm.leads AS l
- WHERE NOT crm.is_closed(l.status) AND l.queued_at IS NULL
+ WHERE NOT crm.is_closed(l.status) AND l.queued_at IS NULL AND l.pooled_at IS NULL
    AND NOT EXISTS (SELECT 1 FROM crm.lead_assignments AS a WHERE a.lead_id = l.lead_id AND a.released_at IS NULL)
 UNION ALL
 SELECT 'lead_assigned_and_queued', 'lead', l.lead_id::text, pg_catalog.jsonb_build_object('queued_at', l.queued_at)
   FROM crm.leads AS l
  WHERE l.queued_at IS NOT NULL
    AND EXISTS (SELECT 1 FROM crm.lead_assignments AS a WHERE a.lead_id = l.lead_id AND a.released_at IS NULL)
+UNION ALL
+SELECT 'lead_pooled_and_assigned', 'lead', l.lead_id::text, pg_catalog.jsonb_build_object('pooled_at', l.pooled_at)
+  FROM crm.leads AS l
+ WHERE l.pooled_at IS NOT NULL
+   AND (l.queued_at IS NOT NULL
+        OR EXISTS (SELECT 1 FROM crm.lead_assignments AS a WHERE a.lead_id = l.lead_id AND a.released_at IS NULL))
+UNION ALL
+SELECT 'offer_overdue', 'lead_assignment', a.assignment_id::text,
+       pg_catalog.jsonb_build_object('lead_id', a.lead_id, 'agent_id', a.agent_id, 'respond_by', a.respond_by)
+  FROM crm.lead_assignments AS a
+ WHERE a.released_at IS NULL AND a.accepted_at IS NULL AND a.respond_by < now() - interval '1 minute'
+UNION ALL
+SELECT 'offer_to_unavailable_agent', 'lead_assignment', a.assignment_id::text,
+       pg_catalog.jsonb_build_object('lead_id', a.lead_id, 'agent_id', a.agent_id, 'absence_id', b.absence_id)
+  FROM crm.lead_assignments AS a
+  JOIN crm.agent_absences AS b ON b.agent_id = a.agent_id AND b.period @> a.assigned_at AND b.created_at <= a.assigned_at
+ WHERE a.respond_by IS NOT NULL
 UNION ALL
 SELECT 'lead_multiple_open_assignments', 'lead', a.lead_id::text, pg_catalog.jsonb_build_object('open_assignments', count(*))
   FROM crm.lead_assignments AS a

@@ -89,7 +89,8 @@ def _through_pgbouncer(request: pytest.FixtureRequest, tmp_path_factory: pytest.
 def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"database_url": database_url, "redis_url": redis_url, "app_env": "test",
                               "db_pool_min_size": 1, "db_pool_max_size": 10, "redis_timeout_s": 0.3,
-                              "sweep_interval_s": 0, "webhook_dispatch": False}
+                              "sweep_interval_s": 0, "webhook_dispatch": False,
+                              "offer_timer": False}
     return Settings(**(values | overrides))
 
 
@@ -212,7 +213,8 @@ def live_api(database_url: str, redis_url: str, **env: str) -> Iterator[str]:
     base URL once /health answers, stops it afterwards."""
     port = free_port()
     environ = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, APP_ENV="test", DB_POOL_MAX_SIZE="20",
-                   LOG_LEVEL="WARNING", SWEEP_INTERVAL_S="0", WEBHOOK_DISPATCH="false") | env
+                   LOG_LEVEL="WARNING", SWEEP_INTERVAL_S="0", WEBHOOK_DISPATCH="false",
+                   OFFER_TIMER="false") | env
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"],

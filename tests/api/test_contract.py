@@ -24,6 +24,7 @@ from api.routes.health import Health, Ready
 from api.schemas.agents import AgentDashboard
 from api.schemas.availability import Absence, AbsenceDeleted, AbsencePage, Availability, Schedule
 from api.schemas.leads import AssignedAgent, CaptureResponse, DeadLetter, LeadState
+from api.schemas.offers import OfferState, Pond
 from api.schemas.resources import (
     AgentPage,
     AgentResource,
@@ -43,7 +44,7 @@ from api.schemas.resources import (
     TimelinePage,
 )
 from api.schemas.webhooks import Delivery, DeliveryPage, EventTopicList, Webhook, WebhookDeleted, WebhookList
-from tests.api.conftest import api_client
+from tests.api.conftest import OMAR_KEY, api_client
 from tests.conftest import Servers
 
 _phones = itertools.count(3_100_000)
@@ -186,6 +187,7 @@ async def test_every_endpoint_answers_in_its_documented_shape(http: httpx.AsyncC
     await _resources(http, seeded_db_url, hit)
     await _webhooks(http, hit)
     await _availability(http, hit)
+    await _offers(http, seeded_db_url, hit)
 
     documented = _documented()
     assert len(documented) >= 30  # the OpenAPI document was read
@@ -304,7 +306,7 @@ def test_the_contract_check_fails_on_order_missing_and_extra_keys() -> None:
 async def _webhooks(http: httpx.AsyncClient, hit: Any) -> None:
     """Subscriptions, their topics and their delivery log (no dispatcher runs here: the deliveries stay pending)."""
     topics = check(EventTopicList, await http.get("/api/v1/webhooks/topics"))
-    assert len(topics["items"]) == 9
+    assert len(topics["items"]) == 16
     hit("GET", "/api/v1/webhooks/topics")
     created = check(Webhook, await http.post("/api/v1/webhooks", json={
         "url": "https://93.184.216.34/hooks", "topics": ["lead.captured"], "description": "contract"}), 201)
@@ -350,3 +352,29 @@ async def _availability(http: httpx.AsyncClient, hit: Any) -> None:
     hit("POST", "/api/v1/agents/{agent_id}/pause")
     assert check(Availability, await http.delete(f"{base}/pause"))["paused_until"] is None
     hit("DELETE", "/api/v1/agents/{agent_id}/pause")
+
+
+async def _offers(http: httpx.AsyncClient, seeded_db_url: str, hit: Any) -> None:
+    """An offer accepted, one declined, one that ran through every agent to the pond and is claimed."""
+    omar = "md5('agent-omar.haddad')::uuid"
+    with psycopg.connect(seeded_db_url, autocommit=True) as owner:   # Omar works around the clock
+        owner.execute(f"INSERT INTO crm.agent_working_hours (agent_id, isodow, starts, ends) "
+                      f"SELECT {omar}, d, '00:00', '24:00' FROM generate_series(1, 7) AS d ON CONFLICT DO NOTHING")
+    taken = check(CaptureResponse, await http.post("/api/v1/leads/capture", json=capture_body()), 201)
+    assert taken["offer"]["offer_round"] == 1
+    accepted = check(OfferState, await http.post(f"/api/v1/leads/{taken['lead_id']}/accept"))
+    assert accepted["accepted_at"]
+    hit("POST", "/api/v1/leads/{lead_id}/accept")
+    passed = check(CaptureResponse, await http.post("/api/v1/leads/capture", json=capture_body()), 201)
+    moved = check(OfferState, await http.post(f"/api/v1/leads/{passed['lead_id']}/decline", json={"reason": "busy"}))
+    assert moved["offer_round"] == 2
+    hit("POST", "/api/v1/leads/{lead_id}/decline")
+    for _ in range(2):   # every agent offered declines: the pond
+        await http.post(f"/api/v1/leads/{passed['lead_id']}/decline", json={})
+    pond = check(Pond, await http.get("/api/v1/leads/pond"))
+    assert passed["lead_id"] in {p["lead_id"] for p in pond["items"]}
+    hit("GET", "/api/v1/leads/pond")
+    claimed = check(OfferState, await http.post(f"/api/v1/leads/{passed['lead_id']}/claim",
+                                                headers={"X-API-Key": OMAR_KEY}))
+    assert claimed["pooled_at"] is None and claimed["accepted_at"]
+    hit("POST", "/api/v1/leads/{lead_id}/claim")

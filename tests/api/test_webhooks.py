@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import httpx
 import psycopg
 import pytest
 
+from api.dispatcher import Dispatcher
 from devservers.ports import free_port
 from devservers.webhook_receiver import Receiver
 from tests.api.conftest import (
@@ -327,3 +329,17 @@ async def test_odd_urls_and_cursors_are_clear_422s(seeded_db_url: str, servers: 
         path = f"/api/v1/webhooks/{made.json()['webhook_id']}/deliveries"
         for cursor in ("eyJpZCI6IngifQ", "eyJpZCI6MWU5OX0", "W10", "bnVsbA"):   # {"id":"x"}, {"id":1e99}, [], null
             assert_problem(await http.get(path, params={"cursor": cursor}), 422, "invalid_cursor")
+
+
+async def test_a_dispatcher_that_cannot_run_the_jobs_backs_off(seeded_db_url: str,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Misconfigured (the app's login, which may not run the jobs): it says so, 1 s, 2 s, 4 s apart, not every
+    second."""
+    dispatcher = Dispatcher(app_url(seeded_db_url), retry_s=1.0)
+    with caplog.at_level(logging.ERROR, logger="api.dispatcher"):
+        task = asyncio.create_task(dispatcher.run())
+        await asyncio.sleep(6.5)
+        dispatcher.stop()
+        await asyncio.wait_for(task, 10)
+    refusals = [r for r in caplog.records if "42501" in r.getMessage()]
+    assert 2 <= len(refusals) <= 4, [r.getMessage() for r in refusals]   # at 0, 1, 3 s (every second: 7)

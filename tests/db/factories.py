@@ -38,9 +38,11 @@ def new_agent(conn: psycopg.Connection, *, max_active_leads: int = 50, is_active
 
 def capture(conn: psycopg.Connection, source: str = "website", *, phone: str | None = None,
             details: dict[str, Any] | None = None, key: str | None = None, now: Any = None,
-            suggest: int | None = None, **lead: Any) -> dict[str, Any]:
+            suggest: int | None = None, accept: bool = True, **lead: Any) -> dict[str, Any]:
     """api.capture_lead as the API calls it (body already normalised; `suggest` listings asked in the same
-    transaction); returns {"status", "replayed", "body"}."""
+    transaction); returns {"status", "replayed", "body"}. `accept`: the agent accepts the offer as it is made (as a
+    first call would), so a test of another rule, on a clock of its own, meets no overdue offer; the tests of offers
+    pass False."""
     n = next(_counter)
     body = {
         "source_type": source,
@@ -52,6 +54,9 @@ def capture(conn: psycopg.Connection, source: str = "website", *, phone: str | N
     ).fetchone()
     assert row is not None
     result: dict[str, Any] = row[0]
+    if accept and result["body"].get("lead_id"):
+        conn.execute("UPDATE crm.lead_assignments SET accepted_at = assigned_at "
+                     "WHERE lead_id = %s AND released_at IS NULL AND accepted_at IS NULL", (result["body"]["lead_id"],))
     return result
 
 

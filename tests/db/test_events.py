@@ -57,11 +57,13 @@ def outcome(subscription: str, event_id: int, result: str, status: int | None = 
 def test_a_capture_emits_captured_assigned_and_its_follow_up_in_that_order(seeded_db: psycopg.Connection) -> None:
     db = seeded_db
     since = last_event(db)
-    body = capture(db, "bayut", property_type="apartment", preferred_areas=["Dubai Marina"], budget_max=1_500_000)
+    body = capture(db, "bayut", property_type="apartment", preferred_areas=["Dubai Marina"], budget_max=1_500_000,
+                   accept=False)
     lead = body["body"]["lead_id"]
     got = events(db, since)
-    assert [topic for topic, _ in got] == ["lead.captured", "lead.assigned", "follow_up.scheduled"]
-    captured, assigned, scheduled = (data for _, data in got)
+    assert [topic for topic, _ in got] == ["lead.captured", "lead.assigned", "lead.offered", "follow_up.scheduled"]
+    captured, assigned, offered, scheduled = (data for _, data in got)
+    assert offered["offer_round"] == 1 and offered["respond_by"] == body["body"]["offer"]["respond_by"]
     assert captured["lead_id"] == lead and captured["source_type"] == "bayut"
     assert captured["score"] == body["body"]["lead_score"] and captured["preferred_areas"]  # the areas, stored after
     assert captured["agent_id"] == body["body"]["assigned_agent"]["agent_id"]
@@ -141,7 +143,10 @@ def test_every_topic_has_its_change(db: psycopg.Connection) -> None:
     assert [t for t, _ in events(db, mark)] == ["lead.captured", "lead.queued"]
     topics = {row[0] for row in db.execute("SELECT DISTINCT topic FROM crm.outbox_events WHERE event_id > %s",
                                            (since,))}
-    assert topics | {"lead.status_changed"} == {row[0] for row in db.execute("SELECT topic FROM crm.event_topics")}
+    offers = {"lead.offered", "lead.accepted", "lead.offer_declined", "lead.offer_expired", "lead.pooled",
+              "lead.claimed", "sla.breached"}   # tests/db/test_offers.py
+    every = {row[0] for row in db.execute("SELECT topic FROM crm.event_topics")}
+    assert topics | {"lead.status_changed"} | offers == every
     assert violations(db) == []
 
 
@@ -152,14 +157,14 @@ def test_subscriptions_get_their_topics_and_their_agent_only(db: psycopg.Connect
     mine = subscribe(db, ["lead.assigned", "follow_up.scheduled", "lead.captured"], agent_id=agent)
     disabled = subscribe(db, ["*"], active=False)
     since = last_event(db)
-    capture(db, "website")   # the only agent with a profile-free match: `agent`
+    capture(db, "website", accept=False)   # the only agent with a profile-free match: `agent`
     rows = db.execute("SELECT subscription_id::text, e.topic FROM crm.webhook_deliveries d "
                       "JOIN crm.outbox_events e USING (event_id) WHERE e.event_id > %s ORDER BY e.event_id",
                       (since,)).fetchall()
     by_sub: dict[str, list[str]] = {}
     for sub, topic in rows:
         by_sub.setdefault(sub, []).append(topic)
-    assert by_sub[everything] == ["lead.captured", "lead.assigned", "follow_up.scheduled"]
+    assert by_sub[everything] == ["lead.captured", "lead.assigned", "lead.offered", "follow_up.scheduled"]
     assert by_sub[assigned_only] == ["lead.assigned"]
     assert by_sub[mine] == ["lead.captured", "lead.assigned", "follow_up.scheduled"]
     assert disabled not in by_sub

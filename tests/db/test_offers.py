@@ -1,0 +1,186 @@
+"""Offers and the pond (29_crm_offers.sql) as psql meets them: every routed lead is an offer with a response clock,
+accepted (or by a first outbound contact) or moved on when declined or expired, never back to an agent of its chain,
+to the pond after max_offers; the first claim wins; each race has one outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import psycopg
+
+from tests.db.factories import capture, db_error, new_agent, violations
+
+TUESDAY_10 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)     # Tuesday 10:00 in Dubai, the office open
+TUESDAY_23 = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)    # 23:00: closed until Wednesday 09:00 (05:00 UTC)
+
+
+def offer(db: psycopg.Connection, lead: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT agent_id::text, offer_round, respond_by, accepted_at FROM crm.lead_assignments "
+                     "WHERE lead_id = %s AND released_at IS NULL", (lead,)).fetchone()
+    keys = ("agent_id", "offer_round", "respond_by", "accepted_at")
+    return None if row is None else dict(zip(keys, row, strict=True))
+
+
+def topics(db: psycopg.Connection, lead: str) -> list[str]:
+    return [r[0] for r in db.execute("SELECT topic FROM crm.outbox_events WHERE lead_id = %s ORDER BY event_id",
+                                     (lead,))]
+
+
+def around_the_clock(db: psycopg.Connection, agent: str) -> str:
+    """The agent on shift whenever the test runs (its offers' clocks start at once)."""
+    for day in range(1, 8):
+        db.execute("INSERT INTO crm.agent_working_hours (agent_id, isodow, starts, ends) VALUES (%s, %s, '00:00', "
+                   "'24:00')", (agent, day))
+    return agent
+
+
+def expire(db: psycopg.Connection, at: datetime) -> dict[str, int]:
+    row = db.execute("SELECT jobs.expire_offers(100, %s)", (at,)).fetchone()
+    assert row is not None
+    result: dict[str, int] = row[0]
+    return result
+
+
+def test_a_capture_is_an_offer_with_a_clock_by_day_and_by_night(db: psycopg.Connection) -> None:
+    new_agent(db)
+    day = capture(db, "website", now=TUESDAY_10, accept=False)["body"]
+    assert day["offer"]["respond_by"] == (TUESDAY_10 + timedelta(minutes=5)).isoformat()
+    assert day["offer"]["offer_round"] == 1 and day["offer"]["available_now"] is True
+    night = capture(db, "website", now=TUESDAY_23, accept=False)["body"]
+    assert night["offer"]["respond_by"] == datetime(2026, 12, 2, 5, 5, tzinfo=UTC).isoformat()
+    assert night["offer"]["available_now"] is False
+    assert topics(db, day["lead_id"])[:3] == ["lead.captured", "lead.assigned", "lead.offered"]
+
+
+def test_accept_stops_the_clock_once(db: psycopg.Connection) -> None:
+    around_the_clock(db, new_agent(db))
+    lead = capture(db, "website", accept=False)["body"]["lead_id"]
+    state = db.execute("SELECT api.accept_lead(%s, 'test')", (lead,)).fetchone()
+    assert state is not None and state[0]["accepted_at"] is not None
+    with db_error("PT409", "no_open_offer"):
+        db.execute("SELECT api.accept_lead(%s, 'test')", (lead,))
+    assert "lead.accepted" in topics(db, lead)
+    assert expire(db, datetime.now(UTC) + timedelta(hours=1))["expired"] == 0   # an accepted offer stays
+
+
+def test_a_first_call_accepts_and_a_late_accept_is_refused(db: psycopg.Connection) -> None:
+    agent = around_the_clock(db, new_agent(db))
+    lead = capture(db, "website", accept=False)["body"]["lead_id"]
+    db.execute("INSERT INTO crm.lead_activities (lead_id, agent_id, activity_type, outcome) "
+               "VALUES (%s, %s, 'call', 'positive')", (lead, agent))
+    accepted = offer(db, lead)
+    assert accepted is not None and accepted["accepted_at"] is not None
+    late = capture(db, "website", now=datetime.now(UTC) - timedelta(minutes=10), accept=False)["body"]["lead_id"]
+    with db_error("PT409", "offer_expired"):
+        db.execute("SELECT api.accept_lead(%s, 'test')", (late,))
+
+
+def test_an_unanswered_offer_moves_along_its_chain_then_to_the_pond(db: psycopg.Connection) -> None:
+    agents = [new_agent(db, performance=p) for p in (90, 80, 70, 60)]
+    lead = capture(db, "website", now=TUESDAY_10, accept=False)["body"]["lead_id"]
+    seen = []
+    for round_ in (1, 2, 3):
+        current = offer(db, lead)
+        assert current is not None and current["offer_round"] == round_
+        seen.append(current["agent_id"])
+        done = expire(db, current["respond_by"] + timedelta(seconds=1))
+        assert done["expired"] == 1
+    assert seen == agents[:3]   # the ranking's order, never back to an agent of the chain
+    assert offer(db, lead) is None
+    pooled = db.execute("SELECT pooled_at IS NOT NULL FROM crm.leads WHERE lead_id = %s", (lead,)).fetchone()
+    assert pooled == (True,)
+    assert topics(db, lead).count("lead.offer_expired") == 3 and topics(db, lead)[-1] == "lead.pooled"
+    assert db.execute("SELECT count(*) FROM crm.follow_up_tasks WHERE lead_id = %s AND status = 'open'",
+                      (lead,)).fetchone() == (0,)
+    # the supervisors hear of it once it waits past pond_alert_after
+    pooled_at = db.execute("SELECT pooled_at FROM crm.leads WHERE lead_id = %s", (lead,)).fetchone()
+    assert pooled_at is not None
+    assert expire(db, pooled_at[0] + timedelta(minutes=16))["alerted"] == 1
+    assert expire(db, pooled_at[0] + timedelta(minutes=17))["alerted"] == 0
+    assert topics(db, lead)[-1] == "sla.breached"
+
+
+def test_decline_passes_it_on_at_once(db: psycopg.Connection) -> None:
+    first, second = (around_the_clock(db, new_agent(db, performance=p)) for p in (90, 10))
+    lead = capture(db, "website", now=datetime.now(UTC), accept=False)["body"]["lead_id"]
+    before = offer(db, lead)
+    assert before is not None and before["agent_id"] == first
+    db.execute("SELECT api.decline_lead(%s, 'in a viewing', 'test')", (lead,))
+    after = offer(db, lead)
+    assert after is not None and (after["agent_id"], after["offer_round"]) == (second, 2)
+    assert "lead.offer_declined" in topics(db, lead)
+    assert violations(db) == []
+
+
+def _pooled_lead(db: psycopg.Connection) -> str:
+    lead = capture(db, "website", now=TUESDAY_10, accept=False)["body"]["lead_id"]
+    for _ in range(3):
+        current = offer(db, lead)
+        if current is None:
+            break
+        expire(db, current["respond_by"] + timedelta(seconds=1))
+    return str(lead)
+
+
+async def test_twenty_agents_claim_one_pooled_lead_and_one_wins(db: psycopg.Connection, db_url: str) -> None:
+    agents = [around_the_clock(db, new_agent(db)) for _ in range(20)]
+    lead = _pooled_lead(db)
+    barrier = asyncio.Barrier(20)
+
+    async def claim(agent: str) -> str:
+        conn = await asyncpg.connect(db_url)
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT crm.act_as('agent', $1::uuid)", agent)
+                await barrier.wait()
+                try:
+                    await conn.fetchval("SELECT api.claim_lead($1::uuid, 'test')", lead)
+                    return "won"
+                except asyncpg.PostgresError as exc:
+                    return exc.as_dict().get("constraint_name", exc.sqlstate) or "?"
+        finally:
+            await conn.close()
+
+    outcomes = await asyncio.gather(*(claim(a) for a in agents))
+    assert sorted(outcomes) == ["lead_already_claimed"] * 19 + ["won"]
+    holder = offer(db, lead)
+    assert holder is not None and holder["accepted_at"] is not None and holder["offer_round"] is None
+    assert "lead.claimed" in topics(db, lead)
+    assert violations(db) == []
+
+
+def test_the_daily_claim_cap(db: psycopg.Connection) -> None:
+    agent = around_the_clock(db, new_agent(db))
+    db.execute("UPDATE crm.settings SET value = '1' WHERE setting_key = 'daily_claim_cap'")
+    first, second = _pooled_lead(db), _pooled_lead(db)
+    with db.transaction():
+        db.execute("SELECT crm.act_as('agent', %s)", (agent,))
+        db.execute("SELECT api.claim_lead(%s, 'test')", (first,))
+    with db_error("PT409", "claim_cap_reached"), db.transaction():
+        db.execute("SELECT crm.act_as('agent', %s)", (agent,))
+        db.execute("SELECT api.claim_lead(%s, 'test')", (second,))
+    with db_error("PT409", "lead_already_claimed"), db.transaction():
+        db.execute("SELECT crm.act_as('agent', %s)", (agent,))
+        db.execute("SELECT api.claim_lead(%s, 'test')", (first,))
+
+
+def test_accept_racing_the_expiry_has_one_outcome(db: psycopg.Connection, db_url: str) -> None:
+    around_the_clock(db, new_agent(db, performance=90))
+    around_the_clock(db, new_agent(db, performance=10))
+    lead = capture(db, "website", accept=False)["body"]["lead_id"]
+    deadline = offer(db, lead)
+    assert deadline is not None
+    past = deadline["respond_by"] + timedelta(seconds=1)
+    with psycopg.connect(db_url) as accepting, psycopg.connect(db_url) as timer:
+        accepting.execute("SELECT api.accept_lead(%s, 'test')", (lead,))   # holds the lead's lock
+        assert timer.execute("SELECT jobs.expire_offers(100, %s)", (past,)).fetchone() == (
+            {"expired": 0, "pooled": 0, "alerted": 0},)   # skipped, not waited for
+        accepting.commit()
+        timer.commit()
+        assert timer.execute("SELECT jobs.expire_offers(100, %s)", (past,)).fetchone() == (
+            {"expired": 0, "pooled": 0, "alerted": 0},)   # accepted: nothing to expire
+    answered = offer(db, lead)
+    assert answered is not None and answered["accepted_at"] is not None and answered["offer_round"] == 1
