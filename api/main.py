@@ -84,7 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.offer_timer = None
         timing = None
         if settings.offer_timer and settings.jobs_url:
-            app.state.offer_timer = OfferTimer(settings.jobs_url, poll_s=settings.offer_timer_poll_s)
+            app.state.offer_timer = OfferTimer(settings.jobs_url, poll_s=settings.offer_timer_poll_s,
+                                               workers=settings.offer_timer_workers)
             timing = asyncio.create_task(app.state.offer_timer.run(), name="offer-timer")
         try:
             yield

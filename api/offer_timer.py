@@ -1,9 +1,10 @@
 """The offer timer: moves every offer not accepted by its respond_by on to the next agent (or the pond), and alerts
 of leads waiting in the pond too long, within seconds of the deadline.
 
-A background loop in every app process, on a connection of its own as the job login (JOBS_DATABASE_URL, direct: it
-LISTENs), the same shape as the webhook dispatcher: it runs jobs.expire_offers (SKIP LOCKED on each lead, so several
-processes share the work and an accept racing an expiry has one outcome), then sleeps until the next deadline
+Background loops in every app process (OFFER_TIMER_WORKERS, 2), each on a connection of its own as the job login
+(JOBS_DATABASE_URL, direct: it LISTENs), the same shape as the webhook dispatcher: each runs jobs.expire_offers in
+batches of 50 (SKIP LOCKED on each lead, so the loops and the processes share the work and an accept racing an expiry
+has one outcome), then sleeps until the next deadline
 (jobs.next_offer_deadline), a NOTIFY offer_deadline from a new offer, or OFFER_TIMER_POLL_S. The rules are SQL.
 """
 
@@ -25,11 +26,13 @@ CHANNEL = "offer_deadline"
 
 
 class OfferTimer:
-    def __init__(self, jobs_url: str, *, poll_s: float = 5.0, batch_size: int = 200, retry_s: float = 1.0) -> None:
+    def __init__(self, jobs_url: str, *, poll_s: float = 5.0, batch_size: int = 50, retry_s: float = 1.0,
+                 workers: int = 2) -> None:
         self.jobs_url = jobs_url
         self.poll_s = poll_s
         self.batch_size = batch_size
         self.retry_s = retry_s
+        self.workers = workers
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._failures = 0
@@ -43,6 +46,11 @@ class OfferTimer:
         self._wake.set()
 
     async def run(self) -> None:
+        """`workers` loops, each on a connection of its own: a burst of deadlines (a thousand offers due in one
+        second) is moved in parallel, the lead locks (SKIP LOCKED) keeping them apart."""
+        await asyncio.gather(*(self._run_one() for _ in range(self.workers)))
+
+    async def _run_one(self) -> None:
         while not self._stopping.is_set():
             conn: asyncpg.Connection | None = None
             try:
@@ -76,7 +84,7 @@ class OfferTimer:
             self._wake.clear()
             done = await conn.fetchval(queries.EXPIRE_OFFERS, self.batch_size)
             self._failures = 0
-            if done["expired"] or done["alerted"]:
+            if done["expired"] or done["alerted"] or done["retry"]:
                 log.info("offers: %s", done)
                 continue  # more may be due
             due: datetime | None = await conn.fetchval(queries.NEXT_OFFER_DEADLINE)

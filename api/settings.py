@@ -86,6 +86,8 @@ class Settings(BaseSettings):
                                   "several processes may.")
     offer_timer_poll_s: float = Field(default=5.0, gt=0,
                                       description="Longest sleep of the offer timer; a deadline or NOTIFY wakes it.")
+    offer_timer_workers: int = Field(default=2, ge=1, le=16,
+                                     description="Parallel loops of the offer timer in this process (own connections).")
     data_dir: str = ".data"
 
 

@@ -2,7 +2,8 @@
 unless DATABASE_URL / REDIS_URL are set), run every benchmark, and rewrite docs/benchmarks.md with the figures.
 `--only` runs the named sections alone (`paths`: 1 and 2 workers, direct and behind PgBouncer; `openloop`: latency at
 fixed offered rates; `footprint`: WAL and bytes per capture, bytes per lead, the refresh's time; `webhooks`: the
-outbox's cost and the dispatcher's throughput and latency) and rewrites
+outbox's cost and the dispatcher's throughput and latency; `offers`: a thousand offers expiring in one second) and
+rewrites
 only them, between their markers, keeping the rest of the file."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import capture, ecosystem, footprint, profile, roster, scale, webhooks
+from bench import capture, ecosystem, footprint, offers, profile, roster, scale, webhooks
 from bench import resources as bench_resources
 from bench.chart import capture_chart
 from bench.compare import comparisons_section
@@ -28,7 +29,7 @@ CHART = DOC.with_name("benchmarks-capture.png")
 PLAN_LINES = 120  # of each report's plans in docs/benchmarks.md (a function run per row logs a plan per call)
 AUDIT_VIEWS = {"invariant_violations", "capture_score_mismatches"}  # audits, not questions
 # the sections --only can run alone (each between its markers in the doc)
-SECTIONS = ("capture", "profile", "roster", "webhooks", "paths", "openloop", "footprint")
+SECTIONS = ("capture", "profile", "roster", "webhooks", "offers", "paths", "openloop", "footprint")
 PROFILE_BEFORE = Path(__file__).resolve().parent / "baseline" / "profile-ec01a1c.json"  # issue 18's starting point
 
 
@@ -60,6 +61,8 @@ def _ecosystem_sections(admin_url: str, redis_url: str, seconds: int, only: set[
         out["roster"] = roster.section(roster.run(admin_url, rounds=5))
     if "webhooks" in only:
         out["webhooks"] = webhooks.section(webhooks.run(admin_url, redis_url, seconds))
+    if "offers" in only:
+        out["offers"] = offers.section(offers.run(admin_url, redis_url, capture.prepare_template(admin_url)))
     if not only & {"paths", "openloop", "footprint"}:
         return out
     template = capture.prepare_template(admin_url)
@@ -312,6 +315,7 @@ login. The load generator runs on the same 2 cores as the server and the databas
 {marked("profile", production["profile"])}
 {marked("roster", production["roster"])}
 {marked("webhooks", production["webhooks"])}
+{marked("offers", production["offers"])}
 {marked("paths", production["paths"])}
 {marked("openloop", production["openloop"])}
 {marked("footprint", production["footprint"])}

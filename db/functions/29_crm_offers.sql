@@ -178,7 +178,8 @@ COMMENT ON FUNCTION crm.offer_resource(uuid) IS 'A lead''s offer: agent, round, 
 -- jobs.expire_offers(limit, now): the timer's pass: every open offer past respond_by moves on (crm.move_offer,
 -- reason offer_expired), its lead locked with SKIP LOCKED (a lead an accept or a claim holds is done next pass, and
 -- then the offer is accepted or gone: one outcome); pooled leads waiting past pond_alert_after alert the supervisors
--- once (sla.breached). Returns {"expired", "pooled", "alerted"}.
+-- once (sla.breached). A move that deadlocks with another timer's (two agents' counters taken in opposite order) is
+-- undone alone and retried at the next pass. Returns {"expired", "pooled", "alerted", "retry"}.
 CREATE OR REPLACE FUNCTION jobs.expire_offers(p_limit integer DEFAULT 200, p_now timestamptz DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -192,6 +193,7 @@ DECLARE
     v_expired integer := 0;
     v_pooled  integer := 0;
     v_alerted integer := 0;
+    v_retry   integer := 0;
     v_lead    uuid;
 BEGIN
     PERFORM crm.set_actor('offer_timer');
@@ -203,9 +205,14 @@ BEGIN
     LOOP
         v_offer := crm.open_offer(v_lead);
         CONTINUE WHEN v_offer.assignment_id IS NULL OR v_offer.respond_by > v_now;   -- answered meanwhile
-        v_moved := crm.move_offer(v_offer, v_now, 'offer_expired');
-        v_expired := v_expired + 1;
-        v_pooled := v_pooled + (v_moved ->> 'pooled')::boolean::integer;
+        BEGIN   -- each move in a subtransaction: a deadlock with another timer over two agents' counters undoes
+                -- only this move (its locks go with it); the lead is due again at the next pass
+            v_moved := crm.move_offer(v_offer, v_now, 'offer_expired');
+            v_expired := v_expired + 1;
+            v_pooled := v_pooled + (v_moved ->> 'pooled')::boolean::integer;
+        EXCEPTION WHEN deadlock_detected THEN
+            v_retry := v_retry + 1;
+        END;
     END LOOP;
     FOR v_lead IN
         SELECT l.lead_id FROM crm.leads AS l
@@ -217,7 +224,8 @@ BEGIN
         UPDATE crm.leads SET pond_alerted_at = v_now WHERE lead_id = v_lead;
         v_alerted := v_alerted + 1;
     END LOOP;
-    RETURN pg_catalog.jsonb_build_object('expired', v_expired, 'pooled', v_pooled, 'alerted', v_alerted);
+    RETURN pg_catalog.jsonb_build_object('expired', v_expired, 'pooled', v_pooled, 'alerted', v_alerted,
+                                         'retry', v_retry);
 END
 $$;
 COMMENT ON FUNCTION jobs.expire_offers(integer, timestamptz) IS
