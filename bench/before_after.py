@@ -75,8 +75,8 @@ def run(admin_url: str, redis_url: str, rev: str, seconds: int, rounds: int,
 
 
 # the sections this script writes: issue 18's (the default) and later issues' A/B of their own starting point
-TITLES = {"beforeafter": "issue 18", "beforeafter-availability": "issue 16's availability (routing only to agents "
-          "on shift; the after template's agents on shift around the clock: the day's path)"}
+TITLES = {"beforeafter": "issue 18", "beforeafter-availability": "issue 16 (availability: routing only to agents "
+          "on shift; offers with their clock; the after template's agents on shift around the clock: the day's path)"}
 
 
 SCRIPTS = {"beforeafter": " (after: with the three suggested listings the API now asks for in the same statement; "
