@@ -22,6 +22,8 @@ def _minutes(value: str) -> int:
 def _aware(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         raise ValueError("give a time zone offset (e.g. +04:00 or Z)")
+    if not 1970 <= value.year <= 2200:
+        raise ValueError("give a time between 1970 and 2200")
     return value
 
 

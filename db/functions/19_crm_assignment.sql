@@ -401,7 +401,8 @@ BEGIN
     ELSE
         INSERT INTO crm.lead_assignments (lead_id, agent_id, kind, reason, assigned_at)
         VALUES (p_lead_id, (v_decision ->> 'agent_id')::uuid, p_kind, p_reason, v_now);
-        UPDATE crm.leads SET assignment_decision = v_decision WHERE lead_id = p_lead_id;
+        UPDATE crm.leads SET assignment_decision = v_decision, pooled_at = NULL, pond_alerted_at = NULL  -- out of the pond
+         WHERE lead_id = p_lead_id;
     END IF;
     RETURN v_decision;
 END
@@ -572,7 +573,8 @@ BEGIN
      WHERE lead_id = p_lead_id AND released_at IS NULL;
     INSERT INTO crm.lead_assignments (lead_id, agent_id, kind, reason, assigned_at)
     VALUES (p_lead_id, v_to, p_kind, p_reason, v_now);
-    UPDATE crm.leads SET assignment_decision = v_decision WHERE lead_id = p_lead_id;
+    UPDATE crm.leads SET assignment_decision = v_decision, pooled_at = NULL, pond_alerted_at = NULL   -- out of the pond
+     WHERE lead_id = p_lead_id;
 
     -- the old agent's open follow-ups for this lead go: the new agent gets one first follow-up of their own
     UPDATE crm.follow_up_tasks SET status = 'cancelled', completed_at = v_now,

@@ -139,6 +139,8 @@ SET search_path = ''
 AS $$
 DECLARE
     v_threshold integer := (crm.setting('workload_balance_threshold') #>> '{}')::integer;
+    v_minute    integer := crm.minute_of_week(p_now);
+    v_office    int4multirange := crm.office_week();
     v_agent     record;
     v_lead      crm.leads;
     v_to        uuid;
@@ -156,11 +158,13 @@ BEGIN
              LIMIT v_agent.excess
                FOR UPDATE OF l SKIP LOCKED
         LOOP
-            SELECT r.agent_id INTO v_to
+            SELECT r.agent_id INTO v_to   -- the best ranked below the threshold and available now (crm.agent_free)
               FROM crm.rank_agents(v_lead.property_type,
                                    ARRAY(SELECT p.area_code FROM crm.lead_preferred_areas AS p WHERE p.lead_id = v_lead.lead_id),
                                    v_lead.language_preference) AS r
+              JOIN crm.agents AS g ON g.agent_id = r.agent_id
              WHERE r.agent_id <> v_agent.agent_id AND r.active_leads < v_threshold
+               AND crm.agent_free(g, p_now, v_minute, v_office)
              ORDER BY r.rank
              LIMIT 1;
             EXIT WHEN v_to IS NULL;   -- everyone else is near the threshold too: balancing cannot help
@@ -173,5 +177,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.sweep_workload_balance(timestamptz) IS
-    'Moves untouched new leads from agents above workload_balance_threshold to the best ranked agents below it. '
-    'Returns the number moved.';
+    'Moves untouched new leads from agents above workload_balance_threshold to the best ranked agents below it who are '
+    'available now (crm.agent_free; none: the lead stays). Returns the number moved.';

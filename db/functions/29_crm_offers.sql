@@ -200,6 +200,7 @@ BEGIN
     FOR v_lead IN
         SELECT l.lead_id FROM crm.lead_assignments AS a JOIN crm.leads AS l ON l.lead_id = a.lead_id
          WHERE a.released_at IS NULL AND a.accepted_at IS NULL AND a.respond_by <= v_now
+           AND NOT crm.is_closed(l.status)   -- closed before anyone accepted: it keeps its agent, nothing to move
          ORDER BY a.respond_by LIMIT p_limit
            FOR UPDATE OF l SKIP LOCKED
     LOOP
@@ -243,8 +244,9 @@ SET search_path = ''
 AS $$
 BEGIN
     RETURN least(
-        (SELECT min(a.respond_by) FROM crm.lead_assignments AS a
-          WHERE a.released_at IS NULL AND a.accepted_at IS NULL AND a.respond_by IS NOT NULL),
+        (SELECT min(a.respond_by) FROM crm.lead_assignments AS a JOIN crm.leads AS l ON l.lead_id = a.lead_id
+          WHERE a.released_at IS NULL AND a.accepted_at IS NULL AND a.respond_by IS NOT NULL
+            AND NOT crm.is_closed(l.status)),
         (SELECT min(l.pooled_at) + crm.setting_interval('pond_alert_after') FROM crm.leads AS l
           WHERE l.pooled_at IS NOT NULL AND l.pond_alerted_at IS NULL));
 END

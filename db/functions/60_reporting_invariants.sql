@@ -91,6 +91,7 @@ SELECT 'offer_overdue', 'lead_assignment', a.assignment_id::text,
        pg_catalog.jsonb_build_object('lead_id', a.lead_id, 'agent_id', a.agent_id, 'respond_by', a.respond_by)
   FROM crm.lead_assignments AS a
  WHERE a.released_at IS NULL AND a.accepted_at IS NULL AND a.respond_by < now() - interval '1 minute'
+   AND NOT EXISTS (SELECT 1 FROM crm.leads AS l WHERE l.lead_id = a.lead_id AND crm.is_closed(l.status))
 UNION ALL
 SELECT 'offer_to_unavailable_agent', 'lead_assignment', a.assignment_id::text,
        pg_catalog.jsonb_build_object('lead_id', a.lead_id, 'agent_id', a.agent_id, 'absence_id', b.absence_id)

@@ -63,6 +63,9 @@ async def test_schedule_absences_and_pause(seeded_db_url: str, servers: Servers)
         naive = await http.post(f"{base}/absences", json=leave | {"starts_at": "2027-01-10T00:00:00"})
         assert_problem(naive, 422, "validation_error")
         assert field_of(naive).endswith("starts_at")
+        for odd in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00"):
+            assert_problem(await http.post(f"{base}/absences", json=leave | {"starts_at": odd}), 422,
+                           "validation_error")
         listed = (await http.get(f"{base}/absences")).json()["items"]
         assert [a["absence_id"] for a in listed] == [absence["absence_id"]]
         assert (await http.delete(f"{base}/absences/{absence['absence_id']}")).json()["deleted"] is True

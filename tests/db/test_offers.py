@@ -184,3 +184,44 @@ def test_accept_racing_the_expiry_has_one_outcome(db: psycopg.Connection, db_url
             {"expired": 0, "pooled": 0, "alerted": 0, "retry": 0},)   # accepted: nothing to expire
     answered = offer(db, lead)
     assert answered is not None and answered["accepted_at"] is not None and answered["offer_round"] == 1
+
+
+def test_a_lead_closed_before_its_offer_was_accepted_does_not_stop_the_timer(db: psycopg.Connection) -> None:
+    around_the_clock(db, new_agent(db, performance=90))
+    around_the_clock(db, new_agent(db, performance=10))
+    closed = capture(db, "website", now=TUESDAY_10, accept=False)["body"]["lead_id"]
+    other = capture(db, "website", now=TUESDAY_10 + timedelta(seconds=1), accept=False)["body"]["lead_id"]
+    db.execute("UPDATE crm.leads SET status = 'lost', lost_reason = 'spam' WHERE lead_id = %s", (closed,))
+    done = expire(db, TUESDAY_10 + timedelta(minutes=6))
+    assert done["expired"] == 1   # the other lead's offer moved; the closed one keeps its agent
+    moved = offer(db, other)
+    assert moved is not None and moved["offer_round"] == 2
+    flagged = [v for v in violations(db) if v[0] == "offer_overdue" and v[2]["lead_id"] == closed]
+    assert flagged == []   # a closed lead's unanswered offer is not overdue: nothing is left to answer
+
+
+def test_a_supervisor_reassigning_a_pooled_lead_takes_it_out_of_the_pond(db: psycopg.Connection) -> None:
+    target = around_the_clock(db, new_agent(db))
+    for _ in range(3):
+        new_agent(db)
+    lead = _pooled_lead(db)
+    db.execute("SELECT api.reassign_lead(%s, 'a supervisor''s pick', %s, 'test')", (lead, target))
+    assert db.execute("SELECT pooled_at FROM crm.leads WHERE lead_id = %s", (lead,)).fetchone() == (None,)
+    assert [v for v in violations(db) if v[0] == "lead_pooled_and_assigned"] == []
+
+
+def test_workload_balancing_never_hands_a_lead_to_an_unavailable_agent(db: psycopg.Connection) -> None:
+    busy = around_the_clock(db, new_agent(db, performance=10))
+    paused = around_the_clock(db, new_agent(db, performance=99))
+    free = around_the_clock(db, new_agent(db, performance=50))
+    db.execute("UPDATE crm.settings SET value = '2' WHERE setting_key = 'workload_balance_threshold'")
+    db.execute("UPDATE crm.agents SET is_active = false WHERE agent_id IN (%s, %s)", (paused, free))
+    for _ in range(4):
+        capture(db, "website")
+    db.execute("UPDATE crm.agents SET is_active = true WHERE agent_id IN (%s, %s)", (paused, free))
+    db.execute("UPDATE crm.agents SET paused_until = now() + interval '1 hour' WHERE agent_id = %s", (paused,))
+    moved = db.execute("SELECT crm.sweep_workload_balance(now())").fetchone()
+    assert moved == (2,)
+    holders = {r[0] for r in db.execute("SELECT a.agent_id::text FROM crm.lead_assignments a "
+                                        "WHERE a.released_at IS NULL AND a.kind = 'workload_balance'")}
+    assert holders == {free} and busy
