@@ -46,7 +46,9 @@ AS $$
         ('near-capacity', '4.3 Agents approaching capacity (now: dates do not apply)', true, '{}', false,
          'SELECT * FROM reporting.agents_near_capacity ORDER BY utilisation_pct DESC, agent_id', NULL),
         ('specialist-vs-generalist', '4.3 Specialised versus general agents', false, '{capture}', false,
-         'SELECT * FROM reporting.specialist_vs_generalist($1, $2)', NULL)
+         'SELECT * FROM reporting.specialist_vs_generalist($1, $2)', NULL),
+        ('speed-to-lead', 'Speed to lead: first response and conversion by agent, source, weekday, hour and response '
+         'band', false, '{capture}', false, 'SELECT * FROM reporting.speed_to_lead($1, $2)', NULL)
     ) AS c (name, question, live, dated_by, paged, query, total_query)
 $$;
 COMMENT ON FUNCTION crm.analytics_catalog() IS

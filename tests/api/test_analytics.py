@@ -15,7 +15,7 @@ from tests.conftest import Servers, with_user
 
 REPORTS = ("conversion-by-source", "conversion-by-agent", "time-to-conversion", "monthly-volume", "agent-rankings",
            "revenue-by-source", "high-score-not-converted", "low-score-converted", "source-quality",
-           "response-time-conversion", "workload", "near-capacity", "specialist-vs-generalist")
+           "response-time-conversion", "workload", "near-capacity", "specialist-vs-generalist", "speed-to-lead")
 
 
 @pytest.fixture

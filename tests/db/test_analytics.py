@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from tests.db.factories import db_error, new_agent, new_lead, walk_to
+from tests.db.factories import assign, db_error, new_agent, new_lead, walk_to
 
 DUBAI = ZoneInfo("Asia/Dubai")
 
@@ -410,3 +410,25 @@ def test_invariants_catch_the_future_and_a_first_contact_that_is_not_the_first(d
     setting(db, "future_timestamp_allowance", "2 days")
     assert {r["rule"] for r in rows(db, "SELECT rule FROM reporting.invariant_violations")} == {
         "first_contact_mismatch"}
+
+
+def test_speed_to_lead_bands_percentiles_and_breaches(db: psycopg.Connection) -> None:
+    """Three leads captured an hour ago: first contact after 1 minute, after 40 minutes, and none yet: the bands, the
+    p50/p90 over the contacted, the breaches of the 5-minute first_response_sla."""
+    agent = new_agent(db)
+    start = datetime.now().astimezone() - timedelta(hours=1)
+    for wait in (60, 40 * 60, None):
+        lead = new_lead(db, created_at=start, phone=None)
+        assign(db, lead, agent)
+        if wait is not None:
+            db.execute("INSERT INTO crm.lead_activities (lead_id, agent_id, activity_type, occurred_at) "
+                       "VALUES (%s, %s, 'call', %s)", (lead, agent, start + timedelta(seconds=wait)))
+    db.execute("SELECT crm.refresh_analytics_snapshot(true)")
+    rows = {(r[0], r[1]): r for r in db.execute(
+        "SELECT dimension, key, leads, contacted, first_response_p50_seconds, first_response_p90_seconds, breached, "
+        "breach_rate FROM reporting.speed_to_lead(current_date - 1, NULL)")}
+    assert rows[("all", None)][2:] == (3, 2, 1230, 2166, 2, Decimal("66.7"))   # p50, p90 of 60 and 2400 s
+    assert rows[("response_band", "within 5 min")][2:4] == (1, 1)
+    assert rows[("response_band", "within 1 h")][2:4] == (1, 1)
+    assert rows[("response_band", "none yet")][2:4] == (1, 0)
+    assert rows[("agent", agent)][2] == 3
