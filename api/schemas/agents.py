@@ -41,6 +41,12 @@ class DashboardQuery(BaseModel):
         return f"{self.date_range}|{dates}|{self.status_filter}|{self.source_filter}"
 
 
+class PendingOffer(BaseModel):
+    lead_id: UUID
+    respond_by: dt.datetime
+    offer_round: int
+
+
 class AgentSummary(BaseModel):
     total_active_leads: int = Field(examples=[23])
     overdue_follow_ups: int = Field(examples=[5])
@@ -50,6 +56,10 @@ class AgentSummary(BaseModel):
                                             "to their first contact on it; null when they contacted none.")
     average_response_seconds: int | None = Field(examples=[16200], description="The same, in seconds.")
     lead_score_average: int | None = Field(examples=[67])
+    pending_offers: list[PendingOffer] = Field(
+        default_factory=list, description="Offers awaiting the agent's acceptance, the nearest deadline first.")
+    first_response_p50_seconds: int | None = Field(
+        examples=[240], description="Median time from capture to first contact of the range's leads; null: none yet.")
 
 
 class RecentLead(BaseModel):
@@ -89,6 +99,9 @@ class PerformanceMetrics(BaseModel):
                                      "agent made no first contact in them, or fewer than ranking_min_responses.")
     response_time_rank_months: list[str] = Field(
         examples=[["2026-11", "2026-12"]], description="The months (YYYY-MM) the rank was computed over.")
+    offer_accept_rate: float | None = Field(
+        default=None, examples=[85.0], description="Of the offers made to the agent in the range and answered "
+                                                   "(accepted, declined or expired), the accepted share (%).")
 
 
 class AgentDashboard(BaseModel):

@@ -1,6 +1,52 @@
 -- The agent dashboard: api.agent_dashboard builds the whole body of GET /api/v1/agents/{agent_id}/dashboard.
 -- Every figure is defined in docs/analytics.md ("The agent dashboard"). Days and months are the timezone setting's.
 
+-- crm.dashboard_pending_offers(agent): the agent's open offers not yet accepted, the nearest deadline first
+-- ({lead_id, respond_by, offer_round}). Invoker's rights: the caller's row-level security applies.
+CREATE OR REPLACE FUNCTION crm.dashboard_pending_offers(p_agent_id uuid)
+RETURNS json
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN (SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object(
+                       'lead_id', a.lead_id, 'respond_by', a.respond_by, 'offer_round', a.offer_round)
+                       ORDER BY a.respond_by, a.lead_id), '[]'::json)
+              FROM crm.lead_assignments AS a
+              JOIN crm.leads AS l ON l.lead_id = a.lead_id
+             WHERE a.agent_id = p_agent_id AND a.released_at IS NULL AND a.accepted_at IS NULL
+               AND a.respond_by IS NOT NULL AND NOT crm.is_closed(l.status));
+END
+$$;
+COMMENT ON FUNCTION crm.dashboard_pending_offers(uuid) IS
+    'Dashboard step: the agent''s open offers awaiting acceptance, nearest respond_by first.';
+
+-- crm.offer_accept_rate(agent, from, to): of the offers made to the agent in [from, to) that were answered
+-- (accepted, or released declined or expired), the accepted share in %, one decimal; NULL when none was answered.
+-- SECURITY DEFINER: an offer that expired moved the lead to another agent, whose row-level security hides it from
+-- the first one; the dashboard authorized the caller for this agent first.
+CREATE OR REPLACE FUNCTION crm.offer_accept_rate(p_agent_id uuid, p_from timestamptz, p_to timestamptz)
+RETURNS numeric
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    PERFORM crm.authorize('dashboard', p_agent_id);   -- the caller may see this agent's dashboard
+    RETURN (SELECT CASE WHEN count(*) > 0
+                        THEN round(100.0 * count(*) FILTER (WHERE a.accepted_at IS NOT NULL) / count(*), 1) END
+              FROM crm.lead_assignments AS a
+             WHERE a.agent_id = p_agent_id AND a.respond_by IS NOT NULL
+               AND a.assigned_at >= p_from AND a.assigned_at < p_to
+               AND (a.accepted_at IS NOT NULL OR a.release_reason IN ('offer_expired', 'offer_declined')));
+END
+$$;
+COMMENT ON FUNCTION crm.offer_accept_rate(uuid, timestamptz, timestamptz) IS
+    'Of the agent''s offers made in [from, to) and answered, the share accepted (%), NULL when none was answered. '
+    'SECURITY DEFINER: reads the offers that moved on to other agents.';
+
 -- crm.human_duration(seconds): "35 minutes", "4.5 hours", "2.3 days" (the brief's average_response_time).
 CREATE OR REPLACE FUNCTION crm.human_duration(p_seconds numeric)
 RETURNS text
@@ -260,6 +306,7 @@ BEGIN
     ),
     figures AS (
         SELECT round(avg(m.agent_response_seconds))::integer AS response_seconds,
+               (percentile_cont(0.5) WITHIN GROUP (ORDER BY m.response_seconds))::integer AS first_response_p50,
                round(avg(m.score))::integer AS score_average,
                count(*) FILTER (WHERE m.status = 'converted') AS converted,
                count(*) FILTER (WHERE m.status = 'lost') AS lost,
@@ -277,7 +324,9 @@ BEGIN
             'this_month_conversions', crm.dashboard_conversions(p_agent_id, v_window.month_start, v_now, p_source_filter),
             'average_response_time', crm.human_duration(f.response_seconds),
             'average_response_seconds', f.response_seconds,
-            'lead_score_average', f.score_average),
+            'lead_score_average', f.score_average,
+            'pending_offers', crm.dashboard_pending_offers(p_agent_id),
+            'first_response_p50_seconds', f.first_response_p50),
         'recent_leads', coalesce((
             SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
                        'lead_id', m.lead_id, 'name', m.first_name || ' ' || m.last_name, 'phone', m.phone,
@@ -301,7 +350,8 @@ BEGIN
                     THEN 'too_few_responses' END,
             'response_time_rank_months', (SELECT coalesce(pg_catalog.json_agg(pg_catalog.to_char(m.month, 'YYYY-MM')
                                                                               ORDER BY m.month), '[]'::json)
-                                            FROM unnest(v_months) AS m (month))),
+                                            FROM unnest(v_months) AS m (month)),
+            'offer_accept_rate', crm.offer_accept_rate(p_agent_id, v_window.starts_at, v_window.ends_at)),
         'filters', pg_catalog.json_build_object(
             'date_range', p_date_range, 'date_from', v_window.date_from, 'date_to', v_window.date_to,
             'status_filter', p_status_filter, 'source_filter', p_source_filter, 'timezone', v_window.tz),

@@ -32,7 +32,8 @@ GRANT EXECUTE ON FUNCTION crm.dashboard_window(text, date, date, text, text, tim
                           crm.dashboard_leads(uuid, timestamptz, timestamptz, text, text),
                           crm.dashboard_rank_months(date, date), crm.response_time_ranks(date, date),
                           crm.dashboard_pending_tasks(uuid, timestamptz),
-                          crm.dashboard_conversions(uuid, timestamptz, timestamptz, text)
+                          crm.dashboard_conversions(uuid, timestamptz, timestamptz, text),
+                          crm.dashboard_pending_offers(uuid), crm.offer_accept_rate(uuid, timestamptz, timestamptz)
    TO thinkrealty_app;
 -- the building blocks of the invoker-rights lead and follow-up reads (40_api_leads.sql, 41_api_follow_ups.sql)
 GRANT EXECUTE ON FUNCTION crm.lead_resource(uuid), crm.lead_summaries(uuid[]), crm.page_limit(integer),

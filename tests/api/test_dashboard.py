@@ -98,7 +98,11 @@ async def test_every_figure_over_30_days(http: httpx.AsyncClient, world: World) 
     body = await dashboard(http, world.a)
     assert list(body) == ["agent_summary", "recent_leads", "pending_tasks", "performance_metrics", "filters",
                           "generated_at"]
+    # the offers A has not accepted (the world assigns as psql does: every routed row an offer), oldest first;
+    # l4 was answered by a call, l2 and l3 are closed
+    assert [o["lead_id"] for o in body["agent_summary"].pop("pending_offers")] == [world.l5, world.l1]
     assert body["agent_summary"] == {
+        "first_response_p50_seconds": 7200,  # of the range's leads only l4 had a first contact: 2 h after capture
         "total_active_leads": 3,            # l1, l4, l5 are open; l2 and l3 are closed
         "overdue_follow_ups": 1,            # the task due two hours ago
         "this_month_conversions": 1,        # l2, converted just now
@@ -125,6 +129,7 @@ async def test_every_figure_over_30_days(http: httpx.AsyncClient, world: World) 
         "response_time_rank_reason": None,
         "response_time_rank_months": sorted({(world.today - timedelta(days=29)).strftime("%Y-%m"),
                                              world.today.strftime("%Y-%m")}),
+        "offer_accept_rate": 100.0,          # of the range's offers answered (l4's, by its call), all accepted
     }
 
 

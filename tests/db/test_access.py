@@ -204,6 +204,10 @@ def test_every_function_the_app_login_may_run_checks_the_matrix(owner: psycopg.C
                    "crm.dashboard_rank_months(date,date)", "crm.response_time_ranks(date,date)",
                    "crm.dashboard_pending_tasks(uuid,timestampwithtimezone)",
                    "crm.dashboard_conversions(uuid,timestampwithtimezone,timestampwithtimezone,text)",
+                   "crm.dashboard_pending_offers(uuid)",
+                   # one figure across the agent's offers, also those that moved on to others (so definer's rights):
+                   # it authorizes the caller for this agent's dashboard itself
+                   "crm.offer_accept_rate(uuid,timestampwithtimezone,timestampwithtimezone)",
                    # the follow-up priority rule the pending tasks show: it reads settings only
                    "crm.follow_up_priority(integer,timestampwithtimezone,timestampwithtimezone)",
                    "crm.sla_class(integer)", "crm.setting_interval(text)",
