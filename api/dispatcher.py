@@ -1,10 +1,10 @@
 """The webhook dispatcher: delivers the outbox's pending deliveries to their subscribers, signed, at least once.
 
-A background loop in every app process (like the sweeper), on a connection of its own as the job login
-(JOBS_DATABASE_URL, a direct connection: it LISTENs). Each round claims a batch of due deliveries
-(jobs.claim_deliveries: FOR UPDATE SKIP LOCKED and a lease, so several processes share the queue and one that dies
-lets its claims fall due again), POSTs them concurrently, with the deliveries of one lead sent one after the other
-in event order and the rest of a lead's batch held back after a failure, and records every answer in one call
+A background loop in every app process (api/loops.py: the shape it shares with the offer timer), on a connection of
+its own as the job login (JOBS_DATABASE_URL, a direct connection: it LISTENs). Each round claims a batch of due
+deliveries (jobs.claim_deliveries: FOR UPDATE SKIP LOCKED and a lease, so several processes share the queue and one
+that dies lets its claims fall due again), POSTs them concurrently, with the deliveries of one lead sent one after
+the other in event order and the rest of a lead's batch held back after a failure, and records every answer in one call
 (jobs.record_deliveries: retries with backoff, dead after the retry limit, 410 disables the subscription). It wakes
 on NOTIFY webhook_delivery (sent by the transaction that wrote the events), else at the next due delivery, else
 every WEBHOOK_POLL_S. The rules (what is due, the order, the backoff) live in SQL; this module only sends.
@@ -16,7 +16,6 @@ the subscription's secret, and `X-ThinkRealty-Event-Id` for de-duplication (docs
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -30,7 +29,7 @@ import asyncpg
 
 from api import queries
 from api.deps import init_connection
-from api.errors import is_connection_error
+from api.loops import DeadlineLoop
 from api.metrics import Metrics
 
 log = logging.getLogger("api.dispatcher")
@@ -60,76 +59,25 @@ def http_session(timeout_s: float, concurrency: int) -> aiohttp.ClientSession:
                                  headers={"User-Agent": USER_AGENT}, auto_decompress=False)
 
 
-class Dispatcher:
+class Dispatcher(DeadlineLoop):
+    name = "dispatcher"
+    channel = CHANNEL
+    next_due_query = queries.NEXT_DELIVERY_AT
+
     def __init__(self, jobs_url: str, *, timeout_s: float = 5.0, batch_size: int = 200, concurrency: int = 50,
                  poll_s: float = 5.0, retry_s: float = 1.0, metrics: Metrics | None = None) -> None:
-        self.jobs_url = jobs_url
+        super().__init__(jobs_url, poll_s=poll_s, retry_s=retry_s)
         self.timeout_s = timeout_s
         self.batch_size = batch_size
-        self.poll_s = poll_s
-        self.retry_s = retry_s
         self.metrics = metrics
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._failures = 0  # rounds failed in a row: the retry waits 1 s, 2 s, 4 s ... up to 60 s
-        self.ready = asyncio.Event()  # set once listening (tests wait for it)
 
-    def stop(self) -> None:
-        """Ends run() at its next step (a cancellation may be swallowed by a client library mid-call)."""
-        self._stopping.set()
-        self._wake.set()
+    def session(self) -> aiohttp.ClientSession:
+        return http_session(self.timeout_s, self._concurrency)
 
-    def _on_notify(self, *_args: object) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Delivers until stop() or cancellation; reconnects after any failure."""
-        self._failures = 0
-        while not self._stopping.is_set():
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await asyncpg.connect(self.jobs_url,
-                                             server_settings={"application_name": "thinkrealty-dispatcher"})
-                await init_connection(conn)
-                await conn.add_listener(CHANNEL, self._on_notify)
-                async with http_session(self.timeout_s, self._concurrency) as http:
-                    self.ready.set()
-                    await self._loop(conn, http)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._failures += 1
-                if is_connection_error(exc):
-                    log.warning("dispatcher: the database is not reachable (%s)", type(exc).__name__)
-                elif isinstance(exc, asyncpg.PostgresError):  # e.g. a login that may not run the jobs
-                    log.error("dispatcher: %s %s; retrying", exc.sqlstate, exc)
-                else:
-                    log.exception("dispatcher failed; restarting")
-            finally:
-                self.ready.clear()
-                if conn is not None and not conn.is_closed():
-                    conn.terminate()
-            if not self._stopping.is_set():  # 1 s, 2 s, 4 s ... up to 60 s while it keeps failing
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(self.retry_s * 2 ** max(self._failures - 1, 0), 60.0)):
-                        await self._stopping.wait()
-
-    async def _loop(self, conn: asyncpg.Connection, http: aiohttp.ClientSession) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()  # a NOTIFY from here on wakes the wait below
-            claimed = await self.dispatch_once(conn, http)
-            self._failures = 0  # a round that worked: the next failure starts the backoff afresh
-            if claimed:
-                continue  # a full or partial batch: more may be due at once
-            due: datetime | None = await conn.fetchval(queries.NEXT_DELIVERY_AT)
-            delay = self.poll_s
-            if due is not None:  # at least 50 ms: what is due but was not claimable is another dispatcher's now
-                delay = min(delay, max(0.05, (due - datetime.now(UTC)).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
+    async def round(self, conn: asyncpg.Connection, session: Any) -> bool:
+        return await self.dispatch_once(conn, session) > 0
 
     async def dispatch_once(self, conn: asyncpg.Connection, http: aiohttp.ClientSession) -> int:
         """One round: claim, send, record. Returns how many deliveries were claimed."""

@@ -89,6 +89,14 @@ def new_lead(conn: psycopg.Connection, *, source: str = "bayut", phone: str | No
     return str(row[0])
 
 
+def on_shift_always(conn: psycopg.Connection, agent_id: str) -> str:
+    """The agent works every day 00:00-24:00 (crm.agent_working_hours): available whenever the test runs, so routing
+    and offers take the day's path whatever the hour."""
+    conn.execute("INSERT INTO crm.agent_working_hours (agent_id, isodow, starts, ends) "
+                 "SELECT %s, d, '00:00', '24:00' FROM generate_series(1, 7) AS d", (agent_id,))
+    return agent_id
+
+
 def assign(conn: psycopg.Connection, lead_id: str, agent_id: str, kind: str = "manual") -> str:
     row = conn.execute(
         "INSERT INTO crm.lead_assignments (lead_id, agent_id, kind) VALUES (%s, %s, %s) RETURNING assignment_id::text",

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import psycopg
 
-from tests.db.factories import assign, capture, db_error, new_agent, new_lead, violations
+from tests.db.factories import assign, capture, db_error, new_agent, new_lead, on_shift_always, violations
 
 TUESDAY_10 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)     # Tuesday 10:00 in Dubai: the office is open
 TUESDAY_23 = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)    # Tuesday 23:00 in Dubai: closed until 09:00
@@ -137,9 +137,8 @@ async def test_parallel_captures_reach_only_the_available_agents(db: psycopg.Con
             absent(db, agent, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(days=1))
         else:
             hours(db, agent, (1, "00:00", "00:01"))   # effectively never on shift
-    everyone_on = [(d, "00:00", "24:00") for d in range(1, 8)]
     for agent in available_agents:   # on shift whenever the test runs
-        hours(db, agent, *everyone_on)
+        on_shift_always(db, agent)
 
     async def worker(w: int) -> None:   # 20 connections at once, 5 captures each
         conn = await asyncpg.connect(db_url)

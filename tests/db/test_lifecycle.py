@@ -15,7 +15,16 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from tests.conftest import with_user
-from tests.db.factories import PIPELINE, active_leads, capture, db_error, new_agent, real_active_leads, violations
+from tests.db.factories import (
+    PIPELINE,
+    active_leads,
+    capture,
+    db_error,
+    new_agent,
+    on_shift_always,
+    real_active_leads,
+    violations,
+)
 
 STATUSES = [*PIPELINE, "lost"]
 ALLOWED = {("new", "contacted"), ("contacted", "qualified"), ("qualified", "viewing_scheduled"),
@@ -215,9 +224,7 @@ def test_workload_balancing_moves_untouched_leads_below_the_threshold(db: psycop
     busy = new_agent(db)
     leads = [capture(db)["body"]["lead_id"] for _ in range(47)]
     relief = new_agent(db)
-    for day in range(1, 8):   # on shift whenever the test runs: balancing hands leads only to available agents
-        db.execute("INSERT INTO crm.agent_working_hours (agent_id, isodow, starts, ends) VALUES (%s, %s, '00:00', "
-                   "'24:00')", (relief, day))
+    on_shift_always(db, relief)   # balancing hands leads only to agents available when the test runs
     result = sweep(db)
     assert result["rebalanced"] == 2
     assert (active_leads(db, busy), active_leads(db, relief)) == (45, 2)

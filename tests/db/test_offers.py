@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import psycopg
 
-from tests.db.factories import capture, db_error, new_agent, violations
+from tests.db.factories import capture, db_error, new_agent, on_shift_always, violations
 
 TUESDAY_10 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)     # Tuesday 10:00 in Dubai, the office open
 TUESDAY_23 = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)    # 23:00: closed until Wednesday 09:00 (05:00 UTC)
@@ -27,14 +27,6 @@ def offer(db: psycopg.Connection, lead: str) -> dict[str, Any] | None:
 def topics(db: psycopg.Connection, lead: str) -> list[str]:
     return [r[0] for r in db.execute("SELECT topic FROM crm.outbox_events WHERE lead_id = %s ORDER BY event_id",
                                      (lead,))]
-
-
-def around_the_clock(db: psycopg.Connection, agent: str) -> str:
-    """The agent on shift whenever the test runs (its offers' clocks start at once)."""
-    for day in range(1, 8):
-        db.execute("INSERT INTO crm.agent_working_hours (agent_id, isodow, starts, ends) VALUES (%s, %s, '00:00', "
-                   "'24:00')", (agent, day))
-    return agent
 
 
 def expire(db: psycopg.Connection, at: datetime) -> dict[str, int]:
@@ -56,7 +48,7 @@ def test_a_capture_is_an_offer_with_a_clock_by_day_and_by_night(db: psycopg.Conn
 
 
 def test_accept_stops_the_clock_once(db: psycopg.Connection) -> None:
-    around_the_clock(db, new_agent(db))
+    on_shift_always(db, new_agent(db))
     lead = capture(db, "website", accept=False)["body"]["lead_id"]
     state = db.execute("SELECT api.accept_lead(%s, 'test')", (lead,)).fetchone()
     assert state is not None and state[0]["accepted_at"] is not None
@@ -67,7 +59,7 @@ def test_accept_stops_the_clock_once(db: psycopg.Connection) -> None:
 
 
 def test_a_first_call_accepts_and_a_late_accept_is_refused(db: psycopg.Connection) -> None:
-    agent = around_the_clock(db, new_agent(db))
+    agent = on_shift_always(db, new_agent(db))
     lead = capture(db, "website", accept=False)["body"]["lead_id"]
     db.execute("INSERT INTO crm.lead_activities (lead_id, agent_id, activity_type, outcome) "
                "VALUES (%s, %s, 'call', 'positive')", (lead, agent))
@@ -104,7 +96,7 @@ def test_an_unanswered_offer_moves_along_its_chain_then_to_the_pond(db: psycopg.
 
 
 def test_decline_passes_it_on_at_once(db: psycopg.Connection) -> None:
-    first, second = (around_the_clock(db, new_agent(db, performance=p)) for p in (90, 10))
+    first, second = (on_shift_always(db, new_agent(db, performance=p)) for p in (90, 10))
     lead = capture(db, "website", now=datetime.now(UTC), accept=False)["body"]["lead_id"]
     before = offer(db, lead)
     assert before is not None and before["agent_id"] == first
@@ -126,7 +118,7 @@ def _pooled_lead(db: psycopg.Connection) -> str:
 
 
 async def test_twenty_agents_claim_one_pooled_lead_and_one_wins(db: psycopg.Connection, db_url: str) -> None:
-    agents = [around_the_clock(db, new_agent(db)) for _ in range(20)]
+    agents = [on_shift_always(db, new_agent(db)) for _ in range(20)]
     lead = _pooled_lead(db)
     barrier = asyncio.Barrier(20)
 
@@ -153,7 +145,7 @@ async def test_twenty_agents_claim_one_pooled_lead_and_one_wins(db: psycopg.Conn
 
 
 def test_the_daily_claim_cap(db: psycopg.Connection) -> None:
-    agent = around_the_clock(db, new_agent(db))
+    agent = on_shift_always(db, new_agent(db))
     db.execute("UPDATE crm.settings SET value = '1' WHERE setting_key = 'daily_claim_cap'")
     first, second = _pooled_lead(db), _pooled_lead(db)
     with db.transaction():
@@ -168,8 +160,8 @@ def test_the_daily_claim_cap(db: psycopg.Connection) -> None:
 
 
 def test_accept_racing_the_expiry_has_one_outcome(db: psycopg.Connection, db_url: str) -> None:
-    around_the_clock(db, new_agent(db, performance=90))
-    around_the_clock(db, new_agent(db, performance=10))
+    on_shift_always(db, new_agent(db, performance=90))
+    on_shift_always(db, new_agent(db, performance=10))
     lead = capture(db, "website", accept=False)["body"]["lead_id"]
     deadline = offer(db, lead)
     assert deadline is not None
@@ -187,8 +179,8 @@ def test_accept_racing_the_expiry_has_one_outcome(db: psycopg.Connection, db_url
 
 
 def test_a_lead_closed_before_its_offer_was_accepted_does_not_stop_the_timer(db: psycopg.Connection) -> None:
-    around_the_clock(db, new_agent(db, performance=90))
-    around_the_clock(db, new_agent(db, performance=10))
+    on_shift_always(db, new_agent(db, performance=90))
+    on_shift_always(db, new_agent(db, performance=10))
     closed = capture(db, "website", now=TUESDAY_10, accept=False)["body"]["lead_id"]
     other = capture(db, "website", now=TUESDAY_10 + timedelta(seconds=1), accept=False)["body"]["lead_id"]
     db.execute("UPDATE crm.leads SET status = 'lost', lost_reason = 'spam' WHERE lead_id = %s", (closed,))
@@ -201,7 +193,7 @@ def test_a_lead_closed_before_its_offer_was_accepted_does_not_stop_the_timer(db:
 
 
 def test_a_supervisor_reassigning_a_pooled_lead_takes_it_out_of_the_pond(db: psycopg.Connection) -> None:
-    target = around_the_clock(db, new_agent(db))
+    target = on_shift_always(db, new_agent(db))
     for _ in range(3):
         new_agent(db)
     lead = _pooled_lead(db)
@@ -211,9 +203,9 @@ def test_a_supervisor_reassigning_a_pooled_lead_takes_it_out_of_the_pond(db: psy
 
 
 def test_workload_balancing_never_hands_a_lead_to_an_unavailable_agent(db: psycopg.Connection) -> None:
-    busy = around_the_clock(db, new_agent(db, performance=10))
-    paused = around_the_clock(db, new_agent(db, performance=99))
-    free = around_the_clock(db, new_agent(db, performance=50))
+    busy = on_shift_always(db, new_agent(db, performance=10))
+    paused = on_shift_always(db, new_agent(db, performance=99))
+    free = on_shift_always(db, new_agent(db, performance=50))
     db.execute("UPDATE crm.settings SET value = '2' WHERE setting_key = 'workload_balance_threshold'")
     db.execute("UPDATE crm.agents SET is_active = false WHERE agent_id IN (%s, %s)", (paused, free))
     for _ in range(4):
