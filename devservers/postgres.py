@@ -79,6 +79,8 @@ class EmbeddedPostgres:
         return (self.datadir / "PG_VERSION").exists()
 
     def running(self) -> bool:
+        if not self.initialised():
+            return False   # (and on a fresh machine the system user that would ask does not exist yet)
         result = subprocess.run(
             [str(self.bin / "pg_ctl"), "-D", str(self.datadir), "status"],
             stdout=subprocess.DEVNULL,

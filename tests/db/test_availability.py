@@ -152,6 +152,13 @@ async def test_parallel_captures_reach_only_the_available_agents(db: psycopg.Con
             await conn.close()
 
     await asyncio.gather(*(worker(w) for w in range(20)))
+    # 20 connections on 3 agents: a capture that finds all three locked for longer than its polling (about 1.4 s,
+    # on a slow disk) stores the lead queued, never with an unavailable agent; the drain hands it on
+    unassigned = db.execute("SELECT count(*) FILTER (WHERE queued_at IS NOT NULL), count(*) FROM crm.leads l "
+                            "WHERE l.first_name = 'Par' AND NOT EXISTS "
+                            "(SELECT 1 FROM crm.lead_assignments a WHERE a.lead_id = l.lead_id)").fetchone()
+    assert unassigned is not None and unassigned[0] == unassigned[1]
+    db.execute("SELECT crm.drain_assignment_queue(100, now())")
     rows = db.execute("SELECT a.agent_id::text, count(*) FROM crm.lead_assignments a JOIN crm.leads l USING (lead_id) "
                       "WHERE l.first_name = 'Par' GROUP BY 1").fetchall()
     assert {agent for agent, _ in rows} <= set(available_agents)
