@@ -288,7 +288,7 @@ class DeadLetter(BaseModel):
 # --- updates and reassignment -------------------------------------------------------------------------------
 
 LeadStatus = Literal["new", "contacted", "qualified", "viewing_scheduled", "negotiation", "converted", "lost"]
-ActivityType = Literal["call", "email", "whatsapp", "viewing", "meeting", "offer_made"]
+ActivityType = Literal["call", "email", "whatsapp", "sms", "viewing", "meeting", "offer_made"]
 DealValue = Annotated[Decimal, Field(gt=0, le=MAX_BUDGET_AED, max_digits=14, decimal_places=2)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True),
                    AfterValidator(_no_controls)]

@@ -7,10 +7,24 @@ LANGUAGE sql
 IMMUTABLE
 SET search_path = ''
 AS $$
-    SELECT p_type IN ('call', 'email', 'whatsapp', 'viewing', 'meeting', 'offer_made')
+    SELECT p_type IN ('call', 'email', 'whatsapp', 'sms', 'viewing', 'meeting', 'offer_made')
 $$;
 COMMENT ON FUNCTION crm.is_agent_interaction(crm.activity_type) IS
-    'True for the activity types that are an agent talking to the client (the brief''s list); false for system events.';
+    'True for the activity types that are an agent talking to the client (the brief''s list and sms); false for '
+    'system events.';
+
+-- crm.is_outbound_contact(type): the interactions that reach out to the client (call, whatsapp, sms, email); the
+-- first one by the agent holding an offer accepts it.
+CREATE OR REPLACE FUNCTION crm.is_outbound_contact(p_type crm.activity_type)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+SET search_path = ''
+AS $$
+    SELECT p_type IN ('call', 'whatsapp', 'sms', 'email')
+$$;
+COMMENT ON FUNCTION crm.is_outbound_contact(crm.activity_type) IS
+    'True for call, whatsapp, sms and email: an outbound contact, which also accepts the agent''s open offer.';
 
 -- BEFORE INSERT ON crm.lead_activities: stamp the actor.
 CREATE OR REPLACE FUNCTION crm.lead_activities_stamp()
@@ -38,6 +52,7 @@ AS $$
 DECLARE
     v_interaction boolean := NEW.agent_id IS NOT NULL AND crm.is_agent_interaction(NEW.activity_type);
     v_bookkeeping boolean := NEW.activity_type IN ('assignment', 'escalation', 'score_change');
+    v_outbound    boolean := NEW.agent_id IS NOT NULL AND crm.is_outbound_contact(NEW.activity_type);
 BEGIN
     IF v_bookkeeping THEN
         RETURN NULL;   -- the system's own records are not activity on the lead (silence goes on)
@@ -58,11 +73,9 @@ BEGIN
     IF v_interaction THEN   -- the first interaction; an outbound contact also accepts the agent's open offer
         UPDATE crm.lead_assignments AS a
            SET first_activity_at = coalesce(a.first_activity_at, NEW.occurred_at),
-               accepted_at = coalesce(a.accepted_at, CASE WHEN NEW.activity_type IN ('call', 'whatsapp', 'email')
-                                                          THEN greatest(a.assigned_at, NEW.occurred_at) END)
+               accepted_at = coalesce(a.accepted_at, CASE WHEN v_outbound THEN greatest(a.assigned_at, NEW.occurred_at) END)
          WHERE a.lead_id = NEW.lead_id AND a.agent_id = NEW.agent_id AND a.released_at IS NULL
-           AND (a.first_activity_at IS NULL
-                OR (a.accepted_at IS NULL AND NEW.activity_type IN ('call', 'whatsapp', 'email')));
+           AND (a.first_activity_at IS NULL OR (a.accepted_at IS NULL AND v_outbound));
     END IF;
     RETURN NULL;
 END

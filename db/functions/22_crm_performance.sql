@@ -1,29 +1,81 @@
 -- Agent performance: the monthly metrics and the performance score the ranking reads, recomputed by the sweep.
 
--- crm.performance_score(conversion rate, response hours): an agent's performance score by the setting
--- performance_score:   conversion_weight (0.6) x conversion rate (neutral 50 when nothing closed)
---                    + response_weight (0.4) x response score (100 at an immediate first response, falling linearly
---                      to 0 at response_zero_after, 48 hours; neutral 50 when none).
-CREATE OR REPLACE FUNCTION crm.performance_score(p_conversion_rate numeric, p_response_hours numeric)
+-- crm.offer_figures(from, to, agent): per agent (one agent, or all when NULL), the offers made to them in [from, to)
+-- that were answered (accepted, or released declined or expired; an offer still open or taken away by a supervisor
+-- is not an answer), how many of those were accepted, the accept rate in % (one decimal; NULL when none was
+-- answered) and the p90 of the accepted offers' response times (offer_response_seconds: clock start to acceptance).
+-- The one definition the dashboard's offer_accept_rate and the performance score read.
+CREATE OR REPLACE FUNCTION crm.offer_figures(p_from timestamptz, p_to timestamptz, p_agent_id uuid DEFAULT NULL)
+RETURNS TABLE (agent_id uuid, answered bigint, accepted bigint, accept_rate numeric, response_p90_seconds integer)
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT a.agent_id, count(*), count(a.accepted_at),
+           round(100.0 * count(a.accepted_at) / count(*), 1),
+           (percentile_cont(0.9) WITHIN GROUP (ORDER BY a.offer_response_seconds))::integer
+      FROM crm.lead_assignments AS a
+     WHERE a.respond_by IS NOT NULL AND a.assigned_at >= p_from AND a.assigned_at < p_to
+       AND (p_agent_id IS NULL OR a.agent_id = p_agent_id)
+       AND (a.accepted_at IS NOT NULL OR a.release_reason IN ('offer_expired', 'offer_declined'))
+     GROUP BY a.agent_id;
+END
+$$;
+COMMENT ON FUNCTION crm.offer_figures(timestamptz, timestamptz, uuid) IS
+    'Per agent (or one): the offers made in [from, to) and answered, those accepted, the accept rate (%) and the p90 '
+    'offer response seconds (clock start to acceptance) of the accepted ones.';
+
+-- crm.linear_score(value, zero_at): 100 at 0, falling linearly to 0 at zero_at and after (0 from the start when
+-- zero_at is 0); NULL for a NULL value.
+CREATE OR REPLACE FUNCTION crm.linear_score(p_value numeric, p_zero_at numeric)
+RETURNS numeric
+LANGUAGE sql
+IMMUTABLE
+SET search_path = ''
+AS $$
+    SELECT CASE WHEN p_value IS NULL THEN NULL
+                WHEN p_zero_at <= 0 THEN CASE WHEN p_value <= 0 THEN 100 ELSE 0 END
+                ELSE greatest(0, least(100, 100 * (1 - p_value / p_zero_at))) END
+$$;
+COMMENT ON FUNCTION crm.linear_score(numeric, numeric) IS
+    'A time turned into a 0-100 score: 100 at 0, linearly down to 0 at zero_at (the response parts of the score).';
+
+-- crm.performance_score(conversion rate, first-contact hours, accept rate, offer p90 seconds): an agent's performance
+-- score by the setting performance_score, four weighted parts that add up to 1 (as shipped):
+--     conversion_weight (0.45)     x the conversion rate
+--   + response_weight (0.25)       x a first-contact score: 100 at an immediate first contact (mean hours from
+--                                    assignment), falling linearly to 0 at response_zero_after (48 hours)
+--   + accept_weight (0.15)         x the offer accept rate
+--   + offer_response_weight (0.15) x an offer-response score: 100 for accepting at once (p90 of the accepted offers'
+--                                    response), falling linearly to 0 at first_response_sla (5 minutes)
+-- a part without data counts as neutral (50).
+CREATE OR REPLACE FUNCTION crm.performance_score(p_conversion_rate numeric, p_response_hours numeric,
+                                                 p_accept_rate numeric, p_offer_p90_seconds numeric)
 RETURNS numeric
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
 DECLARE
-    v_score jsonb := crm.setting('performance_score');
-    v_zero  numeric := extract(epoch FROM (v_score ->> 'response_zero_after')::interval) / 3600;
+    v_score   jsonb := crm.setting('performance_score');
+    v_neutral numeric := (v_score ->> 'neutral')::numeric;
+    v_zero    numeric := extract(epoch FROM (v_score ->> 'response_zero_after')::interval) / 3600;
+    v_sla     numeric := extract(epoch FROM crm.setting_interval('first_response_sla'));
 BEGIN
-    -- (greatest() skips NULLs: a missing response time must be tested, or it would score 0)
-    RETURN round((v_score ->> 'conversion_weight')::numeric * coalesce(p_conversion_rate, (v_score ->> 'neutral')::numeric)
-                 + (v_score ->> 'response_weight')::numeric
-                   * CASE WHEN p_response_hours IS NULL THEN (v_score ->> 'neutral')::numeric
-                          ELSE greatest(0, 100 * (1 - p_response_hours / v_zero)) END, 2);
+    RETURN round((v_score ->> 'conversion_weight')::numeric * coalesce(p_conversion_rate, v_neutral)
+                 + (v_score ->> 'response_weight')::numeric * coalesce(crm.linear_score(p_response_hours, v_zero), v_neutral)
+                 + (v_score ->> 'accept_weight')::numeric * coalesce(p_accept_rate, v_neutral)
+                 + (v_score ->> 'offer_response_weight')::numeric
+                   * coalesce(crm.linear_score(p_offer_p90_seconds, v_sla), v_neutral), 2);
 END
 $$;
-COMMENT ON FUNCTION crm.performance_score(numeric, numeric) IS
-    'An agent''s performance score from their conversion rate and mean response hours, weighted by the setting '
-    'performance_score (0.6 / 0.4, response score 0 at 48 hours, neutral 50 for a missing figure, as shipped).';
+COMMENT ON FUNCTION crm.performance_score(numeric, numeric, numeric, numeric) IS
+    'An agent''s performance score from their conversion rate, mean first-contact hours, offer accept rate and p90 '
+    'offer response seconds, weighted by the setting performance_score (0.45 / 0.25 / 0.15 / 0.15 as shipped; '
+    'first contact scores 0 at 48 hours, offer response 0 at first_response_sla; neutral 50 for a missing figure).';
 
 -- crm.refresh_monthly_metrics(now): recomputes crm.agent_performance_metrics for the current month and the three
 -- before it (in the timezone setting; the dashboard's 90-day rank reads them). Returns the rows changed.
@@ -98,7 +150,8 @@ COMMENT ON FUNCTION crm.refresh_monthly_metrics(timestamptz) IS
     'first contact fell in it, each timed by lead_assignments.response_seconds. Returns the rows changed.';
 
 -- crm.refresh_performance_scores(now): each agent's performance_score (crm.performance_score) over the window of
--- the setting performance_score (90 days as shipped). Returns the agents changed.
+-- the setting performance_score (90 days as shipped): closes in the window, first contacts in it, offers made in it
+-- (crm.offer_figures). Returns the agents changed; the ranking's base points follow (agents_30_routing).
 CREATE OR REPLACE FUNCTION crm.refresh_performance_scores(p_now timestamptz)
 RETURNS integer
 LANGUAGE plpgsql
@@ -120,22 +173,24 @@ BEGIN
           FROM crm.lead_assignments AS a
          WHERE a.first_activity_at > p_now - v_window AND a.first_activity_at <= p_now
          GROUP BY a.agent_id
-    )
+    ),
+    offers AS (SELECT * FROM crm.offer_figures(p_now - v_window, p_now))
     UPDATE crm.agents AS g
        SET performance_score = s.score
       FROM (SELECT a.agent_id,
-                   crm.performance_score(c.rate, r.hours) AS score
+                   crm.performance_score(c.rate, r.hours, o.accept_rate, o.response_p90_seconds) AS score
               FROM crm.agents AS a
               LEFT JOIN conversion AS c ON c.agent_id = a.agent_id
-              LEFT JOIN response AS r ON r.agent_id = a.agent_id) AS s
+              LEFT JOIN response AS r ON r.agent_id = a.agent_id
+              LEFT JOIN offers AS o ON o.agent_id = a.agent_id) AS s
      WHERE g.agent_id = s.agent_id AND g.performance_score IS DISTINCT FROM s.score;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     RETURN v_rows;
 END
 $$;
 COMMENT ON FUNCTION crm.refresh_performance_scores(timestamptz) IS
-    'Sets agents.performance_score from the conversion rate and mean response time of the window in the setting '
-    'performance_score. Returns the agents changed.';
+    'Sets agents.performance_score from the conversion rate, mean first-contact time, offer accept rate and p90 offer '
+    'response of the window in the setting performance_score. Returns the agents changed.';
 
 -- crm.refresh_performance_metrics(now): the monthly metrics, then the performance scores. Returns the metric rows
 -- changed.

@@ -104,8 +104,8 @@ BEGIN
     END IF;
     RETURN crm.book_follow_up(
         p_lead_id, p_agent_id, p_at,
-        CASE p_type WHEN 'email' THEN 'email' WHEN 'whatsapp' THEN 'whatsapp' WHEN 'viewing' THEN 'viewing'
-                    WHEN 'meeting' THEN 'meeting' ELSE 'call' END::crm.task_type,
+        CASE p_type WHEN 'email' THEN 'email' WHEN 'whatsapp' THEN 'whatsapp' WHEN 'sms' THEN 'sms'
+                    WHEN 'viewing' THEN 'viewing' WHEN 'meeting' THEN 'meeting' ELSE 'call' END::crm.task_type,
         (crm.sla_class(p_score) ->> 'priority')::crm.task_priority,
         'Follow-up of a ' || p_type || ' on ' || pg_catalog.to_char(p_now AT TIME ZONE 'UTC', 'YYYY-MM-DD'), p_now);
 END

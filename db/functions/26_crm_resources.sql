@@ -165,7 +165,8 @@ $$;
 COMMENT ON FUNCTION crm.check_setting_shape(jsonb, jsonb, text) IS
     'NULL when a setting value has its shape (crm.settings.shape), else a sentence naming what is wrong and where.';
 
--- BEFORE INSERT OR UPDATE ON crm.settings: the value must have the row's shape.
+-- BEFORE INSERT OR UPDATE ON crm.settings: the value must have the row's shape; the weights of performance_score
+-- must add up to 1 (the score stays within 0..100).
 -- Errors: PT422 setting_shape (DETAIL: key and reason).
 CREATE OR REPLACE FUNCTION crm.settings_check_shape()
 RETURNS trigger
@@ -174,7 +175,18 @@ SET search_path = ''
 AS $$
 DECLARE
     v_why text := crm.check_setting_shape(NEW.value, NEW.shape);
+    v_sum numeric;
 BEGIN
+    IF v_why IS NULL AND NEW.setting_key = 'performance_score' THEN
+        SELECT sum((NEW.value ->> k)::numeric) INTO v_sum
+          FROM pg_catalog.jsonb_object_keys(NEW.shape) AS k WHERE k LIKE '%\_weight';
+        IF v_sum <> 1 THEN
+            v_why := 'value: the weights (' || (SELECT pg_catalog.string_agg(k, ', ' ORDER BY k)
+                                                 FROM pg_catalog.jsonb_object_keys(NEW.shape) AS k
+                                                WHERE k LIKE '%\_weight')
+                     || ') must add up to 1, not ' || v_sum;
+        END IF;
+    END IF;
     IF v_why IS NOT NULL THEN
         RAISE EXCEPTION 'setting %: %', NEW.setting_key, v_why
             USING ERRCODE = 'PT422', CONSTRAINT = 'setting_shape',
@@ -186,7 +198,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.settings_check_shape() IS
-    'Trigger: a setting''s value must have its shape; stamps updated_at / updated_by. Errors: PT422 setting_shape.';
+    'Trigger: a setting''s value must have its shape (and performance_score''s weights add up to 1); stamps '
+    'updated_at / updated_by. Errors: PT422 setting_shape.';
 
 CREATE OR REPLACE TRIGGER settings_20_shape BEFORE INSERT OR UPDATE ON crm.settings
     FOR EACH ROW EXECUTE FUNCTION crm.settings_check_shape();

@@ -18,8 +18,8 @@ COMMENT ON FUNCTION crm.is_offer_kind(crm.assignment_kind) IS
     'True for the assignment kinds routing opens (offers); false for manual, import and pond_claim (accepted at once).';
 
 -- BEFORE INSERT ON crm.lead_assignments: an open routed assignment is an offer: its round (the previous offer's + 1
--- when that one was released by expiry or decline at this moment, else 1) and its deadline, when the agent's
--- availability starts plus first_response_sla; the timers are told (NOTIFY offer_deadline). Any other open
+-- when that one was released by expiry or decline at this moment, else 1), its clock start (clock_started_at: now,
+-- or when the agent's availability starts) and its deadline, the clock start plus first_response_sla; the timers are told (NOTIFY offer_deadline). Any other open
 -- assignment is accepted as it is opened.
 CREATE OR REPLACE FUNCTION crm.lead_assignments_offer()
 RETURNS trigger
@@ -43,14 +43,15 @@ BEGIN
      ORDER BY a.offer_round DESC NULLS LAST LIMIT 1;
     SELECT crm.agent_available_from(g, NEW.assigned_at) INTO v_from FROM crm.agents AS g WHERE g.agent_id = NEW.agent_id;
     NEW.offer_round := coalesce(v_round, 0) + 1;
-    NEW.respond_by := greatest(NEW.assigned_at, coalesce(v_from, NEW.assigned_at))
-                      + crm.setting_interval('first_response_sla');
+    NEW.clock_started_at := greatest(NEW.assigned_at, coalesce(v_from, NEW.assigned_at));
+    NEW.respond_by := NEW.clock_started_at + crm.setting_interval('first_response_sla');
     PERFORM pg_catalog.pg_notify('offer_deadline', '');
     RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION crm.lead_assignments_offer() IS
-    'Trigger: a routed assignment is an offer (offer_round, respond_by = availability start + first_response_sla; '
+    'Trigger: a routed assignment is an offer (offer_round, clock_started_at = availability start, respond_by = that '
+    '+ first_response_sla; '
     'NOTIFY offer_deadline); a manual, imported or claimed one is accepted when opened.';
 
 CREATE OR REPLACE TRIGGER lead_assignments_15_offer BEFORE INSERT ON crm.lead_assignments

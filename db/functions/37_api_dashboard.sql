@@ -22,8 +22,8 @@ $$;
 COMMENT ON FUNCTION crm.dashboard_pending_offers(uuid) IS
     'Dashboard step: the agent''s open offers awaiting acceptance, nearest respond_by first.';
 
--- crm.offer_accept_rate(agent, from, to): of the offers made to the agent in [from, to) that were answered
--- (accepted, or released declined or expired), the accepted share in %, one decimal; NULL when none was answered.
+-- crm.offer_accept_rate(agent, from, to): of the offers made to the agent in [from, to) that were answered, the
+-- accepted share in % (crm.offer_figures); NULL when none was answered.
 -- SECURITY DEFINER: an offer that expired moved the lead to another agent, whose row-level security hides it from
 -- the first one; the dashboard authorized the caller for this agent first.
 CREATE OR REPLACE FUNCTION crm.offer_accept_rate(p_agent_id uuid, p_from timestamptz, p_to timestamptz)
@@ -35,17 +35,12 @@ SET search_path = ''
 AS $$
 BEGIN
     PERFORM crm.authorize('dashboard', p_agent_id);   -- the caller may see this agent's dashboard
-    RETURN (SELECT CASE WHEN count(*) > 0
-                        THEN round(100.0 * count(*) FILTER (WHERE a.accepted_at IS NOT NULL) / count(*), 1) END
-              FROM crm.lead_assignments AS a
-             WHERE a.agent_id = p_agent_id AND a.respond_by IS NOT NULL
-               AND a.assigned_at >= p_from AND a.assigned_at < p_to
-               AND (a.accepted_at IS NOT NULL OR a.release_reason IN ('offer_expired', 'offer_declined')));
+    RETURN (SELECT f.accept_rate FROM crm.offer_figures(p_from, p_to, p_agent_id) AS f);
 END
 $$;
 COMMENT ON FUNCTION crm.offer_accept_rate(uuid, timestamptz, timestamptz) IS
-    'Of the agent''s offers made in [from, to) and answered, the share accepted (%), NULL when none was answered. '
-    'SECURITY DEFINER: reads the offers that moved on to other agents.';
+    'Of the agent''s offers made in [from, to) and answered, the share accepted (%, crm.offer_figures), NULL when none '
+    'was answered. SECURITY DEFINER: reads the offers that moved on to other agents.';
 
 -- crm.human_duration(seconds): "35 minutes", "4.5 hours", "2.3 days" (the brief's average_response_time).
 CREATE OR REPLACE FUNCTION crm.human_duration(p_seconds numeric)

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import psycopg
 
-from tests.db.factories import capture, db_error, new_agent, on_shift_always, violations
+from tests.db.factories import capture, db_error, new_agent, new_lead, on_shift_always, violations
 
 TUESDAY_10 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)     # Tuesday 10:00 in Dubai, the office open
 TUESDAY_23 = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)    # 23:00: closed until Wednesday 09:00 (05:00 UTC)
@@ -217,3 +217,65 @@ def test_workload_balancing_never_hands_a_lead_to_an_unavailable_agent(db: psyco
     holders = {r[0] for r in db.execute("SELECT a.agent_id::text FROM crm.lead_assignments a "
                                         "WHERE a.released_at IS NULL AND a.kind = 'workload_balance'")}
     assert holders == {free} and busy
+
+
+def test_an_sms_is_an_outbound_contact_and_accepts(db: psycopg.Connection) -> None:
+    agent = on_shift_always(db, new_agent(db))
+    lead = capture(db, "website", accept=False)["body"]["lead_id"]
+    db.execute("INSERT INTO crm.lead_activities (lead_id, agent_id, activity_type, outcome) "
+               "VALUES (%s, %s, 'sms', 'neutral')", (lead, agent))
+    accepted = offer(db, lead)
+    assert accepted is not None and accepted["accepted_at"] is not None
+    with db_error("23514", "lead_activities_agent_interaction"):   # an sms is an agent's, like a call
+        db.execute("INSERT INTO crm.lead_activities (lead_id, activity_type) VALUES (%s, 'sms')", (lead,))
+
+
+def test_an_offers_response_is_timed_from_its_clock_start(db: psycopg.Connection) -> None:
+    agent = new_agent(db)
+    night = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)          # a Tuesday 23:00: the clock starts Wednesday 09:00
+    lead = capture(db, "website", now=night, accept=False)["body"]["lead_id"]
+    clock = db.execute("SELECT clock_started_at, respond_by - clock_started_at FROM crm.lead_assignments "
+                       "WHERE lead_id = %s", (lead,)).fetchone()
+    assert clock == (datetime(2026, 11, 25, 5, 0, tzinfo=UTC), timedelta(minutes=5))
+    db.execute("INSERT INTO crm.lead_activities (lead_id, agent_id, activity_type, outcome, occurred_at) "
+               "VALUES (%s, %s, 'whatsapp', 'neutral', %s)", (lead, agent, datetime(2026, 11, 25, 5, 2, tzinfo=UTC)))
+    assert db.execute("SELECT offer_response_seconds FROM crm.lead_assignments WHERE lead_id = %s",
+                      (lead,)).fetchone() == (120,)
+    with db_error("23514", "lead_assignments_offer_clock"):       # a deadline without its clock start
+        db.execute("UPDATE crm.lead_assignments SET clock_started_at = NULL WHERE lead_id = %s", (lead,))
+
+
+def test_accept_rate_and_offer_response_feed_the_score_and_the_ranking(db: psycopg.Connection) -> None:
+    quick, slow = (on_shift_always(db, new_agent(db)) for _ in range(2))
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    offered = ("INSERT INTO crm.lead_assignments (lead_id, agent_id, kind, assigned_at, clock_started_at, respond_by, "
+               "offer_round, accepted_at, released_at, release_reason) "
+               "VALUES (%s, %s, 'auto', %s, %s, %s, 1, %s, %s, %s)")
+    for _ in range(4):   # quick accepts each offer in 30 s; slow lets each expire, and holds as many leads by hand
+        db.execute(offered, (new_lead(db), quick, hour_ago, hour_ago, hour_ago + timedelta(minutes=5),
+                             hour_ago + timedelta(seconds=30), None, None))
+        db.execute(offered, (new_lead(db), slow, hour_ago, hour_ago, hour_ago + timedelta(minutes=5),
+                             None, hour_ago + timedelta(minutes=5), "offer_expired"))
+        db.execute("INSERT INTO crm.lead_assignments (lead_id, agent_id, kind, assigned_at) "
+                   "VALUES (%s, %s, 'manual', %s)", (new_lead(db), slow, hour_ago - timedelta(hours=1)))
+    # the same workload, and slow waited longer since a lead: before the scores, slow would rank first
+    assert len({r[0] for r in db.execute("SELECT base_points FROM crm.agents")}) == 1
+    figures = {r[0]: r[1:] for r in db.execute(
+        "SELECT agent_id::text, answered, accepted, accept_rate::float8, response_p90_seconds "
+        "FROM crm.offer_figures(now() - interval '1 day', now())")}
+    assert figures == {quick: (4, 4, 100.0, 30), slow: (4, 0, 0.0, None)}
+    db.execute("SELECT crm.refresh_performance_scores(now())")
+    scores = dict(db.execute("SELECT agent_id::text, performance_score::float8 FROM crm.agents"))
+    # 0.45 x 50 (nothing closed) + 0.25 x 50 (no first contact) + 0.15 x accept rate + 0.15 x (100 - p90 / 3 s)
+    assert scores == {quick: 63.5, slow: 42.5}
+    lead = capture(db, "website", accept=False)["body"]["lead_id"]   # now the quick one ranks first
+    routed = offer(db, lead)
+    assert routed is not None and routed["agent_id"] == quick
+
+
+def test_the_performance_weights_add_up_to_one(db: psycopg.Connection) -> None:
+    with db_error("PT422", "setting_shape"):
+        db.execute("UPDATE crm.settings SET value = jsonb_set(value, '{accept_weight}', '0.5') "
+                   "WHERE setting_key = 'performance_score'")
+    db.execute("""UPDATE crm.settings SET value = value || '{"conversion_weight": 0.3, "accept_weight": 0.3}'
+                   WHERE setting_key = 'performance_score'""")   # 0.3 + 0.25 + 0.3 + 0.15

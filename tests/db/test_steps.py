@@ -404,11 +404,14 @@ def test_dashboard_pending_tasks_and_conversions(db: psycopg.Connection) -> None
 
 # --- performance -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("rate", "hours", "expected"), [
-    (None, None, 50), (100, 0, 100), (0, 48, 0), (50, 24, 50), (100, 96, 60), (None, 0, 70)])
-def test_performance_score_weights_conversion_and_response(db: psycopg.Connection, rate: float | None,
-                                                           hours: float | None, expected: float) -> None:
-    assert float(one(db, "SELECT crm.performance_score(%s, %s)", rate, hours)) == expected
+@pytest.mark.parametrize(("rate", "hours", "accepted", "p90", "expected"), [
+    (None, None, None, None, 50), (100, 0, 100, 0, 100), (0, 48, 0, 300, 0), (50, 24, 50, 150, 50),
+    (100, 96, None, None, 60), (None, 0, None, None, 62.5), (None, None, 80, 60, 59), (0, 0, 0, 900, 25)])
+def test_performance_score_weights_conversion_response_accepts_and_offer_response(
+        db: psycopg.Connection, rate: float | None, hours: float | None, accepted: float | None, p90: int | None,
+        expected: float) -> None:
+    # 0.45 conversion + 0.25 first contact (0 at 48 h) + 0.15 accept rate + 0.15 offer p90 (0 at the 5-minute SLA)
+    assert float(one(db, "SELECT crm.performance_score(%s, %s, %s, %s)", rate, hours, accepted, p90)) == expected
 
 
 def test_refresh_steps_fill_the_months_and_the_scores(db: psycopg.Connection) -> None:
@@ -422,5 +425,5 @@ def test_refresh_steps_fill_the_months_and_the_scores(db: psycopg.Connection) ->
     assert month == {"leads_assigned": 1, "leads_contacted": 1, "avg_response_seconds": 3600}
     assert one(db, "SELECT crm.refresh_monthly_metrics(%s)", NOW) == 0  # nothing changed: nothing written
     assert one(db, "SELECT crm.refresh_performance_scores(%s)", NOW) >= 1
-    expected = one(db, "SELECT crm.performance_score(NULL, 1)")
+    expected = one(db, "SELECT crm.performance_score(NULL, 1, NULL, NULL)")
     assert one(db, "SELECT performance_score FROM crm.agents WHERE agent_id = %s", agent) == expected
