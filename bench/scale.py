@@ -1,9 +1,10 @@
 """Benchmarks at scale (1,000,000 leads by default): the agent dashboard cached and uncached, and every object of
 the reporting schema, on a database built by db/scale/generate.sql.
 
-The scale database is kept between runs on the same server (its comment records what it holds), so a second
-`make bench` against a persistent DATABASE_URL does not generate it again; the embedded server of a plain
-`make bench` is thrown away, so there it is generated every time (about 6 minutes at 1M).
+The scale database is kept between runs on the same server (its comment records what it holds, and which version
+of the generator built it), so a second `make bench` against a persistent DATABASE_URL does not generate it again;
+the embedded server of a plain `make bench` is thrown away, so there it is generated every time (about 6 minutes at
+1M).
 
 Dashboard, server-side: the `Server-Timing: app;dur=` header the API puts on every response (request in to
 response out, in the app) over sequential requests: first for filter sets never asked (misses), then for the same
@@ -18,6 +19,7 @@ the statements inside each, through auto_explain (log_nested_statements), for th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import statistics
@@ -76,7 +78,9 @@ class ReportTiming:
 def prepare(admin_url: str, leads: int, agents: int) -> tuple[str, float | None]:
     """The scale database: reused when it already holds this many generated leads, else built (returns the
     generation's seconds then)."""
-    marker = f"thinkrealty bench scale: {leads} leads, {agents} agents"
+    script = ROOT / "db" / "scale" / "generate.sql"
+    version = hashlib.sha256(script.read_bytes()).hexdigest()[:12]   # a changed generator builds afresh
+    marker = f"thinkrealty bench scale: {leads} leads, {agents} agents, generator {version}"
     url = _with_db(admin_url, SCALE_DB)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
@@ -94,7 +98,7 @@ def prepare(admin_url: str, leads: int, agents: int) -> tuple[str, float | None]
     started = time.monotonic()
     print(f"generating {leads:,} leads and {agents} agents (db/scale/generate.sql) ...", flush=True)
     subprocess.run([psql, "-X", "-q", "-v", f"leads={leads}", "-v", f"agents={agents}", "-d", url,
-                    "-f", str(ROOT / "db" / "scale" / "generate.sql")], check=True)
+                    "-f", str(script)], check=True)
     generated = time.monotonic() - started
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")

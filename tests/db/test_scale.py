@@ -52,8 +52,24 @@ def test_generated_data_obeys_every_rule(db_url: str) -> None:
                                           greatest(0, extract(epoch FROM l.first_contacted_at - l.created_at))::integer)
               FROM crm.leads AS l WHERE l.campaign_id = 'scale'""").fetchone()
         assert contacts == (0, 0)
+        # every lead is an accepted offer, some after a first offer expired or was declined; the agents differ
+        offers = conn.execute("""
+            SELECT count(*) FILTER (WHERE released_at IS NULL AND accepted_at IS NOT NULL AND respond_by IS NOT NULL),
+                   count(*) FILTER (WHERE release_reason = 'offer_expired'),
+                   count(*) FILTER (WHERE release_reason = 'offer_declined')
+              FROM crm.lead_assignments WHERE assigned_by = 'generator'""").fetchone()
+        assert offers is not None and offers[0] == leads and offers[1] > 50 and offers[2] > 10
+        figures = conn.execute("SELECT count(DISTINCT round(accept_rate)), count(DISTINCT response_p90_seconds) "
+                               "FROM crm.offer_figures('-infinity', now())").fetchone()
+        assert figures is not None and figures[0] > 5 and figures[1] > 5
         fresh = conn.execute("SELECT row_count FROM reporting.analytics_freshness").fetchone()
         assert fresh is not None and fresh[0] >= leads  # the snapshot was taken at the end
+        # first responses spread over the bands, and the faster ones convert more (the studies' slope)
+        bands = {r[0]: r[1:] for r in conn.execute(
+            "SELECT key, contacted, conversion_rate FROM reporting.speed_to_lead() WHERE dimension = 'response_band'")}
+        contacted = sum(b[0] for b in bands.values())
+        assert 0.2 < bands["within 5 min"][0] / contacted < 0.4 and bands["later"][0] > 0
+        assert bands["within 5 min"][1] > bands["within 24 h"][1] > bands["later"][1]
         # the API keeps working on top of it
         row = conn.execute("SELECT api.agent_dashboard(agent_id, '90d'), active_leads FROM crm.agents "
                            "WHERE email LIKE '%@scale.thinkrealty.ae' AND role = 'agent' LIMIT 1").fetchone()
