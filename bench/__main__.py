@@ -2,9 +2,9 @@
 unless DATABASE_URL / REDIS_URL are set), run every benchmark, and rewrite docs/benchmarks.md with the figures.
 `--only` runs the named sections alone (`paths`: 1 and 2 workers, direct and behind PgBouncer; `openloop`: latency at
 fixed offered rates; `footprint`: WAL and bytes per capture, bytes per lead, the refresh's time; `webhooks`: the
-outbox's cost and the dispatcher's throughput and latency; `offers`: a thousand offers expiring in one second) and
-rewrites
-only them, between their markers, keeping the rest of the file."""
+outbox's cost and the dispatcher's throughput and latency; `offers`: a thousand offers expiring in one second;
+`speed`: reporting.speed_to_lead and the performance-score step on the scale database) and rewrites only them,
+between their markers, keeping the rest of the file."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import capture, ecosystem, footprint, offers, profile, roster, scale, webhooks
+from bench import capture, ecosystem, footprint, offers, profile, roster, scale, speed, webhooks
 from bench import resources as bench_resources
 from bench.chart import capture_chart
 from bench.compare import comparisons_section
@@ -29,7 +29,7 @@ CHART = DOC.with_name("benchmarks-capture.png")
 PLAN_LINES = 120  # of each report's plans in docs/benchmarks.md (a function run per row logs a plan per call)
 AUDIT_VIEWS = {"invariant_violations", "capture_score_mismatches"}  # audits, not questions
 # the sections --only can run alone (each between its markers in the doc)
-SECTIONS = ("capture", "profile", "roster", "webhooks", "offers", "paths", "openloop", "footprint")
+SECTIONS = ("capture", "profile", "roster", "webhooks", "offers", "speed", "paths", "openloop", "footprint")
 PROFILE_BEFORE = Path(__file__).resolve().parent / "baseline" / "profile-ec01a1c.json"  # issue 18's starting point
 
 
@@ -47,7 +47,8 @@ def replace_section(doc: str, name: str, text: str) -> str:
     return doc[:at] + marked(name, text) + "\n" + doc[at:]
 
 
-def _ecosystem_sections(admin_url: str, redis_url: str, seconds: int, only: set[str]) -> dict[str, str]:
+def _ecosystem_sections(admin_url: str, redis_url: str, seconds: int, only: set[str], leads: int = 1_000_000,
+                        agents: int = 200) -> dict[str, str]:
     out: dict[str, str] = {}
     if "capture" in only:
         results = capture.run(admin_url, redis_url, seconds=seconds, concurrencies=(1, 4, 16, 64))
@@ -63,6 +64,8 @@ def _ecosystem_sections(admin_url: str, redis_url: str, seconds: int, only: set[
         out["webhooks"] = webhooks.section(webhooks.run(admin_url, redis_url, seconds))
     if "offers" in only:
         out["offers"] = offers.section(offers.run(admin_url, redis_url, capture.prepare_template(admin_url)))
+    if "speed" in only:  # the scale database (built once, reused by the scale sections of a full run)
+        out["speed"] = speed.section(speed.run(admin_url, leads, agents))
     if not only & {"paths", "openloop", "footprint"}:
         return out
     template = capture.prepare_template(admin_url)
@@ -282,7 +285,7 @@ def main() -> int:
         machine = _machine(admin_url)
         if only is not None:
             load_before = os.getloadavg()[0]
-            sections = _ecosystem_sections(admin_url, redis_url, args.seconds, only)
+            sections = _ecosystem_sections(admin_url, redis_url, args.seconds, only, args.leads, args.agents)
             load = f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
             doc = DOC.read_text()
             for name, text in sections.items():
@@ -292,7 +295,7 @@ def main() -> int:
             DOC.write_text(doc)
             print(f"rewrote {', '.join(sorted(only))} in {DOC}")
             return 0
-        production = _ecosystem_sections(admin_url, redis_url, args.seconds, set(SECTIONS))
+        production = _ecosystem_sections(admin_url, redis_url, args.seconds, set(SECTIONS), args.leads, args.agents)
         scale_url, generated_s = scale.prepare(admin_url, args.leads, args.agents)
         sizes = scale.counts(scale_url)
         dashboard = scale.run_dashboard(scale_url, redis_url, seconds=args.seconds)
@@ -316,6 +319,7 @@ login. The load generator runs on the same 2 cores as the server and the databas
 {marked("roster", production["roster"])}
 {marked("webhooks", production["webhooks"])}
 {marked("offers", production["offers"])}
+{marked("speed", production["speed"])}
 {marked("paths", production["paths"])}
 {marked("openloop", production["openloop"])}
 {marked("footprint", production["footprint"])}

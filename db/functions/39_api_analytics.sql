@@ -47,8 +47,18 @@ AS $$
          'SELECT * FROM reporting.agents_near_capacity ORDER BY utilisation_pct DESC, agent_id', NULL),
         ('specialist-vs-generalist', '4.3 Specialised versus general agents', false, '{capture}', false,
          'SELECT * FROM reporting.specialist_vs_generalist($1, $2)', NULL),
-        ('speed-to-lead', 'Speed to lead: first response and conversion by agent, source, weekday, hour and response '
-         'band', false, '{capture}', false, 'SELECT * FROM reporting.speed_to_lead($1, $2)', NULL)
+        ('speed-to-lead', 'Speed to lead: first response, breaches and conversion by response band', false,
+         '{capture}', false, 'SELECT * FROM reporting.speed_to_lead($1, $2, ''response_band'')', NULL),
+        ('speed-to-lead-overall', 'Speed to lead: first response, breaches and conversion of all leads', false,
+         '{capture}', false, 'SELECT * FROM reporting.speed_to_lead($1, $2, ''all'')', NULL),
+        ('speed-to-lead-by-agent', 'Speed to lead by agent', false, '{capture}', false,
+         'SELECT * FROM reporting.speed_to_lead($1, $2, ''agent'')', NULL),
+        ('speed-to-lead-by-source', 'Speed to lead by source', false, '{capture}', false,
+         'SELECT * FROM reporting.speed_to_lead($1, $2, ''source'')', NULL),
+        ('speed-to-lead-by-weekday', 'Speed to lead by weekday of capture', false, '{capture}', false,
+         'SELECT * FROM reporting.speed_to_lead($1, $2, ''weekday'')', NULL),
+        ('speed-to-lead-by-hour', 'Speed to lead by hour of capture', false, '{capture}', false,
+         'SELECT * FROM reporting.speed_to_lead($1, $2, ''hour'')', NULL)
     ) AS c (name, question, live, dated_by, paged, query, total_query)
 $$;
 COMMENT ON FUNCTION crm.analytics_catalog() IS

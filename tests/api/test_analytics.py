@@ -15,7 +15,9 @@ from tests.conftest import Servers, with_user
 
 REPORTS = ("conversion-by-source", "conversion-by-agent", "time-to-conversion", "monthly-volume", "agent-rankings",
            "revenue-by-source", "high-score-not-converted", "low-score-converted", "source-quality",
-           "response-time-conversion", "workload", "near-capacity", "specialist-vs-generalist", "speed-to-lead")
+           "response-time-conversion", "workload", "near-capacity", "specialist-vs-generalist", "speed-to-lead",
+           "speed-to-lead-overall", "speed-to-lead-by-agent", "speed-to-lead-by-source", "speed-to-lead-by-weekday",
+           "speed-to-lead-by-hour")
 
 
 @pytest.fixture

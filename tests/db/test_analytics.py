@@ -426,9 +426,18 @@ def test_speed_to_lead_bands_percentiles_and_breaches(db: psycopg.Connection) ->
     db.execute("SELECT crm.refresh_analytics_snapshot(true)")
     rows = {(r[0], r[1]): r for r in db.execute(
         "SELECT dimension, key, leads, contacted, first_response_p50_seconds, first_response_p90_seconds, breached, "
-        "breach_rate FROM reporting.speed_to_lead(current_date - 1, NULL)")}
+        "breach_rate FROM reporting.speed_to_lead(current_date - 1, NULL, 'every')")}
     assert rows[("all", None)][2:] == (3, 2, 1230, 2166, 2, Decimal("66.7"))   # p50, p90 of 60 and 2400 s
     assert rows[("response_band", "within 5 min")][2:4] == (1, 1)
     assert rows[("response_band", "within 1 h")][2:4] == (1, 1)
     assert rows[("response_band", "none yet")][2:4] == (1, 0)
     assert rows[("agent", agent)][2] == 3
+    # one dimension per call, the bands by default, in their order; the same figures as every
+    bands = db.execute("SELECT dimension, key, leads FROM reporting.speed_to_lead(current_date - 1, NULL)").fetchall()
+    assert bands == [("response_band", "within 5 min", 1), ("response_band", "within 1 h", 1),
+                     ("response_band", "none yet", 1)]
+    overall = db.execute("SELECT * FROM reporting.speed_to_lead(current_date - 1, NULL, 'all')").fetchone()
+    assert overall is not None and overall[:8] == rows[("all", None)]
+    assert db.execute("SELECT count(*) FROM reporting.speed_to_lead(current_date + 1, NULL, 'all')").fetchone() == (0,)
+    with db_error("PT422", "invalid_report_parameter"):
+        db.execute("SELECT * FROM reporting.speed_to_lead(NULL, NULL, 'agent; DROP TABLE crm.leads')")
