@@ -47,7 +47,8 @@ BEGIN
                                                   AND x.created_at < now() - make_interval(secs => $3::float8))) AS b,
                            count(*) FILTER (WHERE x.converted) AS c, count(*) FILTER (WHERE x.lost) AS l
                       FROM reporting.lead_facts($1, $2) AS x
-                     GROUP BY 1) AS g
+                     GROUP BY 1
+                    HAVING count(*) > 0) AS g
              ORDER BY g.grp$q$,
             v_dim,
             CASE v_dim WHEN 'all' THEN 'NULL::text'
