@@ -180,7 +180,8 @@ COMMENT ON FUNCTION crm.lock_preferred_agent(uuid, uuid, timestamptz, integer, i
 -- ranked_after_wait when it took more than one pass. When every candidate is locked (each lock lasts one short
 -- transaction) and p_wait, it polls again with a growing pause, up to about 1.4 s, instead of blocking, so this
 -- transaction never waits while it might hold a lock another one needs (a blocking scan keeps rejected rows
--- locked). NULL agent: nobody free (the lead queues).
+-- locked). Availability at t is asked once, for the list, and again for the agent locked (a pause or an absence
+-- recorded meanwhile passes it over): not for every row of every pass. NULL agent: nobody free (the lead queues).
 DROP FUNCTION IF EXISTS crm.lock_ranked_agent(uuid[], boolean);
 CREATE OR REPLACE FUNCTION crm.lock_ranked_agent(p_order uuid[], p_wait boolean, p_at timestamptz, p_minute integer,
                                                  p_office int4multirange, p_require_free boolean DEFAULT true,
@@ -188,28 +189,43 @@ CREATE OR REPLACE FUNCTION crm.lock_ranked_agent(p_order uuid[], p_wait boolean,
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
+DECLARE
+    v_order uuid[];
+    v_free  boolean;
 BEGIN
+    -- who is available at t is asked once per decision, not at every pass over rows held by other captures: under
+    -- contention the passes repeat, and the rule is the costly part of them; the agent locked is asked again below
+    v_order := ARRAY(SELECT o.agent_id
+                       FROM pg_catalog.unnest(p_order) WITH ORDINALITY AS o (agent_id, ord)
+                       JOIN crm.agents AS g ON g.agent_id = o.agent_id
+                      WHERE CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
+                                 ELSE crm.agent_away(g, p_at) IS NULL END
+                      ORDER BY o.ord);
     FOR i IN 0..CASE WHEN p_wait THEN 40 ELSE 0 END LOOP
         IF i > 0 THEN
             PERFORM pg_catalog.pg_sleep(least(0.05, 0.002 * i));
             EXIT WHEN NOT EXISTS (SELECT 1 FROM crm.agents AS g
-                                   WHERE g.agent_id = ANY (p_order) AND g.is_active
-                                     AND g.active_leads < g.max_active_leads
-                                     AND CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
-                                              ELSE crm.agent_away(g, p_at) IS NULL END);
+                                   WHERE g.agent_id = ANY (v_order) AND g.is_active
+                                     AND g.active_leads < g.max_active_leads);
         END IF;
         SELECT g.agent_id INTO agent_id
           FROM crm.agents AS g
-          JOIN pg_catalog.unnest(p_order) WITH ORDINALITY AS o (agent_id, ord) ON o.agent_id = g.agent_id
+          JOIN pg_catalog.unnest(v_order) WITH ORDINALITY AS o (agent_id, ord) ON o.agent_id = g.agent_id
          WHERE g.is_active AND g.active_leads < g.max_active_leads
-           AND CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
-                    ELSE crm.agent_away(g, p_at) IS NULL END
          ORDER BY o.ord
          LIMIT 1
            FOR NO KEY UPDATE OF g SKIP LOCKED;
         IF agent_id IS NOT NULL THEN
-            method := CASE WHEN i = 0 THEN 'ranked' ELSE 'ranked_after_wait' END;
-            RETURN;
+            -- the locked row as it is now: paused, absent or deactivated since the list was made, it is passed over
+            SELECT CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
+                        ELSE crm.agent_away(g, p_at) IS NULL END
+              INTO v_free FROM crm.agents AS g WHERE g.agent_id = lock_ranked_agent.agent_id;
+            IF v_free THEN
+                method := CASE WHEN i = 0 THEN 'ranked' ELSE 'ranked_after_wait' END;
+                RETURN;
+            END IF;
+            v_order := pg_catalog.array_remove(v_order, agent_id);
+            agent_id := NULL;
         END IF;
     END LOOP;
 END
