@@ -165,8 +165,8 @@ $$;
 COMMENT ON FUNCTION crm.check_setting_shape(jsonb, jsonb, text) IS
     'NULL when a setting value has its shape (crm.settings.shape), else a sentence naming what is wrong and where.';
 
--- BEFORE INSERT OR UPDATE ON crm.settings: the value must have the row's shape; the weights of performance_score
--- must add up to 1 (the score stays within 0..100).
+-- BEFORE INSERT OR UPDATE ON crm.settings: the value must have the row's shape; a setting's fraction weights (keys
+-- ending in _weight of shape fraction: performance_score's) must add up to 1 (its score stays within 0..100).
 -- Errors: PT422 setting_shape (DETAIL: key and reason).
 CREATE OR REPLACE FUNCTION crm.settings_check_shape()
 RETURNS trigger
@@ -175,16 +175,15 @@ SET search_path = ''
 AS $$
 DECLARE
     v_why text := crm.check_setting_shape(NEW.value, NEW.shape);
-    v_sum numeric;
+    v_sum  numeric;
+    v_keys text;
 BEGIN
-    IF v_why IS NULL AND NEW.setting_key = 'performance_score' THEN
-        SELECT sum((NEW.value ->> k)::numeric) INTO v_sum
-          FROM pg_catalog.jsonb_object_keys(NEW.shape) AS k WHERE k LIKE '%\_weight';
+    IF v_why IS NULL AND pg_catalog.jsonb_typeof(NEW.shape) = 'object' THEN
+        -- the fraction weights of one setting (keys ..._weight of shape fraction) are shares of one whole
+        SELECT sum((NEW.value ->> w.key)::numeric), pg_catalog.string_agg(w.key, ', ' ORDER BY w.key) INTO v_sum, v_keys
+          FROM pg_catalog.jsonb_each_text(NEW.shape) AS w WHERE w.key LIKE '%\_weight' AND w.value = 'fraction';
         IF v_sum <> 1 THEN
-            v_why := 'value: the weights (' || (SELECT pg_catalog.string_agg(k, ', ' ORDER BY k)
-                                                 FROM pg_catalog.jsonb_object_keys(NEW.shape) AS k
-                                                WHERE k LIKE '%\_weight')
-                     || ') must add up to 1, not ' || v_sum;
+            v_why := 'value: the weights (' || v_keys || ') must add up to 1, not ' || v_sum;
         END IF;
     END IF;
     IF v_why IS NOT NULL THEN
@@ -198,7 +197,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.settings_check_shape() IS
-    'Trigger: a setting''s value must have its shape (and performance_score''s weights add up to 1); stamps '
+    'Trigger: a setting''s value must have its shape (and its fraction weights add up to 1); stamps '
     'updated_at / updated_by. Errors: PT422 setting_shape.';
 
 CREATE OR REPLACE TRIGGER settings_20_shape BEFORE INSERT OR UPDATE ON crm.settings

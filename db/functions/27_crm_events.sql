@@ -196,7 +196,7 @@ BEGIN
     PERFORM crm.emit_event('lead.accepted', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
         'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', crm.agent_brief(NEW.agent_id),
         'offer_round', NEW.offer_round, 'respond_by', NEW.respond_by, 'accepted_at', NEW.accepted_at,
-        'seconds_to_accept', extract(epoch FROM NEW.accepted_at - NEW.assigned_at)::integer));
+        'seconds_to_accept', NEW.offer_response_seconds));   -- the offer's response time, as its clock counts it
     RETURN NULL;
 END
 $$;

@@ -241,6 +241,9 @@ def test_an_offers_response_is_timed_from_its_clock_start(db: psycopg.Connection
                "VALUES (%s, %s, 'whatsapp', 'neutral', %s)", (lead, agent, datetime(2026, 11, 25, 5, 2, tzinfo=UTC)))
     assert db.execute("SELECT offer_response_seconds FROM crm.lead_assignments WHERE lead_id = %s",
                       (lead,)).fetchone() == (120,)
+    db.execute("SET CONSTRAINTS ALL IMMEDIATE")   # the event triggers, deferred to commit, fire now
+    assert db.execute("SELECT data -> 'seconds_to_accept' FROM crm.outbox_events WHERE lead_id = %s "
+                      "AND topic = 'lead.accepted'", (lead,)).fetchone() == (120,)   # the event says the same
     with db_error("23514", "lead_assignments_offer_clock"):       # a deadline without its clock start
         db.execute("UPDATE crm.lead_assignments SET clock_started_at = NULL WHERE lead_id = %s", (lead,))
 
