@@ -207,6 +207,14 @@ def wait_until_healthy(url: str, process: subprocess.Popen[Any], timeout_s: floa
         time.sleep(0.1)
 
 
+def uvicorn_command(port: int) -> list[str]:
+    """The API as a uvicorn process on 127.0.0.1:port. Idle connections are kept 30 s, well past httpx's 5 s
+    keep-alive expiry: with both at 5 s, a client reusing a connection as the server closes it reads an EOF instead
+    of an answer (httpx.ReadError), which a loaded machine made happen under the 300-parallel tests."""
+    return [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "30"]
+
+
 @contextmanager
 def live_api(database_url: str, redis_url: str, **env: str) -> Iterator[str]:
     """The API as a real uvicorn process on a free port (its own login URL, Redis, extra environment); yields its
@@ -215,11 +223,7 @@ def live_api(database_url: str, redis_url: str, **env: str) -> Iterator[str]:
     environ = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, APP_ENV="test", DB_POOL_MAX_SIZE="20",
                    LOG_LEVEL="WARNING", SWEEP_INTERVAL_S="0", WEBHOOK_DISPATCH="false",
                    OFFER_TIMER="false") | env
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=environ,
-    )
+    process = subprocess.Popen(uvicorn_command(port), cwd=ROOT, env=environ)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, process, timeout_s=30)

@@ -36,6 +36,7 @@ from tests.api.conftest import (
     ensure_demo_keys,
     jobs_url,
     live_api,
+    uvicorn_command,
     wait_until_healthy,
 )
 from tests.conftest import Servers
@@ -256,9 +257,7 @@ def _start_api(db_url: str, redis_url: str, **env: str) -> tuple[subprocess.Pope
     environ = dict(os.environ, DATABASE_URL=app_url(db_url), REDIS_URL=redis_url, APP_ENV="test",
                    LOG_LEVEL="WARNING", SWEEP_INTERVAL_S="0", JOBS_DATABASE_URL=jobs_url(db_url),
                    WEBHOOK_DISPATCH="true", **env)
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host",
-                                "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-                               cwd=ROOT, env=environ)
+    process = subprocess.Popen(uvicorn_command(port), cwd=ROOT, env=environ)
     url = f"http://127.0.0.1:{port}"
     wait_until_healthy(url, process, timeout_s=30)
     return process, url
