@@ -180,8 +180,13 @@ COMMENT ON FUNCTION crm.lock_preferred_agent(uuid, uuid, timestamptz, integer, i
 -- ranked_after_wait when it took more than one pass. When every candidate is locked (each lock lasts one short
 -- transaction) and p_wait, it polls again with a growing pause, up to about 1.4 s, instead of blocking, so this
 -- transaction never waits while it might hold a lock another one needs (a blocking scan keeps rejected rows
--- locked). Availability at t is asked once, for the list, and again for the agent locked (a pause or an absence
--- recorded meanwhile passes it over): not for every row of every pass. NULL agent: nobody free (the lead queues).
+-- locked). Availability is asked of the agent locked, not in the scan: the scan sorts every candidate before it
+-- takes the first, so a condition in it would be asked of all 32 at every pass. The common case costs one question
+-- (the best agent with room is available); when that one is not, or every one with room is locked, availability is
+-- asked once of the whole list, which the passes then use (so it never waits for an unavailable agent's lock), and
+-- again of each agent locked (a pause or an absence recorded meanwhile passes it
+-- over). An agent locked and found unavailable stays locked to this transaction's end (concurrent routing skips it;
+-- nothing else waits more than that). NULL agent: nobody free (the lead queues).
 DROP FUNCTION IF EXISTS crm.lock_ranked_agent(uuid[], boolean);
 CREATE OR REPLACE FUNCTION crm.lock_ranked_agent(p_order uuid[], p_wait boolean, p_at timestamptz, p_minute integer,
                                                  p_office int4multirange, p_require_free boolean DEFAULT true,
@@ -190,17 +195,11 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    v_order uuid[];
-    v_free  boolean;
+    v_order    uuid[] := p_order;
+    v_free     boolean;
+    v_retry    boolean;
+    v_filtered boolean := false;
 BEGIN
-    -- who is available at t is asked once per decision, not at every pass over rows held by other captures: under
-    -- contention the passes repeat, and the rule is the costly part of them; the agent locked is asked again below
-    v_order := ARRAY(SELECT o.agent_id
-                       FROM pg_catalog.unnest(p_order) WITH ORDINALITY AS o (agent_id, ord)
-                       JOIN crm.agents AS g ON g.agent_id = o.agent_id
-                      WHERE CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
-                                 ELSE crm.agent_away(g, p_at) IS NULL END
-                      ORDER BY o.ord);
     FOR i IN 0..CASE WHEN p_wait THEN 40 ELSE 0 END LOOP
         IF i > 0 THEN
             PERFORM pg_catalog.pg_sleep(least(0.05, 0.002 * i));
@@ -208,25 +207,40 @@ BEGIN
                                    WHERE g.agent_id = ANY (v_order) AND g.is_active
                                      AND g.active_leads < g.max_active_leads);
         END IF;
-        SELECT g.agent_id INTO agent_id
-          FROM crm.agents AS g
-          JOIN pg_catalog.unnest(v_order) WITH ORDINALITY AS o (agent_id, ord) ON o.agent_id = g.agent_id
-         WHERE g.is_active AND g.active_leads < g.max_active_leads
-         ORDER BY o.ord
-         LIMIT 1
-           FOR NO KEY UPDATE OF g SKIP LOCKED;
-        IF agent_id IS NOT NULL THEN
-            -- the locked row as it is now: paused, absent or deactivated since the list was made, it is passed over
-            SELECT CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
-                        ELSE crm.agent_away(g, p_at) IS NULL END
-              INTO v_free FROM crm.agents AS g WHERE g.agent_id = lock_ranked_agent.agent_id;
-            IF v_free THEN
-                method := CASE WHEN i = 0 THEN 'ranked' ELSE 'ranked_after_wait' END;
-                RETURN;
+        LOOP
+            SELECT g.agent_id INTO agent_id
+              FROM crm.agents AS g
+              JOIN pg_catalog.unnest(v_order) WITH ORDINALITY AS o (agent_id, ord) ON o.agent_id = g.agent_id
+             WHERE g.is_active AND g.active_leads < g.max_active_leads
+             ORDER BY o.ord
+             LIMIT 1
+               FOR NO KEY UPDATE OF g SKIP LOCKED;
+            v_retry := agent_id IS NOT NULL;
+            IF v_retry THEN
+                -- the locked row as it is now
+                SELECT CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
+                            ELSE crm.agent_away(g, p_at) IS NULL END
+                  INTO v_free FROM crm.agents AS g WHERE g.agent_id = lock_ranked_agent.agent_id;
+                IF v_free THEN
+                    method := CASE WHEN i = 0 THEN 'ranked' ELSE 'ranked_after_wait' END;
+                    RETURN;
+                END IF;
+                v_order := pg_catalog.array_remove(v_order, agent_id);
+                agent_id := NULL;
             END IF;
-            v_order := pg_catalog.array_remove(v_order, agent_id);
-            agent_id := NULL;
-        END IF;
+            IF NOT v_filtered THEN
+                -- the best with room is unavailable, or every one with room is locked: who of the list is available
+                -- at t, asked once per decision (the passes then wait only for those)
+                v_order := ARRAY(SELECT o.agent_id
+                                   FROM pg_catalog.unnest(v_order) WITH ORDINALITY AS o (agent_id, ord)
+                                   JOIN crm.agents AS g ON g.agent_id = o.agent_id
+                                  WHERE CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
+                                             ELSE crm.agent_away(g, p_at) IS NULL END
+                                  ORDER BY o.ord);
+                v_filtered := true;
+            END IF;
+            EXIT WHEN NOT v_retry;   -- every one with room locked: the next pass, after a pause
+        END LOOP;
     END LOOP;
 END
 $$;

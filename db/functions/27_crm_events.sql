@@ -151,6 +151,7 @@ SET search_path = ''
 AS $$
 DECLARE
     v_previous crm.lead_assignments;
+    v_agent    jsonb := crm.agent_brief(NEW.agent_id);   -- one lookup for both events of the assignment
 BEGIN
     SELECT * INTO v_previous FROM crm.lead_assignments AS a
      WHERE a.lead_id = NEW.lead_id AND a.assignment_id <> NEW.assignment_id AND a.released_at IS NOT NULL
@@ -159,22 +160,22 @@ BEGIN
      ORDER BY a.assigned_at DESC, a.released_at DESC LIMIT 1;
     IF v_previous.assignment_id IS NULL THEN
         PERFORM crm.emit_event('lead.assigned', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
-            'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', crm.agent_brief(NEW.agent_id),
+            'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', v_agent,
             'method', NEW.kind, 'reason', NEW.reason, 'assigned_at', NEW.assigned_at, 'assigned_by', NEW.assigned_by));
     ELSE
         PERFORM crm.emit_event('lead.reassigned', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
             'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'from_agent', crm.agent_brief(v_previous.agent_id),
-            'to_agent', crm.agent_brief(NEW.agent_id), 'method', NEW.kind, 'reason', NEW.reason,
+            'to_agent', v_agent, 'method', NEW.kind, 'reason', NEW.reason,
             'release_reason', v_previous.release_reason, 'assigned_at', NEW.assigned_at, 'assigned_by', NEW.assigned_by),
             v_previous.agent_id);
     END IF;
     IF NEW.respond_by IS NOT NULL THEN
         PERFORM crm.emit_event('lead.offered', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
-            'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', crm.agent_brief(NEW.agent_id),
+            'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', v_agent,
             'offer_round', NEW.offer_round, 'respond_by', NEW.respond_by, 'assigned_at', NEW.assigned_at));
     ELSIF NEW.kind = 'pond_claim' THEN
         PERFORM crm.emit_event('lead.claimed', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
-            'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', crm.agent_brief(NEW.agent_id),
+            'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', v_agent,
             'claimed_at', NEW.assigned_at));
     END IF;
     RETURN NULL;

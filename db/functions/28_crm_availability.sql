@@ -33,7 +33,9 @@ AS $$
 $$;
 COMMENT ON FUNCTION crm.week_minutes(integer, time, time) IS 'A weekday''s [start, end) as minutes of the week.';
 
--- crm.office_week(): the office's business_hours as minutes of the week (what an agent without hours works).
+-- crm.office_week(): the office's business_hours as minutes of the week (what an agent without hours works):
+-- Monday's opening hours (crm.week_minutes) moved by whole days to each business day. Asked once per routing
+-- decision, so it is a loop over a handful of days, not a query.
 CREATE OR REPLACE FUNCTION crm.office_week()
 RETURNS int4multirange
 LANGUAGE plpgsql
@@ -41,10 +43,16 @@ STABLE
 SET search_path = ''
 AS $$
 DECLARE
-    v_cal record := crm.business_calendar();
+    v_cal    record := crm.business_calendar();
+    v_monday int4range := crm.week_minutes(1, v_cal.opens, v_cal.closes);
+    v_week   int4multirange := '{}';
+    v_day    integer;
 BEGIN
-    RETURN (SELECT pg_catalog.range_agg(crm.week_minutes(d, v_cal.opens, v_cal.closes))
-              FROM pg_catalog.unnest(v_cal.days) AS d);
+    FOREACH v_day IN ARRAY v_cal.days LOOP
+        v_week := v_week + pg_catalog.int4multirange(pg_catalog.int4range(lower(v_monday) + (v_day - 1) * 1440,
+                                                                           upper(v_monday) + (v_day - 1) * 1440));
+    END LOOP;
+    RETURN v_week;
 END
 $$;
 COMMENT ON FUNCTION crm.office_week() IS
@@ -113,10 +121,9 @@ STABLE
 SET search_path = ''
 AS $$
 DECLARE
-    v_tz     text := crm.setting('timezone') #>> '{}';
+    v_tz     text;   -- read only when the search steps past off-shift time
     v_week   int4multirange;
     v_t      timestamptz := p_at;
-    v_end    timestamptz;
     v_minute integer;
     v_next   integer;
 BEGIN
@@ -132,9 +139,8 @@ BEGIN
             v_t := p_agent.paused_until;
             CONTINUE;
         END IF;
-        SELECT upper(r) INTO v_end FROM pg_catalog.unnest(p_agent.absent) AS r WHERE r @> v_t;
-        IF v_end IS NOT NULL THEN
-            v_t := v_end;
+        IF p_agent.absent @> v_t THEN
+            v_t := (SELECT upper(r) FROM pg_catalog.unnest(p_agent.absent) AS r WHERE r @> v_t);
             CONTINUE;
         END IF;
         v_minute := crm.minute_of_week(v_t);
@@ -144,6 +150,7 @@ BEGIN
         -- the next shift's start, this week or (wrapping) the next
         SELECT min(lower(r)) INTO v_next FROM pg_catalog.unnest(v_week) AS r WHERE lower(r) > v_minute;
         v_next := coalesce(v_next, (SELECT min(lower(r)) FROM pg_catalog.unnest(v_week) AS r) + 10080);
+        v_tz := coalesce(v_tz, crm.setting('timezone') #>> '{}');
         v_t := ((pg_catalog.date_trunc('minute', v_t AT TIME ZONE v_tz) + pg_catalog.make_interval(mins => v_next - v_minute))
                 AT TIME ZONE v_tz);
     END LOOP;

@@ -37,11 +37,13 @@ BEGIN
         NEW.accepted_at := NEW.assigned_at;
         RETURN NEW;
     END IF;
-    SELECT a.offer_round INTO v_round FROM crm.lead_assignments AS a
-     WHERE a.lead_id = NEW.lead_id AND a.released_at = NEW.assigned_at
-       AND a.release_reason IN ('offer_expired', 'offer_declined')
-     ORDER BY a.offer_round DESC NULLS LAST LIMIT 1;
-    SELECT crm.agent_available_from(g, NEW.assigned_at) INTO v_from FROM crm.agents AS g WHERE g.agent_id = NEW.agent_id;
+    SELECT crm.agent_available_from(g, NEW.assigned_at),
+           (SELECT a.offer_round FROM crm.lead_assignments AS a
+             WHERE a.lead_id = NEW.lead_id AND a.released_at = NEW.assigned_at
+               AND a.release_reason IN ('offer_expired', 'offer_declined')
+             ORDER BY a.offer_round DESC NULLS LAST LIMIT 1)
+      INTO v_from, v_round
+      FROM crm.agents AS g WHERE g.agent_id = NEW.agent_id;
     NEW.offer_round := coalesce(v_round, 0) + 1;
     NEW.clock_started_at := greatest(NEW.assigned_at, coalesce(v_from, NEW.assigned_at));
     NEW.respond_by := NEW.clock_started_at + crm.setting_interval('first_response_sla');
