@@ -14,21 +14,25 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
+DECLARE
+    v_active boolean;
+    v_away   text;
 BEGIN
     NEW.assigned_by := coalesce(nullif(NEW.assigned_by, current_user::text), crm.actor());
     IF NEW.released_at IS NULL THEN
-        IF NOT EXISTS (SELECT 1 FROM crm.agents AS g WHERE g.agent_id = NEW.agent_id AND g.is_active) THEN
+        -- the agent read once: active, and why away at assigned_at (an import is recorded as it was)
+        SELECT g.is_active, CASE WHEN NEW.kind <> 'import' THEN crm.agent_away(g, NEW.assigned_at) END
+          INTO v_active, v_away
+          FROM crm.agents AS g WHERE g.agent_id = NEW.agent_id;
+        IF NOT coalesce(v_active, false) THEN
             RAISE EXCEPTION 'agent % is not active', NEW.agent_id
                 USING ERRCODE = 'PT409', CONSTRAINT = 'agent_inactive',
                       DETAIL = pg_catalog.json_build_object('agent_id', NEW.agent_id)::text;
         END IF;
-        IF NEW.kind <> 'import' AND EXISTS (SELECT 1 FROM crm.agents AS g WHERE g.agent_id = NEW.agent_id
-                                                  AND crm.agent_away(g, NEW.assigned_at) IS NOT NULL) THEN
-            RAISE EXCEPTION 'agent % is % and takes no lead', NEW.agent_id,
-                  (SELECT crm.agent_away(g, NEW.assigned_at) FROM crm.agents AS g WHERE g.agent_id = NEW.agent_id)
+        IF v_away IS NOT NULL THEN
+            RAISE EXCEPTION 'agent % is % and takes no lead', NEW.agent_id, v_away
                 USING ERRCODE = 'PT409', CONSTRAINT = 'agent_unavailable',
-                      DETAIL = pg_catalog.json_build_object('agent_id', NEW.agent_id, 'reason',
-                          (SELECT crm.agent_away(g, NEW.assigned_at) FROM crm.agents AS g WHERE g.agent_id = NEW.agent_id))::text;
+                      DETAIL = pg_catalog.json_build_object('agent_id', NEW.agent_id, 'reason', v_away)::text;
         END IF;
         IF EXISTS (SELECT 1 FROM crm.leads AS l WHERE l.lead_id = NEW.lead_id AND crm.is_closed(l.status)) THEN
             RAISE EXCEPTION 'lead % is closed and cannot be assigned', NEW.lead_id
