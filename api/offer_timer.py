@@ -5,7 +5,7 @@ Background loops in every app process (OFFER_TIMER_WORKERS, 2; api/loops.py, the
 dispatcher), each on a connection of its own as the job login (JOBS_DATABASE_URL, direct: it LISTENs). Each runs
 jobs.expire_offers in batches of 50 (SKIP LOCKED on each lead, so the loops and the processes share the work and an
 accept racing an expiry has one outcome), then sleeps until the next deadline (jobs.next_offer_deadline), a NOTIFY
-offer_deadline from a new offer, or OFFER_TIMER_POLL_S. The rules are SQL.
+offer_deadline from a new offer due before every waiting one, or OFFER_TIMER_POLL_S (2 s). The rules are SQL.
 """
 
 from __future__ import annotations

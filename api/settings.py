@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     offer_timer: bool = Field(
         default=True, description="Whether this process runs the offer timer (as the job login, direct: it LISTENs); "
                                   "several processes may.")
-    offer_timer_poll_s: float = Field(default=5.0, gt=0,
+    offer_timer_poll_s: float = Field(default=2.0, gt=0,
                                       description="Longest sleep of the offer timer; a deadline or NOTIFY wakes it.")
     offer_timer_workers: int = Field(default=2, ge=1, le=16,
                                      description="Parallel loops of the offer timer in this process (own connections).")

@@ -17,9 +17,33 @@ $$;
 COMMENT ON FUNCTION crm.is_offer_kind(crm.assignment_kind) IS
     'True for the assignment kinds routing opens (offers); false for manual, import and pond_claim (accepted at once).';
 
+-- crm.next_offer_due(): the earliest respond_by of the offers still waiting for an answer (open, not accepted, on a
+-- lead not closed); NULL: none. What the offer timer sleeps towards (jobs.next_offer_deadline), and what a new offer
+-- compares its own deadline with to decide whether the timer must be woken. Walks the offer_due index in order.
+CREATE OR REPLACE FUNCTION crm.next_offer_due()
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN (SELECT a.respond_by
+              FROM crm.lead_assignments AS a JOIN crm.leads AS l ON l.lead_id = a.lead_id
+             WHERE a.released_at IS NULL AND a.accepted_at IS NULL AND a.respond_by IS NOT NULL
+               AND NOT crm.is_closed(l.status)
+             ORDER BY a.respond_by
+             LIMIT 1);
+END
+$$;
+COMMENT ON FUNCTION crm.next_offer_due() IS
+    'The earliest deadline of an offer still waiting for an answer (NULL: none): what the offer timer sleeps towards.';
+
 -- BEFORE INSERT ON crm.lead_assignments: an open routed assignment is an offer: its round (the previous offer's + 1
 -- when that one was released by expiry or decline at this moment, else 1), its clock start (clock_started_at: now,
--- or when the agent's availability starts) and its deadline, the clock start plus first_response_sla; the timers are told (NOTIFY offer_deadline). Any other open
+-- or when the agent's availability starts) and its deadline, the clock start plus first_response_sla. The timers are
+-- told (NOTIFY offer_deadline) only when this deadline comes before every other waiting offer's (crm.next_offer_due):
+-- a timer sleeps until the earliest one, so a later deadline needs no wake-up (with a steady SLA, every new offer's
+-- comes last), and a capture then commits without a second notification for the timers to act on. Any other open
 -- assignment is accepted as it is opened.
 CREATE OR REPLACE FUNCTION crm.lead_assignments_offer()
 RETURNS trigger
@@ -47,14 +71,16 @@ BEGIN
     NEW.offer_round := coalesce(v_round, 0) + 1;
     NEW.clock_started_at := greatest(NEW.assigned_at, coalesce(v_from, NEW.assigned_at));
     NEW.respond_by := NEW.clock_started_at + crm.setting_interval('first_response_sla');
-    PERFORM pg_catalog.pg_notify('offer_deadline', '');
+    IF NOT coalesce(crm.next_offer_due() <= NEW.respond_by, false) THEN
+        PERFORM pg_catalog.pg_notify('offer_deadline', '');
+    END IF;
     RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION crm.lead_assignments_offer() IS
     'Trigger: a routed assignment is an offer (offer_round, clock_started_at = availability start, respond_by = that '
-    '+ first_response_sla; '
-    'NOTIFY offer_deadline); a manual, imported or claimed one is accepted when opened.';
+    '+ first_response_sla; NOTIFY offer_deadline when it is the earliest waiting deadline); a manual, imported or '
+    'claimed one is accepted when opened.';
 
 CREATE OR REPLACE TRIGGER lead_assignments_15_offer BEFORE INSERT ON crm.lead_assignments
     FOR EACH ROW EXECUTE FUNCTION crm.lead_assignments_offer();
@@ -247,9 +273,7 @@ SET search_path = ''
 AS $$
 BEGIN
     RETURN least(
-        (SELECT min(a.respond_by) FROM crm.lead_assignments AS a JOIN crm.leads AS l ON l.lead_id = a.lead_id
-          WHERE a.released_at IS NULL AND a.accepted_at IS NULL AND a.respond_by IS NOT NULL
-            AND NOT crm.is_closed(l.status)),
+        crm.next_offer_due(),
         (SELECT min(l.pooled_at) + crm.setting_interval('pond_alert_after') FROM crm.leads AS l
           WHERE l.pooled_at IS NOT NULL AND l.pond_alerted_at IS NULL));
 END

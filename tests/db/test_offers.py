@@ -282,3 +282,27 @@ def test_the_performance_weights_add_up_to_one(db: psycopg.Connection) -> None:
                    "WHERE setting_key = 'performance_score'")
     db.execute("""UPDATE crm.settings SET value = value || '{"conversion_weight": 0.3, "accept_weight": 0.3}'
                    WHERE setting_key = 'performance_score'""")   # 0.3 + 0.25 + 0.3 + 0.15
+
+
+def _notified(listener: psycopg.Connection) -> list[str]:
+    """The offer_deadline notifications delivered to `listener` so far (waits up to half a second for the first)."""
+    return [n.channel for n in listener.notifies(timeout=0.5, stop_after=10)]
+
+
+def test_the_timers_are_woken_only_by_a_deadline_earlier_than_every_waiting_one(db: psycopg.Connection,
+                                                                               db_url: str) -> None:
+    """A timer sleeps until the earliest waiting deadline: a new offer whose deadline comes later sends no NOTIFY
+    (with a steady SLA, every capture's), one that comes earlier (the SLA shortened) does, and so does the first."""
+    on_shift_always(db, new_agent(db))
+    db.execute("UPDATE crm.settings SET value = '\"1 hour\"' WHERE setting_key = 'first_response_sla'")
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute("LISTEN offer_deadline")
+        capture(db, "website", accept=False)
+        assert _notified(listener) == ["offer_deadline"]          # nothing was waiting
+        capture(db, "website", accept=False)
+        assert _notified(listener) == []                          # an hour from now, after the first one's
+        db.execute("UPDATE crm.settings SET value = '\"1 minute\"' WHERE setting_key = 'first_response_sla'")
+        early = capture(db, "website", accept=False)["body"]
+        assert _notified(listener) == ["offer_deadline"]          # before every waiting one
+        due = db.execute("SELECT jobs.next_offer_deadline()").fetchone()
+        assert due is not None and due[0].isoformat() == early["offer"]["respond_by"]
