@@ -163,8 +163,7 @@ BEGIN
       FROM crm.agents AS g
      WHERE g.agent_id = p_agent_id AND g.is_active AND g.active_leads < g.max_active_leads
        AND g.agent_id IS DISTINCT FROM p_exclude_agent
-       AND CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
-                ELSE crm.agent_away(g, p_at) IS NULL END
+       AND crm.agent_can_take(g, p_at, p_minute, p_office, p_require_free)
        FOR NO KEY UPDATE;
     RETURN v_agent;
 END
@@ -218,8 +217,7 @@ BEGIN
             v_retry := agent_id IS NOT NULL;
             IF v_retry THEN
                 -- the locked row as it is now
-                SELECT CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
-                            ELSE crm.agent_away(g, p_at) IS NULL END
+                SELECT crm.agent_can_take(g, p_at, p_minute, p_office, p_require_free)
                   INTO v_free FROM crm.agents AS g WHERE g.agent_id = lock_ranked_agent.agent_id;
                 IF v_free THEN
                     method := CASE WHEN i = 0 THEN 'ranked' ELSE 'ranked_after_wait' END;
@@ -234,8 +232,7 @@ BEGIN
                 v_order := ARRAY(SELECT o.agent_id
                                    FROM pg_catalog.unnest(v_order) WITH ORDINALITY AS o (agent_id, ord)
                                    JOIN crm.agents AS g ON g.agent_id = o.agent_id
-                                  WHERE CASE WHEN p_require_free THEN crm.agent_free(g, p_at, p_minute, p_office)
-                                             ELSE crm.agent_away(g, p_at) IS NULL END
+                                  WHERE crm.agent_can_take(g, p_at, p_minute, p_office, p_require_free)
                                   ORDER BY o.ord);
                 v_filtered := true;
             END IF;

@@ -94,6 +94,27 @@ COMMENT ON FUNCTION crm.agent_free(crm.agents, timestamptz, integer, int4multira
     'The availability rule: the agent is active, neither paused nor absent at t, and on shift at t''s minute of the '
     'week (its weekly_hours, else the office''s). Routing passes the minute and the office week once per decision.';
 
+-- crm.agent_can_take(agent, t, minute of week, office week, require free): whether routing may give this agent a lead
+-- at t: available (crm.agent_free) by day; for the night's order (p_require_free false), merely neither paused nor
+-- absent (its clock starts when its shift does). What the routing steps of 19_crm_assignment.sql ask of a candidate.
+CREATE OR REPLACE FUNCTION crm.agent_can_take(p_agent crm.agents, p_at timestamptz, p_minute integer,
+                                              p_office int4multirange, p_require_free boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = ''
+AS $$
+BEGIN
+    IF p_require_free THEN
+        RETURN crm.agent_free(p_agent, p_at, p_minute, p_office);
+    END IF;
+    RETURN crm.agent_away(p_agent, p_at) IS NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.agent_can_take(crm.agents, timestamptz, integer, int4multirange, boolean) IS
+    'Whether routing may give the agent a lead at t: crm.agent_free, or with p_require_free false (the night''s '
+    'order) neither paused nor absent.';
+
 -- crm.agent_available_at(agent, t): is this agent available at t (default now)? What routing asks, for psql users.
 CREATE OR REPLACE FUNCTION crm.agent_available_at(p_agent_id uuid, p_at timestamptz DEFAULT NULL)
 RETURNS boolean
