@@ -169,6 +169,20 @@ def backend() -> str:
     return chosen
 
 
+def _redis_of_this_worker(url: str | None) -> str | None:
+    """A Redis named by REDIS_URL is shared by the parallel test workers (pytest-xdist), whose apps drop every cached
+    dashboard when their listeners connect: each worker gets a database of its own (the URL's, plus 1 + its number,
+    modulo Redis's 16), as each gets its own PostgreSQL databases."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base + 1 + int(worker[2:])) % 16}"))
+
+
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Servers]:
     pg = rd = None
@@ -176,7 +190,7 @@ def servers() -> Iterator[Servers]:
     tmp = Path(tempfile.mkdtemp(prefix="thinkrealty-test-"))
     try:
         admin_url = os.environ.get("DATABASE_URL")
-        redis_url = os.environ.get("REDIS_URL")
+        redis_url = _redis_of_this_worker(os.environ.get("REDIS_URL"))
         if backend() == "containers":
             from tests import containers as docker
 
