@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 from fastapi import Request
 
+from api import queries
 from api.errors import RETRYABLE_SQLSTATES, from_postgres, is_connection_error, unavailable
 from api.settings import Settings
+
+log = logging.getLogger("api.deps")
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def warm_connection(conn: asyncpg.Connection) -> None:
+    """Pool `init` hook of the primary's pool with DB_POOL_WARM: the codecs, then api.warm_up(), a capture that always
+    rolls back, so the backend's first real capture finds its functions compiled and their statements prepared (a
+    cold backend answers its first capture several times slower; a burst that opens connections would queue behind
+    them). A database without the function (not migrated yet) only loses the warm-up."""
+    await init_connection(conn)
+    try:
+        await conn.execute(queries.WARM_UP)
+    except asyncpg.PostgresError as error:
+        log.warning("connection warm-up failed", extra={"error": type(error).__name__})
 
 
 async def _no_session_reset(conn: asyncpg.Connection) -> None:
@@ -25,13 +41,15 @@ async def _no_session_reset(conn: asyncpg.Connection) -> None:
     trip per request for nothing."""
 
 
-def pool_options(settings: Settings, application_name: str = "thinkrealty-api") -> dict[str, Any]:
+def pool_options(settings: Settings, application_name: str = "thinkrealty-api", *,
+                 warm: bool = False) -> dict[str, Any]:
     """What every pool of the API's login is opened with. Behind a transaction-mode pooler (DATABASE_POOLER=
     transaction: PgBouncer) two things change, because consecutive transactions of one client connection may run on
     different server connections: no prepared statement is kept (statement_cache_size=0: asyncpg parses each
     statement unnamed, in the same round trip as its execution, one extra Parse per call), and statement_timeout is
     not a startup parameter (PgBouncer refuses those it does not track; `crmctl migrate` sets the same timeout as the
-    app login's default, which holds on every path)."""
+    app login's default, which holds on every path). `warm`: each new connection runs api.warm_up first
+    (warm_connection), when DB_POOL_WARM is on."""
     server_settings = {"application_name": application_name, "timezone": "UTC"}
     options: dict[str, Any] = {}
     if settings.database_pooler == "transaction":
@@ -39,14 +57,15 @@ def pool_options(settings: Settings, application_name: str = "thinkrealty-api") 
     else:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
     return {"min_size": settings.db_pool_min_size, "max_size": settings.db_pool_max_size,
-            "command_timeout": settings.db_command_timeout_s, "init": init_connection, "reset": _no_session_reset,
+            "command_timeout": settings.db_command_timeout_s,
+            "init": warm_connection if warm and settings.db_pool_warm else init_connection, "reset": _no_session_reset,
             "server_settings": server_settings, **options}
 
 
 async def open_pool(settings: Settings) -> asyncpg.Pool:
     """The pool as the settings describe it: DATABASE_URL, sizes, timeouts, jsonb codec."""
     assert settings.database_url
-    pool = await asyncpg.create_pool(settings.database_url, **pool_options(settings))
+    pool = await asyncpg.create_pool(settings.database_url, **pool_options(settings, warm=True))
     assert pool is not None
     return pool
 

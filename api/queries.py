@@ -41,6 +41,9 @@ ANALYTICS_REPORT = "SELECT api.analytics_report($1, $2, $3, $4, $5, $6) FROM api
 # -- probes (api/routes/health.py, api/listener.py) --------------------------------------------------------------------
 # GET /ready: the database's name and version (no key)
 READINESS = "SELECT api.readiness()"
+# run by every new connection of the primary's pool before it serves (api/deps.py, DB_POOL_WARM): a capture that is
+# always rolled back, so the backend is warm
+WARM_UP = "SELECT api.warm_up()"
 # GET /metrics: the assignment queue's length and age (no key)
 METRICS = "SELECT api.metrics()"
 # the listener's liveness probe of its LISTEN connection

@@ -46,8 +46,15 @@ class Settings(BaseSettings):
         default=1, ge=1, le=64,
         description="Worker processes of `crmctl serve` (uvicorn workers), each with its own pool, listener and "
                     "sweeper; WEB_CONCURRENCY is the name the Dockerfile and most platforms use.")
-    db_pool_min_size: int = 1
+    db_pool_min_size: int = Field(
+        default=8, ge=0,
+        description="Connections each worker's pool opens at start-up and keeps (warmed, see DB_POOL_WARM), so a "
+                    "burst of captures finds warm backends instead of opening cold ones.")
     db_pool_max_size: int = 20
+    db_pool_warm: bool = Field(
+        default=True,
+        description="Run api.warm_up() (a capture that always rolls back) on every connection the pool opens, before "
+                    "it serves a request: a cold backend answers its first capture several times slower.")
     db_statement_timeout_ms: int = 5000
     db_command_timeout_s: float = 10.0
     redis_timeout_s: float = 0.5

@@ -153,7 +153,8 @@ end of its answer, so a server that falls behind shows its whole queue (no coord
 above hides it). {seconds} s per rate after 3 s at 50/s, each rate on a fresh copy and a fresh API (its sweeper's
 first round is due after 60 s, so no sweep falls inside a run). The generator is a bare asyncio HTTP/1.1 client in
 its own process on the same 2 cores; "generator late" is how late it sent against its own schedule (included in the
-latencies, and small next to them).
+latencies, and small next to them). The API starts as in production: each worker's pool opens and warms its
+`DB_POOL_MIN_SIZE` connections (api.warm_up, docs/operations.md), so the 3 s at 50/s are not what warms it.
 
 {chr(10).join(rows)}
 
