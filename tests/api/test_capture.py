@@ -272,6 +272,16 @@ async def test_external_suggestions_are_used(seeded_db_url: str, servers: Server
     assert sent["property_type"] == "apartment" and sent["preferred_areas"] and sent["limit"] == 3
 
 
+async def test_an_empty_service_url_means_our_own_listings(seeded_db_url: str, servers: Servers,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """docker-compose.yml passes PROPERTY_SERVICE_URL as "" when it is not set: an empty variable is an unset one."""
+    monkeypatch.setenv("PROPERTY_SERVICE_URL", "")
+    async with api_client(seeded_db_url, servers.redis_url) as http:
+        response = await http.post("/api/v1/leads/capture", json=BRIEF_BODY)
+    assert response.status_code == 201, response.text
+    assert 1 <= len(response.json()["suggested_properties"]) <= 3
+
+
 @pytest.mark.parametrize(("mode", "warning"), [("error", "suggestions_unavailable"),
                                                ("garbage", "suggestions_unavailable"),
                                                ("hang", "suggestions_timeout")])
