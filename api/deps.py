@@ -56,7 +56,9 @@ def pool_options(settings: Settings, application_name: str = "thinkrealty-api", 
         options["statement_cache_size"] = 0
     else:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
-    return {"min_size": settings.db_pool_min_size, "max_size": settings.db_pool_max_size,
+    # a minimum above the maximum (DB_POOL_MAX_SIZE lowered alone) means the whole pool
+    return {"min_size": min(settings.db_pool_min_size, settings.db_pool_max_size),
+            "max_size": settings.db_pool_max_size,
             "command_timeout": settings.db_command_timeout_s,
             "init": warm_connection if warm and settings.db_pool_warm else init_connection, "reset": _no_session_reset,
             "server_settings": server_settings, **options}

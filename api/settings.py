@@ -48,9 +48,9 @@ class Settings(BaseSettings):
         description="Worker processes of `crmctl serve` (uvicorn workers), each with its own pool, listener and "
                     "sweeper; WEB_CONCURRENCY is the name the Dockerfile and most platforms use.")
     db_pool_min_size: int = Field(
-        default=8, ge=0,
+        default=20, ge=0,
         description="Connections each worker's pool opens at start-up and keeps (warmed, see DB_POOL_WARM), so a "
-                    "burst of captures finds warm backends instead of opening cold ones.")
+                    "burst of captures finds warm backends instead of opening cold ones; by default all of them.")
     db_pool_max_size: int = 20
     db_pool_warm: bool = Field(
         default=True,
