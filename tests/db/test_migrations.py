@@ -214,3 +214,12 @@ def test_pending_migrations_never_meet_the_previous_function_layer(servers: Serv
                                 ).fetchone() == (1,)
     finally:
         servers.drop_database(name)
+
+
+def test_the_roster_tables_are_not_reanalysed_by_every_capture(db: psycopg.Connection) -> None:
+    """Migration 0030: an ANALYZE makes every backend plan the capture again, so the tables each capture's counters
+    update are analysed after 5,000 changed rows, not after 50 + 10 % (docs/operations.md)."""
+    for table in ("crm.agents", "crm.routing_profiles"):
+        row = db.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (table,)).fetchone()
+        assert row is not None
+        assert {"autovacuum_analyze_threshold=5000", "autovacuum_analyze_scale_factor=0"} <= set(row[0]), table
