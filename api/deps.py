@@ -26,12 +26,16 @@ async def warm_connection(conn: asyncpg.Connection) -> None:
     """Pool `init` hook of the primary's pool with DB_POOL_WARM: the codecs, then api.warm_up(), a capture that always
     rolls back, so the backend's first real capture finds its functions compiled and their statements prepared (a
     cold backend answers its first capture several times slower; a burst that opens connections would queue behind
-    them). A database without the function (not migrated yet) only loses the warm-up."""
+    them). A database without the function (not migrated yet), or one where the made-up capture fails, only loses the
+    warm-up, with a warning in the log."""
     await init_connection(conn)
     try:
-        await conn.execute(queries.WARM_UP)
+        warmed = await conn.fetchval(queries.WARM_UP)
     except asyncpg.PostgresError as error:
         log.warning("connection warm-up failed", extra={"error": type(error).__name__})
+        return
+    if not warmed:
+        log.warning("connection warm-up did not run through a capture (no active source, no capture right?)")
 
 
 async def _no_session_reset(conn: asyncpg.Connection) -> None:

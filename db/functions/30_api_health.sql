@@ -41,12 +41,14 @@ COMMENT ON FUNCTION api.metrics() IS
 -- prepared their statements before its first real request (a cold backend answers its first capture several times
 -- slower, and a burst that opens connections then queues behind them). The API runs it on every connection its pool
 -- opens (DB_POOL_WARM). Inside one subtransaction it makes the caller an integration, captures a made-up lead with
--- three suggestions, fires the deferred event triggers, and raises, which undoes everything: the lead, its assignment, follow-up, events and audit
--- rows, the agent's row lock, the advisory locks and the caller itself. What stays is what a rollback leaves: a
--- gap in the outbox's event ids, dead tuples for autovacuum, and a rolled-back transaction in pg_stat_database. No
--- parameters, no result: nothing of the data reaches the caller.
-CREATE OR REPLACE FUNCTION api.warm_up()
-RETURNS void
+-- three suggestions, fires the deferred event triggers, and raises, which undoes everything: the lead, its
+-- assignment, follow-up, events and audit rows, the agent's row lock, the advisory locks and the caller itself. What
+-- stays is what a rollback leaves: a gap in the outbox's event ids, dead tuples for autovacuum, and a rolled-back
+-- transaction in pg_stat_database. No parameters; the result says only whether the capture ran through (false: it
+-- failed on the way, e.g. no active source, and was undone all the same), so the API can say a warm-up did nothing.
+DROP FUNCTION IF EXISTS api.warm_up();
+CREATE FUNCTION api.warm_up()
+RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
@@ -65,13 +67,17 @@ BEGIN
                 'property_type', 'apartment', 'preferred_areas', pg_catalog.jsonb_build_array('Dubai Marina')),
             'source_details', '{}'::jsonb), 'warm-up', NULL, NULL, NULL, 3);
         SET CONSTRAINTS ALL IMMEDIATE;   -- the event triggers, which a commit would fire, fire now (and are undone)
-        RAISE EXCEPTION 'warm-up done' USING ERRCODE = 'PT000';
-    EXCEPTION WHEN OTHERS THEN
-        NULL;   -- the end of every warm-up (the raise above, or the capture's own error): all of it undone
+        -- a code of its own, caught just below (not 'PT000': a code ending in 000 names its whole class)
+        RAISE EXCEPTION 'warm-up done' USING ERRCODE = 'PT001';
+    EXCEPTION
+        WHEN SQLSTATE 'PT001' THEN
+            RETURN true;    -- ran through, then undone
+        WHEN OTHERS THEN
+            RETURN false;   -- the capture's own error: undone as well
     END;
 END
 $$;
 COMMENT ON FUNCTION api.warm_up() IS
     'Warms a new backend for captures: one capture of a made-up lead in a subtransaction that is always rolled back '
-    '(nothing kept, nothing returned). Run by the API on each new pool connection (DB_POOL_WARM). SECURITY DEFINER: '
-    'it acts as an integration caller inside the undone subtransaction.';
+    '(nothing kept); true when the capture ran through. Run by the API on each new pool connection (DB_POOL_WARM). '
+    'SECURITY DEFINER: it acts as an integration caller inside the undone subtransaction.';

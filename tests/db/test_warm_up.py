@@ -46,7 +46,7 @@ def test_the_warm_up_runs_a_whole_capture_and_keeps_nothing(owner: psycopg.Conne
     before = owner.execute(FOOTPRINT).fetchone()
     owner.execute("SET track_functions = 'all'")
     with owner.transaction():
-        owner.execute("SELECT api.warm_up()")
+        assert owner.execute("SELECT api.warm_up()").fetchone() == (True,)  # the capture ran through
         calls = owner.execute(
             "SELECT pg_stat_get_xact_function_calls(%s::regprocedure), "
             "pg_stat_get_xact_function_calls(%s::regprocedure), pg_stat_get_xact_function_calls(%s::regprocedure)",
@@ -54,8 +54,12 @@ def test_the_warm_up_runs_a_whole_capture_and_keeps_nothing(owner: psycopg.Conne
              "crm.schedule_initial_follow_up(uuid,uuid,integer,timestamptz)",
              "crm.emit_event(text,uuid,uuid,jsonb,uuid)")).fetchone()
     assert calls is not None and calls[0] == 1 and calls[1] == 1 and calls[2] >= 2  # stored, assigned, booked, told
-    for _ in range(3):
-        app.execute("SELECT api.warm_up()")  # as the API's pool runs it: the app's login, no key
+    for _ in range(3):  # as the API's pool runs it: the app's login, no key
+        assert app.execute("SELECT api.warm_up()").fetchone() == (True,)
+    # with no source accepting leads the capture fails on the way: false, and undone as well
+    owner.execute("UPDATE crm.lead_sources SET is_active = false")
+    assert app.execute("SELECT api.warm_up()").fetchone() == (False,)
+    owner.execute("UPDATE crm.lead_sources SET is_active = true")
     assert owner.execute(FOOTPRINT).fetchone() == before
     assert owner.execute("SELECT count(*) FROM reporting.invariant_violations").fetchone() == (0,)
 
