@@ -77,7 +77,9 @@ def ensure_roles(conn: psycopg.Connection) -> None:
         if not exists:
             try:
                 conn.execute(sql.SQL(queries.CREATE_ROLE).format(sql.Identifier(role)))
-            except psycopg.errors.DuplicateObject:  # created by a concurrent apply in another database
+            except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+                # created by a concurrent apply in another database (UniqueViolation when both inserted at once:
+                # two test workers migrating their templates on a fresh server)
                 pass
         password = os.environ.get(env)
         if password:
