@@ -3,7 +3,8 @@ unless DATABASE_URL / REDIS_URL are set), run every benchmark, and rewrite docs/
 `--only` runs the named sections alone (`paths`: 1 and 2 workers, direct and behind PgBouncer; `openloop`: latency at
 fixed offered rates; `footprint`: WAL and bytes per capture, bytes per lead, the refresh's time; `webhooks`: the
 outbox's cost and the dispatcher's throughput and latency; `offers`: a thousand offers expiring in one second;
-`speed`: reporting.speed_to_lead and the performance-score step on the scale database) and rewrites only them,
+`speed`: reporting.speed_to_lead and the performance-score step on the scale database; `instructions`: a capture's
+CPU instructions under valgrind, before and after, with events off) and rewrites only them,
 between their markers, keeping the rest of the file."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import capture, ecosystem, footprint, offers, profile, roster, scale, speed, webhooks
+from bench import capture, ecosystem, footprint, instructions, offers, profile, roster, scale, speed, webhooks
 from bench import resources as bench_resources
 from bench.chart import capture_chart
 from bench.compare import comparisons_section
@@ -29,7 +30,8 @@ CHART = DOC.with_name("benchmarks-capture.png")
 PLAN_LINES = 120  # of each report's plans in docs/benchmarks.md (a function run per row logs a plan per call)
 AUDIT_VIEWS = {"invariant_violations", "capture_score_mismatches"}  # audits, not questions
 # the sections --only can run alone (each between its markers in the doc)
-SECTIONS = ("capture", "profile", "roster", "webhooks", "offers", "speed", "paths", "openloop", "footprint")
+SECTIONS = ("capture", "profile", "instructions", "roster", "webhooks", "offers", "speed", "paths", "openloop",
+            "footprint")
 PROFILE_BEFORE = Path(__file__).resolve().parent / "baseline" / "profile-ec01a1c.json"  # issue 18's starting point
 
 
@@ -58,6 +60,8 @@ def _ecosystem_sections(admin_url: str, redis_url: str, seconds: int, only: set[
         out["profile"] = profile.section(profile.run(redis_url, min(seconds, 15)), profile.load(PROFILE_BEFORE),
                                          "The before column is `ec01a1c` (bench/baseline/profile-ec01a1c.json, "
                                          "measured the same way on 2026-12-01 before issue 18).")
+    if "instructions" in only:  # a PostgreSQL of its own, run under valgrind
+        out["instructions"] = instructions.standard()
     if "roster" in only:
         out["roster"] = roster.section(roster.run(admin_url, rounds=5))
     if "webhooks" in only:
@@ -316,6 +320,7 @@ login. The load generator runs on the same 2 cores as the server and the databas
 
 {marked("capture", production["capture"])}
 {marked("profile", production["profile"])}
+{marked("instructions", production["instructions"])}
 {marked("roster", production["roster"])}
 {marked("webhooks", production["webhooks"])}
 {marked("offers", production["offers"])}
