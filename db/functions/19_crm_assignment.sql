@@ -126,12 +126,15 @@ STABLE
 SET search_path = ''
 AS $$
 BEGIN
-    -- plpgsql: a SQL function with SET search_path is planned again on every call
+    -- plpgsql: a SQL function with SET search_path is planned again on every call; and two statements, not one
+    -- CASE on p_exclude_agent: a branch that a parameter's value folds away makes the plan custom, built every call
+    IF p_exclude_agent IS NULL THEN
+        RETURN coalesce((SELECT sum(r.eligible_agents) FROM crm.routing_profiles AS r), 0);
+    END IF;
     RETURN coalesce((SELECT sum(r.eligible_agents) FROM crm.routing_profiles AS r), 0)
-           - CASE WHEN p_exclude_agent IS NULL THEN 0 ELSE
-                 (SELECT count(*) FROM crm.agents AS g
-                   WHERE g.agent_id = p_exclude_agent AND g.is_active AND g.role = 'agent'
-                     AND g.active_leads < g.max_active_leads) END;
+           - (SELECT count(*) FROM crm.agents AS g
+               WHERE g.agent_id = p_exclude_agent AND g.is_active AND g.role = 'agent'
+                 AND g.active_leads < g.max_active_leads);
 END
 $$;
 COMMENT ON FUNCTION crm.eligible_agents(uuid) IS
@@ -332,36 +335,39 @@ BEGIN
         END IF;
         v_agent := v_ranked.agent_id;
         v_method := v_ranked.method;
-        IF v_agent IS NULL AND NOT EXISTS (
-               SELECT 1 FROM crm.agents AS g
-                WHERE g.agent_id = ANY (v_order) AND g.is_active AND g.active_leads < g.max_active_leads
-                  AND crm.agent_free(g, v_at, v_minute, v_office)) THEN
-            -- nobody with room is available now (the night): the whole ranking again, by when each one's
-            -- availability starts (never one paused or absent now), the preferred agent first on a tie, then by rank
-            v_open := crm.business_open_at(v_at);
-            IF cardinality(v_order) < v_eligible THEN
-                v_order := crm.without(ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas,
-                                                   p_language, NULL, p_exclude_agent) AS r ORDER BY r.rank), p_skip);
+        -- (two IFs, not one AND: a condition that a variable's value folds away is planned again on every call)
+        IF v_agent IS NULL THEN
+            IF NOT EXISTS (
+                   SELECT 1 FROM crm.agents AS g
+                    WHERE g.agent_id = ANY (v_order) AND g.is_active AND g.active_leads < g.max_active_leads
+                      AND crm.agent_free(g, v_at, v_minute, v_office)) THEN
+                -- nobody with room is available now (the night): the whole ranking again, by when each one's
+                -- availability starts (never one paused or absent now), the preferred agent first on a tie, then by rank
+                v_open := crm.business_open_at(v_at);
+                IF cardinality(v_order) < v_eligible THEN
+                    v_order := crm.without(ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas,
+                                                       p_language, NULL, p_exclude_agent) AS r ORDER BY r.rank), p_skip);
+                END IF;
+                v_order := ARRAY(
+                    SELECT o.agent_id
+                      FROM pg_catalog.unnest(pg_catalog.array_prepend(
+                               CASE WHEN p_preferred_agent = ANY (p_skip) THEN NULL ELSE p_preferred_agent END, v_order))
+                           WITH ORDINALITY AS o (agent_id, ord)
+                      JOIN crm.agents AS g ON g.agent_id = o.agent_id
+                     WHERE g.is_active AND g.active_leads < g.max_active_leads AND crm.agent_away(g, v_at) IS NULL
+                       AND g.agent_id IS DISTINCT FROM p_exclude_agent
+                     ORDER BY crm.next_available_at(g, v_at, v_open) NULLS LAST, o.ord);
+                IF v_order[1] = p_preferred_agent THEN   -- its availability starts first: wait for it, as by day
+                    v_agent := crm.lock_preferred_agent(p_preferred_agent, p_exclude_agent, v_at, v_minute, v_office, false);
+                    v_method := CASE WHEN v_agent IS NOT NULL THEN 'preferred' END;
+                END IF;
+                IF v_agent IS NULL THEN
+                    SELECT * INTO v_ranked FROM crm.lock_ranked_agent(v_order, p_wait, v_at, v_minute, v_office, false);
+                    v_agent := v_ranked.agent_id;
+                    v_method := v_ranked.method;
+                END IF;
+                v_from := (SELECT crm.agent_available_from(g, v_at) FROM crm.agents AS g WHERE g.agent_id = v_agent);
             END IF;
-            v_order := ARRAY(
-                SELECT o.agent_id
-                  FROM pg_catalog.unnest(pg_catalog.array_prepend(
-                           CASE WHEN p_preferred_agent = ANY (p_skip) THEN NULL ELSE p_preferred_agent END, v_order))
-                       WITH ORDINALITY AS o (agent_id, ord)
-                  JOIN crm.agents AS g ON g.agent_id = o.agent_id
-                 WHERE g.is_active AND g.active_leads < g.max_active_leads AND crm.agent_away(g, v_at) IS NULL
-                   AND g.agent_id IS DISTINCT FROM p_exclude_agent
-                 ORDER BY crm.next_available_at(g, v_at, v_open) NULLS LAST, o.ord);
-            IF v_order[1] = p_preferred_agent THEN   -- its availability starts first: wait for it, as by day
-                v_agent := crm.lock_preferred_agent(p_preferred_agent, p_exclude_agent, v_at, v_minute, v_office, false);
-                v_method := CASE WHEN v_agent IS NOT NULL THEN 'preferred' END;
-            END IF;
-            IF v_agent IS NULL THEN
-                SELECT * INTO v_ranked FROM crm.lock_ranked_agent(v_order, p_wait, v_at, v_minute, v_office, false);
-                v_agent := v_ranked.agent_id;
-                v_method := v_ranked.method;
-            END IF;
-            v_from := (SELECT crm.agent_available_from(g, v_at) FROM crm.agents AS g WHERE g.agent_id = v_agent);
         END IF;
     END IF;
 

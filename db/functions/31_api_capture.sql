@@ -11,6 +11,10 @@
 -- Errors: PT409 duplicate_lead (same phone and source; DETAIL names the existing lead),
 --         PT422 idempotency_key_reused (same key, different request), PT422 unknown_source, PT422 source_inactive,
 --         PT404 dead_letter_not_found, PT409 dead_letter_replayed; constraint violations of crm.leads (422).
+-- Every statement of the capture (its steps and the triggers they fire) runs on generic plans, kept for the session:
+-- all of them look rows up by key, so a plan built for the call's values is no better, and the planner's estimates
+-- made custom plans look cheaper for some of them, so those were planned again on every call (7 % of a capture's
+-- instructions, bench/instructions.py; docs/benchmarks.md "What a capture costs in instructions").
 DROP FUNCTION IF EXISTS api.capture_lead(jsonb, text, text, text, uuid, timestamptz);
 DROP FUNCTION IF EXISTS api.capture_lead(jsonb, text, text, uuid, timestamptz);
 DROP FUNCTION IF EXISTS api.capture_lead(jsonb, text, text, uuid, timestamptz, integer);
@@ -26,6 +30,7 @@ RETURNS json
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_now      timestamptz := coalesce(p_now, now());

@@ -32,10 +32,12 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'the API key is unknown or revoked' USING ERRCODE = 'PT401', CONSTRAINT = 'api_key_invalid';
     END IF;
-    IF v_key.agent_id IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM crm.agents AS g WHERE g.agent_id = v_key.agent_id AND g.is_active) THEN
-        RAISE EXCEPTION 'the API key belongs to an agent who is no longer active'
-            USING ERRCODE = 'PT401', CONSTRAINT = 'api_key_inactive_agent';
+    -- (two IFs, not one AND: a condition that a parameter's value folds away is planned again on every call)
+    IF v_key.agent_id IS NOT NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM crm.agents AS g WHERE g.agent_id = v_key.agent_id AND g.is_active) THEN
+            RAISE EXCEPTION 'the API key belongs to an agent who is no longer active'
+                USING ERRCODE = 'PT401', CONSTRAINT = 'api_key_inactive_agent';
+        END IF;
     END IF;
     PERFORM crm.seal_caller(v_key.role::text, v_key.agent_id, v_key.prefix);
     IF p_action IS NOT NULL THEN
