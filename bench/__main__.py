@@ -77,7 +77,7 @@ def _ecosystem_sections(admin_url: str, redis_url: str, seconds: int, only: set[
         out["paths"] = ecosystem.paths_section(ecosystem.run_paths(admin_url, redis_url, seconds, template), seconds)
     if "openloop" in only:
         out["openloop"] = ecosystem.openloop_section(
-            ecosystem.run_openloop(admin_url, redis_url, seconds, template), seconds)
+            *ecosystem.run_openloop(admin_url, redis_url, seconds, template), seconds)
     if "footprint" in only:
         out["footprint"] = footprint.section(footprint.run(admin_url, template))
     return out
