@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from bench import capture
 from bench.__main__ import DOC, replace_section
-from bench.compare import _prepare
+from bench.compare import _prepare, worktree
 
 ROOT = Path(__file__).resolve().parents[1]
 CONNECTIONS = (1, 4, 16, 64)
@@ -45,32 +44,27 @@ class Pair:
 def run(admin_url: str, redis_url: str, rev: str, seconds: int, rounds: int,
         connections: tuple[int, ...] = CONNECTIONS) -> list[Pair]:
     pairs: list[Pair] = []
-    with tempfile.TemporaryDirectory(prefix="bench-before-after-") as tmp:
-        old_tree = Path(tmp) / "old"
-        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(old_tree), rev], cwd=ROOT, check=True)
-        try:
-            _prepare(old_tree, admin_url, "bench_ba_old")
-            _prepare(ROOT, admin_url, "bench_ba_new")
-            trees = {"old": old_tree, "new": ROOT}
-            for mode in ("http", "sql"):
-                for c in connections:
-                    pair = Pair(mode, c, [], [])
-                    for r in range(rounds):
-                        for side in (("old", "new") if r % 2 == 0 else ("new", "old")):
-                            url = capture._copy(admin_url, f"bench_ba_{side}", "bench_ba_run")
-                            if mode == "sql":
-                                result = capture.run_sql(url, c, seconds, trees[side] / "bench" / "capture_direct.sql")
-                            else:
-                                result = capture.run_http(url, redis_url, c, seconds, tree=trees[side],
-                                                          extra_env={"PYTHONPATH": str(trees[side])})
-                            assert result.non_2xx == 0, result
-                            getattr(pair, side).append(result.rps)
-                            capture.require_no_violations(url)
-                            capture.drop(admin_url, url)
-                            print(f"{mode} {c} {side}: {result.rps:,.1f}/s", flush=True)
-                    pairs.append(pair)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(old_tree)], cwd=ROOT, check=True)
+    with worktree(rev) as old_tree:
+        _prepare(old_tree, admin_url, "bench_ba_old")
+        _prepare(ROOT, admin_url, "bench_ba_new")
+        trees = {"old": old_tree, "new": ROOT}
+        for mode in ("http", "sql"):
+            for c in connections:
+                pair = Pair(mode, c, [], [])
+                for r in range(rounds):
+                    for side in (("old", "new") if r % 2 == 0 else ("new", "old")):
+                        url = capture._copy(admin_url, f"bench_ba_{side}", "bench_ba_run")
+                        if mode == "sql":
+                            result = capture.run_sql(url, c, seconds, trees[side] / "bench" / "capture_direct.sql")
+                        else:
+                            result = capture.run_http(url, redis_url, c, seconds, tree=trees[side],
+                                                      extra_env={"PYTHONPATH": str(trees[side])})
+                        assert result.non_2xx == 0, result
+                        getattr(pair, side).append(result.rps)
+                        capture.require_no_violations(url)
+                        capture.drop(admin_url, url)
+                        print(f"{mode} {c} {side}: {result.rps:,.1f}/s", flush=True)
+                pairs.append(pair)
     return pairs
 
 

@@ -17,6 +17,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,20 +40,27 @@ PREPARE = ("import sys; sys.path.insert(0, {tree!r}); from bench import capture;
            "capture.prepare_template({url!r}, {name!r})")
 
 
+@contextmanager
+def worktree(rev: str) -> Iterator[Path]:
+    """A temporary git worktree of `rev` (detached), removed on the way out."""
+    with tempfile.TemporaryDirectory(prefix="bench-tree-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), rev], cwd=ROOT, check=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=True)
+
+
 def _prepare(tree: Path, admin_url: str, name: str) -> None:
     subprocess.run([sys.executable, "-c", PREPARE.format(tree=str(tree), url=admin_url, name=name)], cwd=tree,
                    check=True, capture_output=True)
 
 
 def compare(admin_url: str, rev: str, seconds: int, rounds: int, connections: int) -> dict[str, list[float]]:
-    with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
-        old_tree = Path(tmp) / "old"
-        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(old_tree), rev], cwd=ROOT, check=True)
-        try:
-            _prepare(old_tree, admin_url, "bench_compare_old")
-            _prepare(ROOT, admin_url, "bench_compare_new")
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(old_tree)], cwd=ROOT, check=True)
+    with worktree(rev) as old_tree:
+        _prepare(old_tree, admin_url, "bench_compare_old")
+        _prepare(ROOT, admin_url, "bench_compare_new")
     results: dict[str, list[float]] = {"old": [], "new": []}
     for r in range(rounds):
         for side in (("old", "new") if r % 2 == 0 else ("new", "old")):

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ import psycopg
 from psycopg import sql
 
 from bench import capture
+from bench.compare import _prepare, worktree
 from devservers.postgres import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,22 +157,12 @@ def run(counts: list[tuple[str, str, str]]) -> list[Count]:
             for label, tree, setup in counts:
                 if tree not in templates:
                     templates[tree] = f"bench_instr_template_{len(templates)}"
-                    _template(pg.url(), Path(tree), templates[tree])
+                    _prepare(Path(tree), pg.url(), templates[tree])
                 results.append(count(pg, templates[tree], label, work, setup))
                 print(f"{label}: {results[-1].per_capture:,} instructions per capture", flush=True)
             return results
         finally:
             pg.stop()
-
-
-def _template(admin_url: str, tree: Path, name: str) -> None:
-    """The capture template built by the code of `tree` (this checkout, or an earlier revision's worktree)."""
-    if tree.resolve() == ROOT:
-        capture.prepare_template(admin_url, name)
-        return
-    code = (f"import sys; sys.path.insert(0, {str(tree)!r}); from bench import capture; "
-            f"capture.prepare_template({admin_url!r}, {name!r})")
-    subprocess.run([sys.executable, "-c", code], cwd=tree, check=True, capture_output=True)
 
 
 def section(results: list[Count]) -> str:
@@ -201,21 +193,17 @@ EVENTS_OFF = "UPDATE crm.settings SET value = 'false' WHERE setting_key = 'event
 
 
 def standard() -> str:
-    """`make bench`'s section: BEFORE, this tree, and this tree with events off (what the outbox costs)."""
+    """`make bench`'s section: BEFORE (where the clone has it), this tree, and this tree with events off (what the
+    outbox costs)."""
     missing = available()
     if missing:
         return f"## What a capture costs in instructions\n\nNot measured on this machine: {missing}.\n"
-    with tempfile.TemporaryDirectory(prefix="bench-instructions-trees-") as tmp:
-        tree = Path(tmp) / BEFORE
-        have_before = subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), BEFORE], cwd=ROOT,
-                                     capture_output=True).returncode == 0
-        counts = [(f"`{BEFORE}` (before)", str(tree), "")] if have_before else []
-        counts += [("this tree", str(ROOT), ""), ("this tree, events off", str(ROOT), EVENTS_OFF)]
-        try:
-            return section(run(counts))
-        finally:
-            if have_before:
-                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=True)
+    now = [("this tree", str(ROOT), ""), ("this tree, events off", str(ROOT), EVENTS_OFF)]
+    known = subprocess.run(["git", "cat-file", "-e", f"{BEFORE}^{{commit}}"], cwd=ROOT, capture_output=True)
+    if known.returncode != 0:  # a shallow clone: this tree alone
+        return section(run(now))
+    with worktree(BEFORE) as tree:
+        return section(run([(f"`{BEFORE}` (before)", str(tree), ""), *now]))
 
 
 def main() -> int:
@@ -226,18 +214,9 @@ def main() -> int:
     if missing:
         print(missing, file=sys.stderr)
         return 1
-    with tempfile.TemporaryDirectory(prefix="bench-instructions-trees-") as tmp:
-        counts = []
-        for rev in args.revs:
-            tree = Path(tmp) / rev
-            subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), rev], cwd=ROOT, check=True)
-            counts.append((f"`{rev}`", str(tree), ""))
-        counts.append(("this tree", str(ROOT), ""))
-        try:
-            results = run(counts)
-        finally:
-            for rev in args.revs:
-                subprocess.run(["git", "worktree", "remove", "--force", str(Path(tmp) / rev)], cwd=ROOT, check=True)
+    with ExitStack() as trees:
+        counts = [(f"`{rev}`", str(trees.enter_context(worktree(rev))), "") for rev in args.revs]
+        results = run([*counts, ("this tree", str(ROOT), "")])
     print(section(results))
     return 0
 
