@@ -25,7 +25,8 @@ ALLOWED_WITHOUT_MATRIX = {
     "api.begin_request(text,text,uuid,uuid)": "is the key check itself: the one way a caller comes to exist",
     "api.readiness()": "GET /ready, key-free by design: the database's name and version, no business data",
     "api.metrics()": "GET /metrics, key-free for the scraper: the queue's length and oldest wait, no rows",
-    "api.warm_up()": "the pool's warm-up: a made-up capture always rolled back; no input, no result, nothing kept",
+    "api.warm_up()": "the pool's warm-up: a made-up capture always rolled back; no input, says whether it ran, "
+                     "nothing kept",
 }
 
 
