@@ -58,8 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.error("database not reachable at start-up: %s", exc)
         app.state.redis = create_redis(settings.redis_url, settings.redis_timeout_s)
         app.state.dashboard_cache = DashboardCache(app.state.redis, settings.dashboard_cache_ttl_s)
-        # LISTEN holds a session: a direct connection (DATABASE_LISTEN_URL) when DATABASE_URL is a transaction pooler
-        listener = NotificationListener(settings.listen_url or settings.database_url, app.state.dashboard_cache)
+        # the change listener keeps a connection of its own: a direct one (DATABASE_LISTEN_URL) when DATABASE_URL is a
+        # transaction pooler
+        listener = NotificationListener(settings.listen_url or settings.database_url, app.state.dashboard_cache,
+                                        poll_s=settings.dashboard_poll_s)
         app.state.listener = listener
         listening = asyncio.create_task(listener.run(), name="listener")
         invalidating = asyncio.create_task(app.state.dashboard_cache.run_invalidations(), name="cache-invalidations")

@@ -38,7 +38,7 @@ ANALYTICS_REPORTS = "SELECT api.analytics_reports() FROM api.begin_request($1) A
 # one report's rows: report name, date from, date to, dated by, page size, cursor
 ANALYTICS_REPORT = "SELECT api.analytics_report($1, $2, $3, $4, $5, $6) FROM api.begin_request($7) AS ctx"
 
-# -- probes (api/routes/health.py, api/listener.py) --------------------------------------------------------------------
+# -- probes and feeds (api/routes/health.py, api/listener.py) ----------------------------------------------------------
 # GET /ready: the database's name and version (no key)
 READINESS = "SELECT api.readiness()"
 # run by every new connection of the primary's pool before it serves (api/deps.py, DB_POOL_WARM): a capture that is
@@ -46,8 +46,9 @@ READINESS = "SELECT api.readiness()"
 WARM_UP = "SELECT api.warm_up()"
 # GET /metrics: the assignment queue's length and age (no key)
 METRICS = "SELECT api.metrics()"
-# the listener's liveness probe of its LISTEN connection
-PROBE = "SELECT 1"
+# the dashboard cache's change feed (api/listener.py): the previous look's snapshot as text (NULL at the first look)
+DASHBOARD_CHANGES = ("SELECT c.agent_ids, c.horizon::text, c.complete "
+                     "FROM api.dashboard_changes($1::text::pg_snapshot) AS c")
 
 # -- property suggestions, after the capture committed (api/suggestions.py) --------------------------------------------
 # the lead's wishes, sent to the external suggestion service: lead id

@@ -27,8 +27,8 @@ class Settings(BaseSettings):
                     "login cannot run the jobs. Unset: MIGRATION_DATABASE_URL, else DATABASE_URL.")
     database_listen_url: str | None = Field(
         default=None,
-        description="A direct PostgreSQL URL (no transaction-mode pooler) for the NOTIFY listener: LISTEN holds a "
-                    "session, which a transaction-mode PgBouncer cannot keep. Unset: DATABASE_URL.")
+        description="A direct PostgreSQL URL (no transaction-mode pooler) for the connections that hold a session: "
+                    "the dashboard change listener's (it keeps one open). Unset: DATABASE_URL.")
     database_pooler: Literal["none", "transaction"] = Field(
         default="none",
         description="transaction: DATABASE_URL goes through a transaction-mode pooler (PgBouncer). The pool then "
@@ -65,7 +65,12 @@ class Settings(BaseSettings):
     sweep_interval_s: float = Field(
         default=60.0, description="Seconds between background sweeps (jobs.run_sweeps); 0 turns the sweeper off.")
     dashboard_cache_ttl_s: int = Field(
-        default=60, description="Safety-net lifetime of a cached dashboard; changes invalidate it at once.")
+        default=60, description="Safety-net lifetime of a cached dashboard; changes invalidate it within "
+                                "DASHBOARD_POLL_S.")
+    dashboard_poll_s: float = Field(
+        default=0.2, gt=0, le=60,
+        description="How often each process reads the dashboard change log (api.dashboard_changes): the longest a "
+                    "changed agent's cached dashboard may still be served after the change commits.")
     capture_max_body_bytes: int = Field(default=65536, description="Largest capture body accepted (413 above).")
     max_body_bytes: int = Field(
         default=1_048_576, description="Largest request body of any route (413 above, before the route runs).")
@@ -105,7 +110,7 @@ class Settings(BaseSettings):
 
     @property
     def listen_url(self) -> str | None:
-        """The NOTIFY listener's connection: DATABASE_LISTEN_URL (direct), else DATABASE_URL."""
+        """The dashboard change listener's connection: DATABASE_LISTEN_URL (direct), else DATABASE_URL."""
         return self.database_listen_url or self.database_url
 
     @property

@@ -1,20 +1,50 @@
--- Change notifications: whatever changes an agent's dashboard sends pg_notify('dashboard_invalidation', agent_id),
--- so the app's listener drops that agent's cached dashboards, whether the change came through the API or psql.
--- NOTIFY is transactional (delivered at commit, not at all on rollback) and duplicates within a transaction are
--- folded into one.
+-- Change notifications: whatever changes an agent's dashboard records the agent in crm.dashboard_changes, so the
+-- app's cache drops that agent's cached dashboards, whether the change came through the API or psql. The record is
+-- transactional (seen at commit, not at all on rollback) and one per transaction and agent.
+-- Not pg_notify: a transaction that has notified takes one database-wide lock at commit and holds it until its
+-- commit record is flushed, so every capture committed alone, one fsync after the other (migration 0031,
+-- docs/benchmarks.md "Why 16 connections capture less than 4").
 
 CREATE OR REPLACE FUNCTION crm.notify_dashboard(p_agent_id uuid)
 RETURNS void
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
     IF p_agent_id IS NOT NULL THEN
-        PERFORM pg_catalog.pg_notify('dashboard_invalidation', p_agent_id::text);
+        INSERT INTO crm.dashboard_changes (agent_id) VALUES (p_agent_id) ON CONFLICT DO NOTHING;
     END IF;
 END
 $$;
-COMMENT ON FUNCTION crm.notify_dashboard(uuid) IS 'Tells listeners (the API''s cache) that this agent''s dashboard changed.';
+COMMENT ON FUNCTION crm.notify_dashboard(uuid) IS
+    'Records that this agent''s dashboard changed in this transaction (crm.dashboard_changes; the API''s cache reads '
+    'it through api.dashboard_changes). SECURITY DEFINER: whoever fires the trigger, nobody else may write the log.';
+
+-- crm.prune_dashboard_changes(now): deletes the change log's rows older than ten minutes (the API's processes read it
+-- every fraction of a second) and records the newest transaction id pruned, so a reader that had not looked since
+-- knows it missed rows. Returns how many rows went.
+CREATE OR REPLACE FUNCTION crm.prune_dashboard_changes(p_now timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_count integer;
+    v_up_to xid8;
+BEGIN
+    WITH gone AS (
+        DELETE FROM crm.dashboard_changes AS c WHERE c.changed_at < p_now - interval '10 minutes' RETURNING c.xid)
+    SELECT count(*), max(g.xid) INTO v_count, v_up_to FROM gone AS g;
+    IF v_up_to IS NOT NULL THEN
+        UPDATE crm.dashboard_changes_pruned AS p SET up_to = greatest(p.up_to, v_up_to);
+    END IF;
+    RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION crm.prune_dashboard_changes(timestamptz) IS
+    'Sweep: deletes crm.dashboard_changes rows older than ten minutes and moves crm.dashboard_changes_pruned.up_to '
+    'to the newest transaction id deleted. Returns the number of rows deleted.';
 
 -- AFTER INSERT OR UPDATE OR DELETE on tables that carry an agent_id (assignments, follow-ups).
 CREATE OR REPLACE FUNCTION crm.notify_agent_row()

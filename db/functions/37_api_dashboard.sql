@@ -362,3 +362,38 @@ COMMENT ON FUNCTION api.agent_dashboard(uuid, text, date, date, text, text, time
     'filters. Definitions: docs/analytics.md. Errors: PT404 agent_not_found, PT422 invalid_dashboard_filter, '
     'PT422 date_range_out_of_bounds; crm.authorize''s (an agent key on another agent: PT403 forbidden). SECURITY '
     'INVOKER: it reads through the row-level security of the caller.';
+
+-- api.dashboard_changes(after): for the API's dashboard cache (api/listener.py). The agents whose dashboards changed
+-- in transactions that committed since the reader's previous look, where p_after is the snapshot that look returned:
+-- exactly the rows that snapshot did not see (of a transaction still running then, or begun after), so a
+-- transaction that commits late is still seen and nothing comes twice, however long another transaction stays open;
+-- the new snapshot; and whether the log still holds everything since p_after (false when the sweep may have pruned
+-- rows that look could not see, or p_after is NULL: the reader drops every cached dashboard). The first look passes
+-- NULL and gets only the snapshot. (A writing transaction left open for more than the log's ten minutes makes every
+-- look after a prune say false, so the cache is dropped about once a minute until it ends: costly only in misses.)
+DROP FUNCTION IF EXISTS api.dashboard_changes(xid8);
+CREATE OR REPLACE FUNCTION api.dashboard_changes(p_after pg_snapshot)
+RETURNS TABLE (agent_ids uuid[], horizon pg_snapshot, complete boolean)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    -- one statement, one snapshot: the rows read and the snapshot returned are the same one's
+    RETURN QUERY
+    SELECT coalesce((SELECT pg_catalog.array_agg(DISTINCT c.agent_id) FROM crm.dashboard_changes AS c
+                      WHERE c.xid >= pg_catalog.pg_snapshot_xmax(p_after)
+                         OR c.xid = ANY (ARRAY(SELECT pg_catalog.pg_snapshot_xip(p_after)))), '{}'::uuid[]),
+           pg_catalog.pg_current_snapshot(),
+           -- every pruned id (all <= up_to) was seen by that look: below its xmax and not among its running ones
+           coalesce(pg_catalog.pg_snapshot_xmax(p_after) > u.up_to
+                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_snapshot_xip(p_after) AS x WHERE x <= u.up_to), false)
+      FROM crm.dashboard_changes_pruned AS u;
+END
+$$;
+COMMENT ON FUNCTION api.dashboard_changes(pg_snapshot) IS
+    'The dashboard cache''s change feed: agent_ids whose dashboards changed in transactions that the snapshot '
+    'p_after (the previous look''s horizon) did not see and that have committed since, the next horizon, and '
+    'complete (false: drop every cached dashboard). No key: it reveals agent ids only, to the API''s own login. '
+    'SECURITY DEFINER: reads crm.dashboard_changes, which no login may read.';

@@ -36,7 +36,8 @@ BEGIN
         'queue_drained', crm.drain_assignment_queue(1000, v_now),
         'rebalanced', crm.sweep_workload_balance(v_now),
         'metrics_rows', crm.refresh_performance_metrics(v_now),
-        'events_pruned', crm.prune_events(v_now));
+        'events_pruned', crm.prune_events(v_now),
+        'dashboard_changes_pruned', crm.prune_dashboard_changes(v_now));
     RETURN v_result || pg_catalog.jsonb_build_object(
         'duration_ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - v_started) * 1000, 1));
 END
@@ -44,7 +45,7 @@ $$;
 COMMENT ON FUNCTION jobs.run_sweeps(timestamptz, boolean) IS
     'Runs every time-based rule at p_now (default now): escalate 30-day-overdue follow-ups, reassign unresponsive '
     'leads, 7-day no-response decay, drain the assignment queue, balance workload, refresh performance metrics, '
-    'prune events past event_retention. '
+    'prune events past event_retention and the dashboard change log past ten minutes. '
     'Idempotent; one at a time (advisory lock; a concurrent call returns {"skipped": true}). Errors: PT422 '
     'sweep_clock_ahead (p_now beyond sweep_clock_tolerance without p_force). SECURITY DEFINER: writes crm for the '
     'job login, which has no rights of its own.';

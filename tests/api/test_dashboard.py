@@ -186,7 +186,8 @@ async def test_unknown_agent_is_404(http: httpx.AsyncClient) -> None:
 
 
 async def _until_miss(http: httpx.AsyncClient, url: str) -> httpx.Response:
-    """The invalidation travels by NOTIFY to the app's listener: give it a moment."""
+    """The invalidation reaches the app's listener at its next look at the change log (DASHBOARD_POLL_S): give it a
+    moment."""
     for _ in range(40):
         response = await http.get(url)
         if response.headers["x-cache"] == "miss":

@@ -1,7 +1,7 @@
 """The API behind a real PgBouncer in transaction mode (the Debian package): every request is one statement, so one
 transaction, so one server connection for all of it; the caller's seal (which names the backend and the transaction)
-holds, and session state a client leaves on a shared server connection makes nobody a caller. LISTEN needs a session:
-the listener takes DATABASE_LISTEN_URL, a direct connection. Skipped where pgbouncer is not installed."""
+holds, and session state a client leaves on a shared server connection makes nobody a caller. The dashboard change
+listener keeps a connection of its own: DATABASE_LISTEN_URL, a direct one. Skipped where pgbouncer is not installed."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ async def test_the_api_serves_through_pgbouncer_in_transaction_mode(bouncer: PgB
         assert_problem(await http.post("/api/v1/leads/capture", json=_capture(0), headers=integration), 409,
                        "duplicate_lead")
 
-        # the dashboard cache, invalidated by NOTIFY on the listener's direct connection
+        # the dashboard cache, invalidated through the change log the listener reads on its direct connection
         url = f"/api/v1/agents/{agent}/dashboard"
         await http.get(url)
         for _ in range(40):

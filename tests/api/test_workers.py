@@ -1,7 +1,7 @@
-"""`crmctl serve --workers 2`: two uvicorn worker processes behind one port, each with its pool, NOTIFY listener and
-sweeper. Captures succeed whichever worker takes them, the metrics of both are summed at every scrape, a change made
-in psql drops the cached dashboard whichever worker cached it, the sweeps run one at a time (the advisory lock of
-jobs.run_sweeps: the other worker skips that round) and SIGTERM stops them all."""
+"""`crmctl serve --workers 2`: two uvicorn worker processes behind one port, each with its pool, dashboard change
+listener and sweeper. Captures succeed whichever worker takes them, the metrics of both are summed at every scrape, a
+change made in psql drops the cached dashboard whichever worker cached it, the sweeps run one at a time (the advisory
+lock of jobs.run_sweeps: the other worker skips that round) and SIGTERM stops them all."""
 
 from __future__ import annotations
 

@@ -27,6 +27,8 @@ ALLOWED_WITHOUT_MATRIX = {
     "api.metrics()": "GET /metrics, key-free for the scraper: the queue's length and oldest wait, no rows",
     "api.warm_up()": "the pool's warm-up: a made-up capture always rolled back; no input, says whether it ran, "
                      "nothing kept",
+    "api.dashboard_changes(pg_snapshot)": "the dashboard cache's change feed: agent ids whose dashboards changed "
+                                          "since a snapshot, for the API's own login; no lead or agent data",
 }
 
 
