@@ -70,12 +70,14 @@ def run(admin_url: str, redis_url: str, rev: str, seconds: int, rounds: int,
 
 # the sections this script writes: issue 18's (the default) and later issues' A/B of their own starting point
 TITLES = {"beforeafter": "issue 18", "beforeafter-availability": "issue 16 (availability: routing only to agents "
-          "on shift; offers with their clock; the after template's agents on shift around the clock: the day's path)"}
+          "on shift; offers with their clock; the after template's agents on shift around the clock: the day's path)",
+          "beforeafter-changelog": "the dashboard change log (migration 0031: no NOTIFY in a capture's transaction)"}
 
 
 SCRIPTS = {"beforeafter": " (after: with the three suggested listings the API now asks for in the same statement; "
                           "before: without them, its API asked in a second call)",
-           "beforeafter-availability": " (the same statement on both sides)"}
+           "beforeafter-availability": " (the same statement on both sides)",
+           "beforeafter-changelog": " (the same statement on both sides)"}
 
 
 def section(pairs: list[Pair], rev: str, seconds: int, rounds: int, name: str = "beforeafter") -> str:
