@@ -216,17 +216,45 @@ async def test_cache_hits_and_invalidation_by_api_and_by_sql(http: httpx.AsyncCl
     # through the API
     updated = await http.put(f"/api/v1/leads/{world.l1}/update", json={"status": "contacted"})
     assert updated.status_code == 200
-    first = await http.get(url)  # the route dropped A's entries before it answered: no waiting for NOTIFY
+    first = await http.get(url)  # the route dropped A's entries before it answered: no waiting for the log
     assert first.headers["x-cache"] == "miss" and first.json()["recent_leads"][0]["status"] == "contacted"
     assert (await http.get(f"/api/v1/agents/{world.b}/dashboard")).headers["x-cache"] == "hit"  # B untouched
 
-    # through plain SQL, as a DBA would (first let the NOTIFY of the API's change arrive and drop A's entry once)
+    # through plain SQL, as a DBA would (first let the change log's record of the API's change drop A's entry)
     await _until_hit(http, url)
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("UPDATE crm.leads SET first_name = 'Renamed' WHERE lead_id = %s", (world.l3,))
     fresh = (await _until_miss(http, url)).json()
     assert {lead["name"].split()[0] for lead in fresh["recent_leads"] if lead["lead_id"] == world.l3} == {"Renamed"}
     assert (await http.get(url)).headers["x-cache"] == "hit"
+
+
+async def test_the_listener_reconnects_after_its_connection_is_killed(http: httpx.AsyncClient, world: World,
+                                                                       db_url: str) -> None:
+    """Its backend terminated (a DBA's pg_terminate_backend, a failover): the listener connects again, drops every
+    cached dashboard (changes in between were not looked for), and changes made after that invalidate as before."""
+    url = f"/api/v1/agents/{world.a}/dashboard"
+    await _until_hit(http, url)
+    listener = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'thinkrealty-listener'")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute(listener)]
+        assert len(pids) == 1
+        conn.execute("SELECT pg_terminate_backend(%s)", (pids[0],))
+        conn.execute("UPDATE crm.leads SET first_name = 'Unseen' WHERE lead_id = %s", (world.l3,))
+        for _ in range(100):   # reconnects after DASHBOARD_POLL_S + its retry pause
+            now = [r[0] for r in conn.execute(listener)]
+            if now and now != pids:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the listener never reconnected")
+        missed = (await _until_miss(http, url)).json()   # dropped at the reconnection
+        assert any(lead["name"].startswith("Unseen") for lead in missed["recent_leads"])
+        await _until_hit(http, url)
+        conn.execute("UPDATE crm.leads SET first_name = 'Later' WHERE lead_id = %s", (world.l3,))
+        later = (await _until_miss(http, url)).json()
+        assert any(lead["name"].startswith("Later") for lead in later["recent_leads"])
 
 
 @pytest.fixture
