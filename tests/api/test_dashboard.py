@@ -226,7 +226,9 @@ async def test_cache_hits_and_invalidation_by_api_and_by_sql(http: httpx.AsyncCl
         conn.execute("UPDATE crm.leads SET first_name = 'Renamed' WHERE lead_id = %s", (world.l3,))
     fresh = (await _until_miss(http, url)).json()
     assert {lead["name"].split()[0] for lead in fresh["recent_leads"] if lead["lead_id"] == world.l3} == {"Renamed"}
-    assert (await http.get(url)).headers["x-cache"] == "hit"
+    # cached again (not necessarily at the next request: an answer given while the invalidation was pending is a
+    # miss that is not stored, and the request after it may be one more miss)
+    await _until_hit(http, url)
 
 
 async def test_the_listener_reconnects_after_its_connection_is_killed(http: httpx.AsyncClient, world: World,
