@@ -1,5 +1,5 @@
 """What one capture costs in CPU instructions: `python -m bench --only instructions` (or `python -m bench.instructions
-[REV ...]` to compare revisions).
+[REV ...] [--keep DIR]` to compare revisions, `--keep` leaving the callgrind files for `callgrind_annotate`).
 
 Captures per second on a machine other sessions share move with the load (the same tree measured 86/s and 269/s at
 one connection on two days here). Instructions do not: valgrind's callgrind counts every instruction a PostgreSQL
@@ -145,8 +145,9 @@ def _matching(functions: dict[str, int], prefixes: tuple[str, ...]) -> list[str]
     return [f for f in functions if any(f == p or f.startswith(p + ".") for p in prefixes)]
 
 
-def run(counts: list[tuple[str, str, str]]) -> list[Count]:
-    """Each (label, tree, setup): that tree's capture template (its own migrations and functions), counted."""
+def run(counts: list[tuple[str, str, str]], keep: Path | None = None) -> list[Count]:
+    """Each (label, tree, setup): that tree's capture template (its own migrations and functions), counted; with
+    `keep`, the callgrind files are left there for callgrind_annotate."""
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
         work = Path(tmp)
         pg = EmbeddedPostgres(work / "postgres").start()
@@ -160,6 +161,10 @@ def run(counts: list[tuple[str, str, str]]) -> list[Count]:
                     _prepare(Path(tree), pg.url(), templates[tree])
                 results.append(count(pg, templates[tree], label, work, setup))
                 print(f"{label}: {results[-1].per_capture:,} instructions per capture", flush=True)
+            if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+                for found in work.glob("*.callgrind"):
+                    shutil.copy(found, keep / found.name)
             return results
         finally:
             pg.stop()
@@ -209,6 +214,7 @@ def standard() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions")
     parser.add_argument("revs", nargs="*", help="earlier revisions to count beside this tree")
+    parser.add_argument("--keep", type=Path, help="a directory to leave the callgrind files in")
     args = parser.parse_args()
     missing = available()
     if missing:
@@ -216,7 +222,7 @@ def main() -> int:
         return 1
     with ExitStack() as trees:
         counts = [(f"`{rev}`", str(trees.enter_context(worktree(rev))), "") for rev in args.revs]
-        results = run([*counts, ("this tree", str(ROOT), "")])
+        results = run([*counts, ("this tree", str(ROOT), "")], args.keep)
     print(section(results))
     return 0
 
