@@ -54,8 +54,7 @@ def run(admin_url: str, seconds: int, rounds: int) -> dict[str, list[float]]:
                 capture.drop(admin_url, url)
                 rates[label].append(result.rps)
                 print(f"{label}: {result.rps:,.1f} captures/s (p99 {result.p99_ms} ms)", flush=True)
-    finally:
-        _configure(admin_url, 0, 5)
+    finally:  # the server's own defaults again
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute("ALTER SYSTEM RESET commit_delay")
             conn.execute("ALTER SYSTEM RESET commit_siblings")
