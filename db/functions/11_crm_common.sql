@@ -1,5 +1,20 @@
 -- Shared helpers: the actor of a change, settings lookup, updated_at and append-only triggers.
 
+-- crm.caller_actor(role, key prefix): how a sealed caller is named as an actor, "<role>:<key prefix>". A plain
+-- IMMUTABLE SQL function without SET, inlined where it is used (crm.actor, api.begin_request), as crm.is_closed is
+-- (tests/db/test_migrations.py lists it among the functions allowed no pinned search_path: it names nothing but its
+-- arguments and pg_catalog's ||).
+CREATE OR REPLACE FUNCTION crm.caller_actor(p_role text, p_key_prefix text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT p_role OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) coalesce(p_key_prefix, '-')
+$$;
+COMMENT ON FUNCTION crm.caller_actor(text, text) IS
+    'The actor name of a sealed caller: "<role>:<key prefix>" ("-" for a key without one).';
+
 -- crm.actor(): who is making the change, for the audit and history rows. The sealed caller of the transaction
 -- ("<role>:<key prefix>", see crm.caller) when there is one; else, in a DBA's session or the jobs' login, the
 -- crm.actor setting (crm.set_actor) or the login; in any other session (the API's login without a key) the login:
@@ -14,7 +29,7 @@ DECLARE
     v_caller record := crm.caller();
 BEGIN
     IF v_caller.role IS NOT NULL THEN
-        RETURN v_caller.role || ':' || coalesce(v_caller.key_prefix, '-');
+        RETURN crm.caller_actor(v_caller.role, v_caller.key_prefix);
     END IF;
     IF crm.session_is_trusted() OR session_user = 'thinkrealty_jobs' THEN
         RETURN coalesce(nullif(pg_catalog.current_setting('crm.actor', true), ''), session_user::text);

@@ -298,8 +298,8 @@ BEGIN
     THEN
         NEW.routing_profile_id := crm.routing_profile_of(NEW.property_types, NEW.area_codes, NEW.languages);
     END IF;
-    SELECT * INTO v_points
-      FROM crm.agent_points(NEW.performance_score, NEW.active_leads, NEW.max_active_leads, crm.setting('assignment_weights'));
+    v_points := crm.agent_points(NEW.performance_score, NEW.active_leads, NEW.max_active_leads,
+                                 crm.setting('assignment_weights'));
     NEW.base_points := v_points.performance_points + v_points.workload_points;
     RETURN NEW;
 END

@@ -14,7 +14,9 @@ BEGIN
     tz := crm.setting('timezone') #>> '{}';
     opens := (v_hours ->> 'start')::time;
     closes := (v_hours ->> 'end')::time;
-    days := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v_hours -> 'days')::integer);
+    -- the JSON list [1, 2, ...] as the array literal {1, 2, ...} (the setting's shape is a list of isodow): an
+    -- expression, not a query (ARRAY(SELECT jsonb_array_elements_text(...))), at about 4.6 calls a capture
+    days := pg_catalog.translate((v_hours -> 'days')::text, '[]', '{}')::integer[];
     IF opens >= closes OR coalesce(pg_catalog.array_length(days, 1), 0) = 0 THEN
         RAISE EXCEPTION 'business_hours setting is unusable: %', v_hours
             USING ERRCODE = 'PT500', CONSTRAINT = 'setting_invalid';

@@ -323,15 +323,15 @@ BEGIN
 
     IF v_agent IS NULL AND v_eligible > 0 THEN
         -- wait for a locked candidate only when these are all there are
-        SELECT * INTO v_ranked
-          FROM crm.lock_ranked_agent(v_order, p_wait AND v_eligible <= coalesce(cardinality(v_order), 0), v_at,
-                                     v_minute, v_office);
+        -- (assigned, not SELECT * INTO v_ranked FROM ...: an expression costs less than a statement)
+        v_ranked := crm.lock_ranked_agent(v_order, p_wait AND v_eligible <= coalesce(cardinality(v_order), 0), v_at,
+                                          v_minute, v_office);
         IF v_ranked.agent_id IS NULL AND v_eligible > coalesce(cardinality(v_order), 0) THEN
             -- every one of the best 32 is held by a concurrent assignment or unavailable: the whole ranking
             v_order := crm.without(ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas, p_language,
                                                                                NULL, p_exclude_agent) AS r
                                           ORDER BY r.rank), p_skip);
-            SELECT * INTO v_ranked FROM crm.lock_ranked_agent(v_order, p_wait, v_at, v_minute, v_office);
+            v_ranked := crm.lock_ranked_agent(v_order, p_wait, v_at, v_minute, v_office);
         END IF;
         v_agent := v_ranked.agent_id;
         v_method := v_ranked.method;
@@ -362,7 +362,7 @@ BEGIN
                     v_method := CASE WHEN v_agent IS NOT NULL THEN 'preferred' END;
                 END IF;
                 IF v_agent IS NULL THEN
-                    SELECT * INTO v_ranked FROM crm.lock_ranked_agent(v_order, p_wait, v_at, v_minute, v_office, false);
+                    v_ranked := crm.lock_ranked_agent(v_order, p_wait, v_at, v_minute, v_office, false);
                     v_agent := v_ranked.agent_id;
                     v_method := v_ranked.method;
                 END IF;

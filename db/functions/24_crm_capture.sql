@@ -50,8 +50,9 @@ COMMENT ON FUNCTION crm.capture_response(uuid, jsonb, json, jsonb) IS
     'queued, duplicate_of, score_breakdown, assignment, offer, follow_up, warnings).';
 
 -- crm.capture_suggestions(lead, limit): the listing ids suggested for a new lead (crm.suggest_properties), asked in
--- the capture's own transaction. A failure of the search never fails the capture: it gives no ids and the warning
--- suggestions_unavailable (a subtransaction: the search's own work is undone, the capture's is kept).
+-- the capture's own transaction; none asked (NULL ids, no warning) when p_limit is NULL. A failure of the search
+-- never fails the capture: it gives no ids and the warning suggestions_unavailable (a subtransaction: the search's
+-- own work is undone, the capture's is kept).
 CREATE OR REPLACE FUNCTION crm.capture_suggestions(p_lead_id uuid, p_limit integer,
                                                    OUT property_ids jsonb, OUT warnings jsonb)
 LANGUAGE plpgsql
@@ -59,6 +60,9 @@ SET search_path = ''
 AS $$
 BEGIN
     warnings := '[]';
+    IF p_limit IS NULL THEN
+        RETURN;
+    END IF;
     BEGIN
         property_ids := (SELECT coalesce(pg_catalog.jsonb_agg(s.property_id), '[]'::jsonb)
                            FROM crm.suggest_properties(p_lead_id, p_limit) AS s);
@@ -70,8 +74,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.capture_suggestions(uuid, integer) IS
-    'Capture step: up to p_limit suggested listing ids for the new lead (crm.suggest_properties); on a failure of the '
-    'search, none and the warning suggestions_unavailable, the capture going on.';
+    'Capture step: up to p_limit suggested listing ids for the new lead (crm.suggest_properties; none asked when '
+    'p_limit is NULL); on a failure of the search, none and the warning suggestions_unavailable, the capture going on.';
 
 -- crm.capture_warning(code, field, detail)
 CREATE OR REPLACE FUNCTION crm.capture_warning(p_code text, p_field text, p_detail text)

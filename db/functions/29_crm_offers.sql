@@ -5,12 +5,14 @@
 -- CHECK and the one-open-assignment index hold through every move; the lead's row lock orders accept, decline,
 -- expiry and claim, so each race has exactly one outcome.
 
--- crm.is_offer_kind(kind): the assignment kinds routing opens, which are offers.
+-- crm.is_offer_kind(kind): the assignment kinds routing opens, which are offers. A plain IMMUTABLE SQL function
+-- without SET, inlined where it is asked (the offer trigger of every assignment), as crm.is_closed is: with a SET
+-- clause a SQL function is planned again on every call (tests/db/test_migrations.py lists the exceptions).
 CREATE OR REPLACE FUNCTION crm.is_offer_kind(p_kind crm.assignment_kind)
 RETURNS boolean
 LANGUAGE sql
 IMMUTABLE
-SET search_path = ''
+PARALLEL SAFE
 AS $$
     SELECT p_kind IN ('auto', 'duplicate_link', 'queue_drain', 'auto_reassign_no_response', 'workload_balance')
 $$;

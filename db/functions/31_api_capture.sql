@@ -11,6 +11,9 @@
 -- Errors: PT409 duplicate_lead (same phone and source; DETAIL names the existing lead),
 --         PT422 idempotency_key_reused (same key, different request), PT422 unknown_source, PT422 source_inactive,
 --         PT404 dead_letter_not_found, PT409 dead_letter_replayed; constraint violations of crm.leads (422).
+-- The steps that return a row are assigned (v := crm.step(...)), not selected (SELECT * INTO v FROM crm.step(...)):
+-- an assignment is evaluated as an expression, while a SELECT is a statement of its own (a plan started, a function
+-- scan materialised), about 25,000 instructions more each (docs/benchmarks.md).
 -- Every statement of the capture (its steps and the triggers they fire) runs on generic plans, kept for the session:
 -- all of them look rows up by key, so a plan built for the call's values is no better, and the planner's estimates
 -- made custom plans look cheaper for some of them, so those were planned again on every call (7 % of a capture's
@@ -71,13 +74,13 @@ BEGIN
     -- 4. one capture of a phone at a time; the same phone from the same source is a conflict
     PERFORM crm.claim_phone(v_source, v_phone);
     -- 5. what was typed, mapped to our keys; 6. the client's earlier lead from another source
-    SELECT * INTO v_input FROM crm.map_capture_input(v_data, coalesce(p_input -> 'source_details', '{}'::jsonb));
-    SELECT * INTO v_earlier FROM crm.earlier_inquiry(v_phone, v_source, v_now);
+    v_input := crm.map_capture_input(v_data, coalesce(p_input -> 'source_details', '{}'::jsonb));
+    v_earlier := crm.earlier_inquiry(v_phone, v_source, v_now);
     -- 7. the score; 8. the agent, chosen and locked
     v_score := crm.capture_score(v_source, (v_data ->> 'budget_min')::numeric, (v_data ->> 'budget_max')::numeric,
                                  v_input.nationality, (v_data ->> 'property_type')::crm.property_type,
                                  v_input.referrer_agent_id);
-    SELECT * INTO v_choice FROM crm.choose_capture_agent((v_data ->> 'property_type')::crm.property_type,
+    v_choice := crm.choose_capture_agent((v_data ->> 'property_type')::crm.property_type,
         v_input.preferred_areas, v_input.language_preference, v_earlier.agent_id, v_now);
     -- 9. the lead, unless a concurrent capture of it committed first
     v_lead_id := crm.store_captured_lead(p_input, v_input.nationality, v_input.language_preference,
@@ -90,7 +93,7 @@ BEGIN
     v_follow := crm.assign_captured_lead(v_lead_id, v_choice.decision, v_earlier.lead_id, (v_score ->> 'score')::integer, v_now);
     PERFORM crm.note_duplicate_inquiry(v_earlier.lead_id, v_lead_id, v_source, (v_choice.decision ->> 'agent_id')::uuid, v_now);
     -- 12. the listings to suggest; 13. the answer, remembered for retries
-    SELECT * INTO v_suggest FROM crm.capture_suggestions(v_lead_id, p_suggest) WHERE p_suggest IS NOT NULL;
+    v_suggest := crm.capture_suggestions(v_lead_id, p_suggest);
     v_body := crm.capture_response(v_lead_id,
         coalesce(p_input -> 'warnings', '[]') || v_input.warnings || v_choice.warnings || coalesce(v_suggest.warnings, '[]'),
         v_follow, v_suggest.property_ids);
