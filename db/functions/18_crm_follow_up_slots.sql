@@ -27,16 +27,20 @@ COMMENT ON FUNCTION crm.business_calendar() IS
     'Business time zone, opening and closing time and ISO weekdays (settings timezone, business_hours). '
     'Errors: PT500 setting_invalid.';
 
--- crm.business_open_at(t, slot): t itself when [t, t + slot) lies inside business hours, else the start of
--- the next business period that can hold the slot.
-CREATE OR REPLACE FUNCTION crm.business_open_at(p_at timestamptz, p_slot interval DEFAULT interval '0')
+-- crm.business_open_at(t, slot, calendar): t itself when [t, t + slot) lies inside business hours, else the start of
+-- the next business period that can hold the slot. p_calendar: crm.business_calendar() as the caller read it (a
+-- caller that asks several times reads the two settings once: a calendar costs some 75,000 instructions); NULL:
+-- read here.
+DROP FUNCTION IF EXISTS crm.business_open_at(timestamptz, interval);
+CREATE OR REPLACE FUNCTION crm.business_open_at(p_at timestamptz, p_slot interval DEFAULT interval '0',
+                                                p_calendar record DEFAULT NULL)
 RETURNS timestamptz
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
 DECLARE
-    v_cal   record := crm.business_calendar();
+    v_cal   record := coalesce(p_calendar, crm.business_calendar());
     v_local timestamp := p_at AT TIME ZONE v_cal.tz;
     v_day   date := v_local::date;
 BEGIN
@@ -55,22 +59,24 @@ BEGIN
         USING ERRCODE = 'PT500', CONSTRAINT = 'setting_invalid';
 END
 $$;
-COMMENT ON FUNCTION crm.business_open_at(timestamptz, interval) IS
-    'The first moment at or after p_at when a slot of p_slot fits inside business hours (settings business_hours, timezone). '
-    'Errors: PT500 setting_invalid.';
+COMMENT ON FUNCTION crm.business_open_at(timestamptz, interval, record) IS
+    'The first moment at or after p_at when a slot of p_slot fits inside business hours (settings business_hours, '
+    'timezone; or p_calendar, crm.business_calendar() read by the caller). Errors: PT500 setting_invalid.';
 
 -- crm.add_business_time(t, d): t plus d counted in business time. The days part of d moves to the same
 -- clock time on following business days; the time part is counted only while the office is open.
 -- Example (Mon-Sat 09:00-19:00): Saturday 17:00 + 4 hours = Monday 11:00; Friday 15:00 + 1 day = Saturday 15:00.
-CREATE OR REPLACE FUNCTION crm.add_business_time(p_at timestamptz, p_duration interval)
+-- p_calendar: as for crm.business_open_at.
+DROP FUNCTION IF EXISTS crm.add_business_time(timestamptz, interval);
+CREATE OR REPLACE FUNCTION crm.add_business_time(p_at timestamptz, p_duration interval, p_calendar record DEFAULT NULL)
 RETURNS timestamptz
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
 DECLARE
-    v_cal    record := crm.business_calendar();
-    v_at     timestamptz := crm.business_open_at(p_at);
+    v_cal    record := coalesce(p_calendar, crm.business_calendar());
+    v_at     timestamptz := crm.business_open_at(p_at, interval '0', v_cal);
     v_whole  integer := extract(day FROM p_duration)::integer;
     v_rest   interval := p_duration - make_interval(days => extract(day FROM p_duration)::integer);
     v_local  timestamp;
@@ -87,7 +93,7 @@ BEGIN
     -- the time part, spent only while open
     v_left := v_rest;
     FOR i IN 1..1000 LOOP   -- 1000 business days: far beyond any SLA
-        v_at := crm.business_open_at(v_at);
+        v_at := crm.business_open_at(v_at, interval '0', v_cal);
         v_local := v_at AT TIME ZONE v_cal.tz;
         IF v_local + v_left <= v_local::date + v_cal.closes THEN
             RETURN v_at + v_left;
@@ -100,15 +106,18 @@ BEGIN
               DETAIL = pg_catalog.json_build_object('duration', p_duration, 'from', p_at)::text;
 END
 $$;
-COMMENT ON FUNCTION crm.add_business_time(timestamptz, interval) IS
+COMMENT ON FUNCTION crm.add_business_time(timestamptz, interval, record) IS
     'p_at plus p_duration in business time: whole days move to the same time on following business days, hours and '
     'minutes count only inside business hours. A start outside business hours counts from the next opening.';
 
--- crm.next_free_slot(agent, from, length, business): the earliest start >= p_from at which the agent has no
--- open follow-up overlapping [start, start + length); inside business hours when p_business.
+-- crm.next_free_slot(agent, from, length, business, calendar): the earliest start >= p_from at which the agent has no
+-- open follow-up overlapping [start, start + length); inside business hours when p_business (p_calendar: as for
+-- crm.business_open_at, read once here when NULL).
 -- Its loop's query keeps one generic plan: by the cost estimates a custom plan looks cheaper for an agent with few
 -- tasks, so without the setting the plan was built again on every call (planning took four times the query).
-CREATE OR REPLACE FUNCTION crm.next_free_slot(p_agent_id uuid, p_from timestamptz, p_length interval, p_business boolean)
+DROP FUNCTION IF EXISTS crm.next_free_slot(uuid, timestamptz, interval, boolean);
+CREATE OR REPLACE FUNCTION crm.next_free_slot(p_agent_id uuid, p_from timestamptz, p_length interval,
+                                              p_business boolean, p_calendar record DEFAULT NULL)
 RETURNS timestamptz
 LANGUAGE plpgsql
 STABLE
@@ -118,9 +127,11 @@ AS $$
 DECLARE
     v_start timestamptz := p_from;
     v_task  record;
+    v_cal   record := p_calendar;
 BEGIN
     IF p_business THEN
-        v_start := crm.business_open_at(v_start, p_length);
+        v_cal := coalesce(v_cal, crm.business_calendar());
+        v_start := crm.business_open_at(v_start, p_length, v_cal);
     END IF;
     -- one pass over the agent's open tasks in time order (they never overlap): the first gap that holds the slot
     FOR v_task IN
@@ -133,14 +144,14 @@ BEGIN
         IF v_task.ends_at > v_start THEN
             v_start := v_task.ends_at;
             IF p_business THEN
-                v_start := crm.business_open_at(v_start, p_length);
+                v_start := crm.business_open_at(v_start, p_length, v_cal);
             END IF;
         END IF;
     END LOOP;
     RETURN v_start;
 END
 $$;
-COMMENT ON FUNCTION crm.next_free_slot(uuid, timestamptz, interval, boolean) IS
+COMMENT ON FUNCTION crm.next_free_slot(uuid, timestamptz, interval, boolean, record) IS
     'Earliest start at or after p_from where the agent''s open follow-ups leave a gap of p_length (within business '
     'hours when p_business), in one ordered pass over the agent''s open tasks.';
 
@@ -201,18 +212,20 @@ DECLARE
     v_deadline timestamptz;
     v_due      timestamptz;
     v_task     crm.follow_up_tasks;
+    v_cal      record := NULL;   -- the business calendar, read once for the deadline, earliest start and slot search
 BEGIN
     IF v_sla IS NULL THEN
         RAISE EXCEPTION 'no SLA setting covers score %', p_score USING ERRCODE = 'PT500', CONSTRAINT = 'setting_missing';
     END IF;
     IF v_business THEN
-        v_deadline := crm.add_business_time(p_now, (v_sla ->> 'within')::interval);
-        v_earliest := crm.business_open_at(v_earliest, v_length);
+        v_cal := crm.business_calendar();
+        v_deadline := crm.add_business_time(p_now, (v_sla ->> 'within')::interval, v_cal);
+        v_earliest := crm.business_open_at(v_earliest, v_length, v_cal);
     ELSE
         v_deadline := p_now + (v_sla ->> 'within')::interval;
     END IF;
     v_deadline := crm.round_up_to_slot(v_deadline);
-    v_due := crm.next_free_slot(p_agent_id, v_earliest, v_length, v_business);
+    v_due := crm.next_free_slot(p_agent_id, v_earliest, v_length, v_business, v_cal);
 
     INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at, ends_at, notes)
     VALUES (p_lead_id, p_agent_id, (v_sla ->> 'task_type')::crm.task_type, (v_sla ->> 'priority')::crm.task_priority,
