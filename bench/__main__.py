@@ -63,7 +63,7 @@ def _ecosystem_sections(admin_url: str, redis_url: str, seconds: int, only: set[
     if "instructions" in only:  # a PostgreSQL of its own, run under valgrind
         out["instructions"] = instructions.standard()
     if "roster" in only:
-        out["roster"] = roster.section(roster.run(admin_url, rounds=5))
+        out["roster"] = roster.section(roster.run(admin_url, rounds=5), roster.instruction_counts())
     if "webhooks" in only:
         out["webhooks"] = webhooks.section(webhooks.run(admin_url, redis_url, seconds))
     if "offers" in only:

@@ -113,7 +113,7 @@ def count(pg: EmbeddedPostgres, template: str, label: str, work: Path, setup: st
     if setup:
         for name in names.values():
             with psycopg.connect(pg.url(name), autocommit=True) as conn:
-                conn.execute(setup)  # type: ignore[arg-type]  (the benchmark's own SQL)
+                conn.execute(setup)  # the benchmark's own SQL
     pg.stop()
     results: dict[int, tuple[int, dict[str, int]]] = {}
     try:

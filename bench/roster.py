@@ -5,19 +5,26 @@ run is a fixed number of captures (pgbench `-t`, 16 connections, `bench/capture_
 roster's free slots, so that every run assigns every lead (a queued lead is cheaper and would flatter the small
 roster); a short warm-up first. Runs alternate over the rosters, `rounds` times, each on a fresh copy; the medians are
 compared. The target: the rates differ by at most 10 % (candidates come from an index, not from scoring everyone).
+
+The rates move with whatever else the machine runs (the same tree's runs spread by 30 % in one sitting), so the
+section also counts the instructions one capture costs on each roster (bench/instructions.py: callgrind, a count that
+does not move with the load), where valgrind is installed.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 
-from bench import capture
-from devservers.postgres import pg_bin_dir
+from bench import capture, instructions
+from devservers.postgres import EmbeddedPostgres, pg_bin_dir
 
 ROSTERS = (40, 400, 4000)
 CONNECTIONS = 16
@@ -78,20 +85,48 @@ def run(admin_url: str, rounds: int = 3, captures: int = 960) -> list[RosterResu
     return [RosterResult(n, profiles[n], rates[n], round(statistics.median(rates[n]), 1), queued[n]) for n in ROSTERS]
 
 
-def section(results: list[RosterResult]) -> str:
-    rows = ["| active agents | routing profiles in use | runs (captures/s) | median | queued |",
-            "|---|---|---|---|---|"]
+def instruction_counts() -> dict[int, int] | None:
+    """Instructions per capture on each roster (None where valgrind is missing): a PostgreSQL of its own, each
+    roster's template built as run() builds it, counted by bench/instructions.py."""
+    if instructions.available() is not None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="bench-roster-instructions-") as tmp:
+        work = Path(tmp)
+        pg = EmbeddedPostgres(work / "postgres").start()
+        os.chmod(work, 0o777)  # callgrind writes its files here as the server's user
+        try:
+            demo = _demo_agents(pg.url())
+            counts = {}
+            for n in ROSTERS:
+                template = capture.prepare_template(pg.url(), f"bench_roster_{n}", agents=n - demo)
+                counts[n] = instructions.count(pg, template, f"roster-{n}", work).per_capture
+                print(f"roster {n}: {counts[n]:,} instructions per capture", flush=True)
+            return counts
+        finally:
+            pg.stop()
+
+
+def section(results: list[RosterResult], counts: dict[int, int] | None = None) -> str:
+    rows = ["| active agents | routing profiles in use | runs (captures/s) | median | queued "
+            "| instructions per capture |", "|---|---|---|---|---|---|"]
     for r in results:
+        counted = f"{counts[r.agents] / 1e6:.2f} M" if counts and r.agents in counts else "not counted"
         rows.append(f"| {r.agents:,} | {r.profiles} | {', '.join(f'{x:,.0f}' for x in r.rates)} | **{r.median:,.0f}** "
-                    f"| {r.queued} |")
+                    f"| {r.queued} | {counted} |")
     best, worst = max(r.median for r in results), min(r.median for r in results)
     spread = (best - worst) / best if best else 0.0
+    counted_spread = ""
+    if counts:
+        most, least = max(counts.values()), min(counts.values())
+        counted_spread = (f" In instructions (a count the machine's load does not move), the costliest roster's "
+                          f"capture costs **{(most - least) / least:.1%}** more than the cheapest's.")
     return f"""## Capture rate against the roster
 
 `bench/roster.py`: direct-SQL captures (`bench/capture_direct.sql`, the API's statement) at {CONNECTIONS} connections,
-a fixed number per run (every lead assigned), runs alternating over the rosters on fresh copies.
+a fixed number per run (every lead assigned), runs alternating over the rosters on fresh copies; and the
+instructions one capture costs on each roster (bench/instructions.py, 25 less 5 captures in one session).
 
 {chr(10).join(rows)}
 
-Spread between the fastest and the slowest roster: **{spread:.1%}** of the fastest (target ≤ 10 %).
+Spread between the fastest and the slowest roster: **{spread:.1%}** of the fastest (target ≤ 10 %).{counted_spread}
 """
