@@ -20,12 +20,14 @@ STABLE
 SET search_path = ''
 AS $$
 BEGIN
+    -- input is MATERIALIZED: inlined, each of its subqueries was copied to every place that reads its column (the
+    -- source's quality four times); the country is found by its key (p_nationality as bpchar, not every code as text)
     RETURN (
-    WITH input AS (
+    WITH input AS MATERIALIZED (
         SELECT coalesce(p_budget_max, p_budget_min) AS budget,
                p_response_seconds / 3600.0 AS response_hours,
                (SELECT s.quality_score FROM crm.lead_sources AS s WHERE s.source_type = p_source_type) AS quality,
-               (SELECT c.is_gcc FROM crm.countries AS c WHERE c.country_code = p_nationality) AS is_gcc,
+               (SELECT c.is_gcc FROM crm.countries AS c WHERE c.country_code = p_nationality::bpchar) AS is_gcc,
                EXISTS (SELECT 1 FROM crm.lead_scoring_rules AS r
                         WHERE r.is_active AND r.factor = 'nationality' AND r.match_value = p_nationality) AS own_nationality_rule
     ),
