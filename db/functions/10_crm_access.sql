@@ -16,18 +16,17 @@ STABLE
 SET search_path = ''
 AS $$
 DECLARE
-    v_seal text;
+    v_secret bytea;
 BEGIN
     -- sha256(k || sha256(k || m)): the nested construction of HMAC over core sha256 (no pgcrypto); the message
     -- names the backend and the transaction start, so a seal is worth nothing in another transaction.
-    -- (plpgsql, not sql: it runs a few times per request, and plpgsql keeps its plan for the session; SELECT INTO,
-    -- not RETURN (SELECT ...): the scalar subquery's extra plan node cost about 4,500 instructions a check of 56,000)
-    SELECT pg_catalog.encode(pg_catalog.sha256(s.secret || pg_catalog.sha256(s.secret || pg_catalog.convert_to(
+    -- (plpgsql, not sql: it runs a few times per request, and plpgsql keeps its plan for the session. The secret is
+    -- read by a statement, the MAC computed as an expression: plpgsql keeps an expression's compiled state for the
+    -- transaction, while a statement's is built again at each execution; about 11,000 instructions less a check.)
+    SELECT s.secret INTO v_secret FROM crm.caller_secret AS s;
+    RETURN pg_catalog.encode(pg_catalog.sha256(v_secret || pg_catalog.sha256(v_secret || pg_catalog.convert_to(
                pg_catalog.concat_ws(E'\n', p_role, p_agent, p_key, pg_catalog.pg_backend_pid(),
-                                    extract(epoch FROM pg_catalog.now())), 'UTF8'))), 'hex')
-      INTO v_seal
-      FROM crm.caller_secret AS s;
-    RETURN v_seal;
+                                    extract(epoch FROM pg_catalog.now())), 'UTF8'))), 'hex');
 END
 $$;
 COMMENT ON FUNCTION crm.caller_seal(text, text, text) IS
