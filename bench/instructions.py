@@ -27,7 +27,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,29 +146,36 @@ def _matching(functions: dict[str, int], prefixes: tuple[str, ...]) -> list[str]
     return [f for f in functions if any(f == p or f.startswith(p + ".") for p in prefixes)]
 
 
-def run(counts: list[tuple[str, str, str]], keep: Path | None = None) -> list[Count]:
-    """Each (label, tree, setup): that tree's capture template (its own migrations and functions), counted; with
-    `keep`, the callgrind files are left there for callgrind_annotate."""
-    with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
+@contextmanager
+def server(prefix: str = "bench-instructions-") -> Iterator[tuple[EmbeddedPostgres, Path]]:
+    """A PostgreSQL of its own to count on, and the work directory callgrind writes its files to."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         work = Path(tmp)
         pg = EmbeddedPostgres(work / "postgres").start()
         os.chmod(work, 0o777)  # callgrind writes its files here as the server's user
         try:
-            results = []
-            templates: dict[str, str] = {}
-            for label, tree, setup in counts:
-                if tree not in templates:
-                    templates[tree] = f"bench_instr_template_{len(templates)}"
-                    _prepare(Path(tree), pg.url(), templates[tree])
-                results.append(count(pg, templates[tree], label, work, setup))
-                print(f"{label}: {results[-1].per_capture:,} instructions per capture", flush=True)
-            if keep is not None:
-                keep.mkdir(parents=True, exist_ok=True)
-                for found in work.glob("*.callgrind"):
-                    shutil.copy(found, keep / found.name)
-            return results
+            yield pg, work
         finally:
             pg.stop()
+
+
+def run(counts: list[tuple[str, str, str]], keep: Path | None = None) -> list[Count]:
+    """Each (label, tree, setup): that tree's capture template (its own migrations and functions), counted; with
+    `keep`, the callgrind files are left there for callgrind_annotate."""
+    with server() as (pg, work):
+        results = []
+        templates: dict[str, str] = {}
+        for label, tree, setup in counts:
+            if tree not in templates:
+                templates[tree] = f"bench_instr_template_{len(templates)}"
+                _prepare(Path(tree), pg.url(), templates[tree])
+            results.append(count(pg, templates[tree], label, work, setup))
+            print(f"{label}: {results[-1].per_capture:,} instructions per capture", flush=True)
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            for found in work.glob("*.callgrind"):
+                shutil.copy(found, keep / found.name)
+        return results
 
 
 def section(results: list[Count]) -> str:

@@ -13,18 +13,15 @@ does not move with the load), where valgrind is installed.
 
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import subprocess
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 
 from bench import capture, instructions
-from devservers.postgres import EmbeddedPostgres, pg_bin_dir
+from devservers.postgres import pg_bin_dir
 
 ROSTERS = (40, 400, 4000)
 CONNECTIONS = 16
@@ -86,24 +83,18 @@ def run(admin_url: str, rounds: int = 3, captures: int = 960) -> list[RosterResu
 
 
 def instruction_counts() -> dict[int, int] | None:
-    """Instructions per capture on each roster (None where valgrind is missing): a PostgreSQL of its own, each
-    roster's template built as run() builds it, counted by bench/instructions.py."""
+    """Instructions per capture on each roster (None where valgrind is missing): each roster's template built as
+    run() builds it, on bench/instructions.py's own server, counted by it."""
     if instructions.available() is not None:
         return None
-    with tempfile.TemporaryDirectory(prefix="bench-roster-instructions-") as tmp:
-        work = Path(tmp)
-        pg = EmbeddedPostgres(work / "postgres").start()
-        os.chmod(work, 0o777)  # callgrind writes its files here as the server's user
-        try:
-            demo = _demo_agents(pg.url())
-            counts = {}
-            for n in ROSTERS:
-                template = capture.prepare_template(pg.url(), f"bench_roster_{n}", agents=n - demo)
-                counts[n] = instructions.count(pg, template, f"roster-{n}", work).per_capture
-                print(f"roster {n}: {counts[n]:,} instructions per capture", flush=True)
-            return counts
-        finally:
-            pg.stop()
+    with instructions.server("bench-roster-instructions-") as (pg, work):
+        demo = _demo_agents(pg.url())
+        counts = {}
+        for n in ROSTERS:
+            template = capture.prepare_template(pg.url(), f"bench_roster_{n}", agents=n - demo)
+            counts[n] = instructions.count(pg, template, f"roster-{n}", work).per_capture
+            print(f"roster {n}: {counts[n]:,} instructions per capture", flush=True)
+        return counts
 
 
 def section(results: list[RosterResult], counts: dict[int, int] | None = None) -> str:
