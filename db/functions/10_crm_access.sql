@@ -7,8 +7,30 @@
 -- crm.caller_secret (owner only). A set_config of any of them by the app's login breaks the seal, and crm.caller()
 -- then answers nobody: no rows under row-level security, no right in the matrix, no actor name.
 
--- crm.caller_seal(role, agent, key): the seal of a caller for this backend and this transaction. Not executable by
--- any login but the owner (EXECUTE is revoked from PUBLIC); runs inside the SECURITY DEFINER functions below.
+-- crm.caller_mac(secret, role, agent, key): the MAC of a caller for this backend and this transaction under p_secret:
+-- sha256(k || sha256(k || m)), the nested construction of HMAC over core sha256 (no pgcrypto); the message names the
+-- backend and the transaction start, so a seal is worth nothing in another transaction. The one definition of the
+-- seal: crm.caller_seal makes one with it, crm.caller checks one with it. A plain SQL expression without SET, which
+-- the planner inlines into the expressions of those two (tests/db/test_migrations.py lists it among the functions
+-- allowed no pinned search_path: it names nothing but its arguments and pg_catalog's functions and operators); the
+-- secret is an argument, so it reads nothing and gives nothing away (EXECUTE is revoked from PUBLIC all the same).
+CREATE OR REPLACE FUNCTION crm.caller_mac(p_secret bytea, p_role text, p_agent text, p_key text)
+RETURNS text
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT pg_catalog.encode(pg_catalog.sha256(p_secret OPERATOR(pg_catalog.||) pg_catalog.sha256(
+               p_secret OPERATOR(pg_catalog.||) pg_catalog.convert_to(
+                   pg_catalog.concat_ws(E'\n', p_role, p_agent, p_key, pg_catalog.pg_backend_pid(),
+                                        extract(epoch FROM pg_catalog.now())), 'UTF8'))), 'hex')
+$$;
+COMMENT ON FUNCTION crm.caller_mac(bytea, text, text, text) IS
+    'The MAC that binds a caller (role, agent, key prefix) to this backend and transaction under a secret (the one '
+    'of crm.caller_secret). Owner only.';
+
+-- crm.caller_seal(role, agent, key): the seal of a caller for this backend and this transaction, under the secret
+-- of crm.caller_secret. Not executable by any login but the owner (EXECUTE is revoked from PUBLIC); runs inside the
+-- SECURITY DEFINER functions below.
 CREATE OR REPLACE FUNCTION crm.caller_seal(p_role text, p_agent text, p_key text)
 RETURNS text
 LANGUAGE plpgsql
@@ -18,20 +40,16 @@ AS $$
 DECLARE
     v_secret bytea;
 BEGIN
-    -- sha256(k || sha256(k || m)): the nested construction of HMAC over core sha256 (no pgcrypto); the message
-    -- names the backend and the transaction start, so a seal is worth nothing in another transaction.
-    -- (plpgsql, not sql: it runs a few times per request, and plpgsql keeps its plan for the session. The secret is
-    -- read by a statement, the MAC computed as an expression: plpgsql keeps an expression's compiled state for the
-    -- transaction, while a statement's is built again at each execution; about 11,000 instructions less a check.)
+    -- (plpgsql, not sql: plpgsql keeps its plan for the session. The secret is read by a statement, the MAC computed
+    -- as an expression: plpgsql keeps an expression's compiled state for the transaction, while a statement's is
+    -- built again at each execution; about 11,000 instructions less a check.)
     SELECT s.secret INTO v_secret FROM crm.caller_secret AS s;
-    RETURN pg_catalog.encode(pg_catalog.sha256(v_secret || pg_catalog.sha256(v_secret || pg_catalog.convert_to(
-               pg_catalog.concat_ws(E'\n', p_role, p_agent, p_key, pg_catalog.pg_backend_pid(),
-                                    extract(epoch FROM pg_catalog.now())), 'UTF8'))), 'hex');
+    RETURN crm.caller_mac(v_secret, p_role, p_agent, p_key);
 END
 $$;
 COMMENT ON FUNCTION crm.caller_seal(text, text, text) IS
-    'The MAC that binds a caller (role, agent, key prefix) to this backend and transaction, under crm.caller_secret. '
-    'Owner only.';
+    'The MAC that binds a caller (role, agent, key prefix) to this backend and transaction, under crm.caller_secret '
+    '(crm.caller_mac). Owner only.';
 
 -- crm.seal_caller(role, agent, key): makes this the transaction's caller. Internal: api.begin_request calls it
 -- after the key checked out, crm.act_as for a DBA.
@@ -60,12 +78,18 @@ SECURITY DEFINER
 SET search_path = ''
 AS $$
 DECLARE
-    v_role  text := nullif(pg_catalog.current_setting('crm.caller_role', true), '');
-    v_agent text := coalesce(pg_catalog.current_setting('crm.caller_agent_id', true), '');
-    v_key   text := coalesce(pg_catalog.current_setting('crm.caller_key', true), '');
+    v_role   text := nullif(pg_catalog.current_setting('crm.caller_role', true), '');
+    v_agent  text := coalesce(pg_catalog.current_setting('crm.caller_agent_id', true), '');
+    v_key    text := coalesce(pg_catalog.current_setting('crm.caller_key', true), '');
+    v_secret bytea;
 BEGIN
-    IF v_role IS NOT NULL
-       AND pg_catalog.current_setting('crm.caller_seal', true) = crm.caller_seal(v_role, v_agent, v_key) THEN
+    IF v_role IS NULL THEN
+        RETURN;
+    END IF;
+    -- the seal checked here with crm.caller_mac inlined, not by a call of crm.caller_seal: a capture checks it about
+    -- ten times, and each call of a PL/pgSQL function costs about 4,500 instructions (docs/benchmarks.md)
+    SELECT s.secret INTO v_secret FROM crm.caller_secret AS s;
+    IF pg_catalog.current_setting('crm.caller_seal', true) = crm.caller_mac(v_secret, v_role, v_agent, v_key) THEN
         role := v_role;
         agent_id := nullif(v_agent, '')::uuid;
         key_prefix := nullif(v_key, '');

@@ -313,18 +313,27 @@ CREATE OR REPLACE TRIGGER agents_30_routing
                                routing_profile_id, base_points ON crm.agents
     FOR EACH ROW EXECUTE FUNCTION crm.agents_routing();
 
--- AFTER INSERT, DELETE, or an UPDATE that changes an agent's eligibility (active, role agent, under capacity) or
--- profile: moves the eligible_agents counts of crm.routing_profiles.
+-- AFTER INSERT, DELETE, or UPDATE: when the change moves an agent's eligibility (active, role agent, under
+-- capacity) or profile, moves the eligible_agents counts of crm.routing_profiles. The test is the function's first
+-- step, not the trigger's WHEN clause: every assignment updates its agent's counter, and PostgreSQL reads and
+-- prepares a WHEN clause again for every statement that fires the trigger, which cost more than calling the
+-- function (70,000 instructions a capture, docs/benchmarks.md).
 CREATE OR REPLACE FUNCTION crm.agents_count_eligible()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
+DECLARE
+    v_was boolean := TG_OP <> 'INSERT' AND OLD.is_active AND OLD.role = 'agent' AND OLD.active_leads < OLD.max_active_leads;
+    v_is  boolean := TG_OP <> 'DELETE' AND NEW.is_active AND NEW.role = 'agent' AND NEW.active_leads < NEW.max_active_leads;
 BEGIN
-    IF TG_OP <> 'INSERT' AND OLD.is_active AND OLD.role = 'agent' AND OLD.active_leads < OLD.max_active_leads THEN
+    IF TG_OP = 'UPDATE' AND v_was = v_is AND OLD.routing_profile_id IS NOT DISTINCT FROM NEW.routing_profile_id THEN
+        RETURN NULL;   -- neither its eligibility nor its profile moved
+    END IF;
+    IF v_was THEN
         UPDATE crm.routing_profiles SET eligible_agents = eligible_agents - 1 WHERE profile_id = OLD.routing_profile_id;
     END IF;
-    IF TG_OP <> 'DELETE' AND NEW.is_active AND NEW.role = 'agent' AND NEW.active_leads < NEW.max_active_leads THEN
+    IF v_is THEN
         UPDATE crm.routing_profiles SET eligible_agents = eligible_agents + 1 WHERE profile_id = NEW.routing_profile_id;
     END IF;
     RETURN NULL;
@@ -332,16 +341,12 @@ END
 $$;
 COMMENT ON FUNCTION crm.agents_count_eligible() IS
     'Trigger: keeps crm.routing_profiles.eligible_agents equal to the number of active agents of role agent under '
-    'capacity with each profile.';
+    'capacity with each profile (nothing when an update moves neither eligibility nor profile).';
 
 CREATE OR REPLACE TRIGGER agents_40_count_eligible_new AFTER INSERT OR DELETE ON crm.agents
     FOR EACH ROW EXECUTE FUNCTION crm.agents_count_eligible();
 CREATE OR REPLACE TRIGGER agents_40_count_eligible AFTER UPDATE ON crm.agents
-    FOR EACH ROW
-    WHEN ((OLD.is_active AND OLD.role = 'agent' AND OLD.active_leads < OLD.max_active_leads)
-              IS DISTINCT FROM (NEW.is_active AND NEW.role = 'agent' AND NEW.active_leads < NEW.max_active_leads)
-          OR OLD.routing_profile_id IS DISTINCT FROM NEW.routing_profile_id)
-    EXECUTE FUNCTION crm.agents_count_eligible();
+    FOR EACH ROW EXECUTE FUNCTION crm.agents_count_eligible();
 
 -- crm.rebuild_routing(): derives every agent's routing columns again and recounts every profile, for the
 -- assignment_weights trigger below and after an import that ran with triggers off (db/scale/generate.sql).

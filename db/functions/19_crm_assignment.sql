@@ -309,17 +309,22 @@ DECLARE
     v_from       timestamptz;
     v_open       timestamptz;   -- when the office next opens (the night's ranking)
 BEGIN
-    -- the best 32: more than the captures that can hold an agent's lock at once behind one API process's pool
+    -- the best 32: more than the captures that can hold an agent's lock at once behind one API process's pool;
+    -- in rank order, read in the order the function returns them (WITH ORDINALITY: the planner knows that order, so
+    -- neither aggregate sorts its input again)
     SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'agent_id', r.agent_id, 'rank', r.rank, 'fit', round(r.fit::numeric, 2),
                'property_type_points', r.property_type_points, 'area_points', r.area_points,
                'language_points', r.language_points, 'performance_points', round(r.performance_points::numeric, 2),
                'workload_points', round(r.workload_points::numeric, 2), 'active_leads', r.active_leads,
                'max_active_leads', r.max_active_leads, 'last_assigned_at', r.last_assigned_at)
-               ORDER BY r.rank) FILTER (WHERE r.rank <= 5), '[]'::jsonb),
-           pg_catalog.array_agg(r.agent_id ORDER BY r.rank)
+               ORDER BY r.ord) FILTER (WHERE r.rank <= 5), '[]'::jsonb),
+           pg_catalog.array_agg(r.agent_id ORDER BY r.ord)
       INTO v_candidates, v_order
-      FROM crm.rank_agents(p_property_type, p_areas, p_language, 32, p_exclude_agent) AS r;
+      FROM crm.rank_agents(p_property_type, p_areas, p_language, 32, p_exclude_agent)
+           WITH ORDINALITY AS r (agent_id, rank, fit, property_type_points, area_points, language_points,
+                                 performance_points, workload_points, active_leads, max_active_leads, last_assigned_at,
+                                 ord);
     v_order := crm.without(v_order, p_skip);
 
     IF v_agent IS NULL AND v_eligible > 0 THEN

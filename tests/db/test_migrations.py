@@ -95,7 +95,8 @@ def test_every_function_pins_search_path(db: psycopg.Connection) -> None:
     # planner must inline (into the reports; into the queries whose partial indexes use the same condition; into the
     # expressions of the functions every capture runs), which a SET clause would prevent
     assert sorted(r[0] for r in loose) == [
-        "crm.caller_actor(text,text)", "crm.conversion_rate(numeric,numeric)", "crm.is_closed(crm.lead_status)",
+        "crm.caller_actor(text,text)", "crm.caller_mac(bytea,text,text,text)",
+        "crm.conversion_rate(numeric,numeric)", "crm.is_closed(crm.lead_status)",
         "crm.is_offer_kind(crm.assignment_kind)",
         "reporting.agent_figures(date,date,text)", "reporting.dated_lead_facts(date,date,text)",
         "reporting.high_score_not_converted_leads(date,date,integer)", "reporting.lead_facts(date,date)",
