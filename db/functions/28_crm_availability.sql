@@ -21,15 +21,21 @@ $$;
 COMMENT ON FUNCTION crm.minute_of_week(timestamptz) IS
     'Minutes since Monday 00:00 (timezone setting) of the week of t: what crm.agents.weekly_hours is measured in.';
 
--- crm.week_minutes(isodow, starts, ends): one working range as minutes of the week.
+-- crm.week_minutes(isodow, starts, ends): one working range as minutes of the week. A plain IMMUTABLE SQL expression
+-- without SET, inlined where it is used (tests/db/test_migrations.py lists it among the functions allowed no pinned
+-- search_path: it names nothing but its arguments and pg_catalog's functions and operators); with SET it was planned
+-- again at every call (docs/benchmarks.md).
 CREATE OR REPLACE FUNCTION crm.week_minutes(p_isodow integer, p_starts time, p_ends time)
 RETURNS int4range
 LANGUAGE sql
 IMMUTABLE
-SET search_path = ''
+PARALLEL SAFE
 AS $$
-    SELECT pg_catalog.int4range((p_isodow - 1) * 1440 + (extract(epoch FROM p_starts) / 60)::integer,
-                                (p_isodow - 1) * 1440 + (extract(epoch FROM p_ends) / 60)::integer)
+    SELECT pg_catalog.int4range(
+        (p_isodow OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.*) 1440
+            OPERATOR(pg_catalog.+) (extract(epoch FROM p_starts) OPERATOR(pg_catalog./) 60)::integer,
+        (p_isodow OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.*) 1440
+            OPERATOR(pg_catalog.+) (extract(epoch FROM p_ends) OPERATOR(pg_catalog./) 60)::integer)
 $$;
 COMMENT ON FUNCTION crm.week_minutes(integer, time, time) IS 'A weekday''s [start, end) as minutes of the week.';
 
