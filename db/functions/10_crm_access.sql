@@ -156,9 +156,13 @@ COMMENT ON FUNCTION crm.act_as(text, uuid) IS
     'caller sees. Owner only (never granted to the API''s login). Errors: PT403 forbidden.';
 
 -- crm.authorize(action, agent, lead): raises unless the caller may run the action (on that agent's data, on that
--- lead). Every api function behind an endpoint calls it first, so the matrix holds for psql callers too.
-CREATE OR REPLACE FUNCTION crm.authorize(p_action text, p_agent_id uuid DEFAULT NULL, p_lead_id uuid DEFAULT NULL)
-RETURNS void
+-- lead). Every api function behind an endpoint calls it first, so the matrix holds for psql callers too. Returns the
+-- caller's scope for the action: all, own, or trusted (a DBA's session without a caller). (A value, not void, so
+-- that a hot path can assign it, v := crm.authorize(...), an expression, instead of PERFORM, a statement:
+-- docs/benchmarks.md; the same holds for the other checks and writers of the capture that return a value.)
+DROP FUNCTION IF EXISTS crm.authorize(text, uuid, uuid);
+CREATE FUNCTION crm.authorize(p_action text, p_agent_id uuid DEFAULT NULL, p_lead_id uuid DEFAULT NULL)
+RETURNS text
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
@@ -172,7 +176,7 @@ BEGIN
         IF NOT crm.session_is_trusted() THEN  -- the API's login (or any other) must say who calls, with a key
             RAISE EXCEPTION 'no API key was presented' USING ERRCODE = 'PT401', CONSTRAINT = 'api_key_missing';
         END IF;
-        RETURN;  -- a DBA's own session (the owner, a superuser): trusted, as psql always was
+        RETURN 'trusted';  -- a DBA's own session (the owner, a superuser): trusted, as psql always was
     END IF;
     SELECT p.scope INTO v_scope
       FROM crm.api_permissions AS p
@@ -198,10 +202,12 @@ BEGIN
                       DETAIL = pg_catalog.json_build_object('lead_id', p_lead_id)::text;
         END IF;
     END IF;
+    RETURN v_scope;
 END
 $$;
 COMMENT ON FUNCTION crm.authorize(text, uuid, uuid) IS
-    'Raises unless the sealed caller (crm.caller) may run p_action per crm.api_permissions: PT401 api_key_missing '
+    'Raises unless the sealed caller (crm.caller) may run p_action per crm.api_permissions; returns the scope (all, own; '
+    'trusted for a DBA''s session without a caller). Errors: PT401 api_key_missing '
     '(no sealed caller in a session that is not a DBA''s), PT403 forbidden (role not allowed, or an agent key on '
     'another agent''s dashboard), PT404 lead_not_found (an agent key on a lead it does not hold). A DBA''s session '
     'without a caller is trusted. SECURITY DEFINER: reads the matrix and every agent''s assignments.';

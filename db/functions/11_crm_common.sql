@@ -45,18 +45,20 @@ COMMENT ON FUNCTION crm.actor() IS
 -- jobs'); blank means p_default. Under a sealed caller crm.actor() answers the caller, whatever is set here.
 -- (plpgsql, not sql, here and in the other small functions a capture calls: a SQL function with SET search_path is
 -- never inlined and is planned again on every call, while plpgsql keeps its plans for the session)
-CREATE OR REPLACE FUNCTION crm.set_actor(p_actor text, p_default text DEFAULT 'api')
-RETURNS void
+-- Returns the value set (a value, so that the capture assigns it: see crm.authorize).
+DROP FUNCTION IF EXISTS crm.set_actor(text, text);
+CREATE FUNCTION crm.set_actor(p_actor text, p_default text DEFAULT 'api')
+RETURNS text
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 BEGIN
-    PERFORM pg_catalog.set_config('crm.actor', coalesce(nullif(p_actor, ''), p_default), true);
+    RETURN pg_catalog.set_config('crm.actor', coalesce(nullif(p_actor, ''), p_default), true);
 END
 $$;
 COMMENT ON FUNCTION crm.set_actor(text, text) IS
     'Sets the crm.actor setting of the current transaction, which crm.actor() reads for DBA and jobs sessions without '
-    'a sealed caller.';
+    'a sealed caller; returns the value set.';
 
 -- crm.clock(): the business time the triggers stamp on what they derive (a status history row, a lead's closed_at,
 -- the completion time of a follow-up they close). now() in every session, unless a DBA's session (crm.session_is_trusted)

@@ -5,21 +5,26 @@
 -- commit record is flushed, so every capture committed alone, one fsync after the other (migration 0031,
 -- docs/benchmarks.md "Why 16 connections capture less than 4").
 
-CREATE OR REPLACE FUNCTION crm.notify_dashboard(p_agent_id uuid)
-RETURNS void
+-- crm.notify_dashboard(agent): records the agent's change; true when it is the agent's first in this transaction (a
+-- row written), false when already recorded or no agent. (A value, so that triggers assign it: see crm.authorize.)
+DROP FUNCTION IF EXISTS crm.notify_dashboard(uuid);
+CREATE FUNCTION crm.notify_dashboard(p_agent_id uuid)
+RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
-    IF p_agent_id IS NOT NULL THEN
-        INSERT INTO crm.dashboard_changes (agent_id) VALUES (p_agent_id) ON CONFLICT DO NOTHING;
+    IF p_agent_id IS NULL THEN
+        RETURN false;
     END IF;
+    INSERT INTO crm.dashboard_changes (agent_id) VALUES (p_agent_id) ON CONFLICT DO NOTHING;
+    RETURN FOUND;
 END
 $$;
 COMMENT ON FUNCTION crm.notify_dashboard(uuid) IS
     'Records that this agent''s dashboard changed in this transaction (crm.dashboard_changes; the API''s cache reads '
-    'it through api.dashboard_changes). SECURITY DEFINER: whoever fires the trigger, nobody else may write the log.';
+    'it through api.dashboard_changes); true when this is the agent''s first change in the transaction. SECURITY DEFINER: whoever fires the trigger, nobody else may write the log.';
 
 -- crm.prune_dashboard_changes(now): deletes the change log's rows older than ten minutes (the API's processes read it
 -- every fraction of a second) and records the newest transaction id pruned, so a reader that had not looked since
@@ -52,12 +57,14 @@ RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
+DECLARE
+    v_new boolean;   -- assigned, not PERFORMed: an expression costs less than a statement
 BEGIN
     IF TG_OP <> 'INSERT' THEN
-        PERFORM crm.notify_dashboard(OLD.agent_id);
+        v_new := crm.notify_dashboard(OLD.agent_id);
     END IF;
     IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.agent_id IS DISTINCT FROM OLD.agent_id) THEN
-        PERFORM crm.notify_dashboard(NEW.agent_id);
+        v_new := crm.notify_dashboard(NEW.agent_id);
     END IF;
     RETURN NULL;
 END

@@ -188,9 +188,10 @@ COMMENT ON FUNCTION crm.capture_receipt(text, text) IS
     'key; waits for a concurrent first use. Errors: PT422 idempotency_key_reused.';
 
 -- crm.require_source(source, accepting): refuses a source that is not a row of crm.lead_sources and, when
--- p_accepting, one whose is_active is false. Errors: PT422 unknown_source, PT422 source_inactive.
-CREATE OR REPLACE FUNCTION crm.require_source(p_source text, p_accepting boolean DEFAULT true)
-RETURNS void
+-- p_accepting, one whose is_active is false; returns is_active. Errors: PT422 unknown_source, PT422 source_inactive.
+DROP FUNCTION IF EXISTS crm.require_source(text, boolean);
+CREATE FUNCTION crm.require_source(p_source text, p_accepting boolean DEFAULT true)
+RETURNS boolean
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
@@ -206,10 +207,12 @@ BEGIN
         RAISE EXCEPTION 'source % is not accepting leads', p_source USING ERRCODE = 'PT422', CONSTRAINT = 'source_inactive',
             DETAIL = pg_catalog.json_build_object('source_type', p_source)::text;
     END IF;
+    RETURN v_active;
 END
 $$;
 COMMENT ON FUNCTION crm.require_source(text, boolean) IS
-    'Capture step (and scoring''s check): the source must be a row of crm.lead_sources, and active when p_accepting. '
+    'Capture step (and scoring''s check): the source must be a row of crm.lead_sources, and active when p_accepting; '
+    'returns its is_active. '
     'Errors: PT422 unknown_source, PT422 source_inactive.';
 
 -- crm.portal_resend(source, external_id): the first answer when a portal sends a lead id it sent before, else NULL.
@@ -235,9 +238,11 @@ COMMENT ON FUNCTION crm.portal_resend(text, text) IS
 
 -- crm.claim_phone(source, phone): one capture of a phone at a time. The second of two simultaneous captures of
 -- one client (from one source or two) waits here for the first to commit, so its duplicate checks see the
--- first lead. Then refuses the same phone from the same source. Errors: PT409 duplicate_lead.
-CREATE OR REPLACE FUNCTION crm.claim_phone(p_source text, p_phone text)
-RETURNS void
+-- first lead. Then refuses the same phone from the same source; returns true (the phone is this transaction's).
+-- Errors: PT409 duplicate_lead.
+DROP FUNCTION IF EXISTS crm.claim_phone(text, text);
+CREATE FUNCTION crm.claim_phone(p_source text, p_phone text)
+RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
@@ -249,11 +254,12 @@ BEGIN
     IF FOUND THEN
         PERFORM crm.raise_duplicate(v_existing);
     END IF;
+    RETURN true;
 END
 $$;
 COMMENT ON FUNCTION crm.claim_phone(text, text) IS
     'Capture step: takes the transaction advisory lock of the phone, then refuses a lead with the same phone from the '
-    'same source. Errors: PT409 duplicate_lead.';
+    'same source; true once claimed. Errors: PT409 duplicate_lead.';
 
 -- crm.map_capture_input(lead_data, source_details): what the client typed, mapped to our keys by exact lookups.
 -- What does not map is kept as typed (unmatched_input, stored on the lead) with a warning each, and is not scored.
@@ -482,34 +488,42 @@ COMMENT ON FUNCTION crm.assign_captured_lead(uuid, jsonb, uuid, integer, timesta
     '(crm.schedule_initial_follow_up); NULL for a queued lead.';
 
 -- crm.note_duplicate_inquiry(earlier lead, lead, source, agent, now): tells the client's earlier lead that the
--- client inquired again, as a duplicate_inquiry activity naming the new lead and its agent. Nothing without one.
-CREATE OR REPLACE FUNCTION crm.note_duplicate_inquiry(p_earlier_lead uuid, p_lead_id uuid, p_source text,
-                                                      p_agent_id uuid, p_now timestamptz)
-RETURNS void
+-- client inquired again, as a duplicate_inquiry activity naming the new lead and its agent, and returns the
+-- activity's id. Nothing (NULL) without one.
+DROP FUNCTION IF EXISTS crm.note_duplicate_inquiry(uuid, uuid, text, uuid, timestamptz);
+CREATE FUNCTION crm.note_duplicate_inquiry(p_earlier_lead uuid, p_lead_id uuid, p_source text,
+                                           p_agent_id uuid, p_now timestamptz)
+RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
+DECLARE
+    v_activity uuid;
 BEGIN
     IF p_earlier_lead IS NULL THEN
-        RETURN;
+        RETURN NULL;
     END IF;
     INSERT INTO crm.lead_activities (lead_id, activity_type, notes, details, occurred_at)
     VALUES (p_earlier_lead, 'duplicate_inquiry', 'The same client inquired again through ' || p_source || '.',
             pg_catalog.jsonb_build_object('duplicate_lead_id', p_lead_id, 'source_type', p_source, 'agent_id', p_agent_id),
-            p_now);
+            p_now)
+    RETURNING activity_id INTO v_activity;
+    RETURN v_activity;
 END
 $$;
 COMMENT ON FUNCTION crm.note_duplicate_inquiry(uuid, uuid, text, uuid, timestamptz) IS
-    'Capture step: a duplicate_inquiry activity on the client''s earlier lead naming the new lead, its source and agent.';
+    'Capture step: a duplicate_inquiry activity on the client''s earlier lead naming the new lead, its source and agent; '
+    'returns its activity_id (NULL without an earlier lead).';
 
 -- crm.remember_capture(key, source, external_id, hash, status, body, lead, dead letter, now): keeps the answer for
--- retries (by Idempotency-Key and by portal lead id) and marks a replayed dead letter as done.
+-- retries (by Idempotency-Key and by portal lead id) and marks a replayed dead letter as done. Returns whether a
+-- receipt was kept.
 DROP FUNCTION IF EXISTS crm.remember_capture(text, text, text, text, integer, jsonb, uuid, uuid, timestamptz);
 DROP FUNCTION IF EXISTS crm.remember_capture(text, text, text, text, integer, json, uuid, uuid, timestamptz);
 CREATE FUNCTION crm.remember_capture(p_idempotency_key text, p_source text, p_external_id text,
                                      p_request_hash text, p_status integer, p_body json, p_lead_id uuid,
                                      p_dead_letter_id uuid, p_now timestamptz)
-RETURNS void
+RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
@@ -527,9 +541,10 @@ BEGIN
         UPDATE crm.capture_dead_letters SET replayed_at = p_now, replayed_lead_id = p_lead_id
          WHERE dead_letter_id = p_dead_letter_id;
     END IF;
+    RETURN p_idempotency_key IS NOT NULL OR p_external_id IS NOT NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.remember_capture(text, text, text, text, integer, json, uuid, uuid, timestamptz) IS
     'Capture step: the receipts that make a retry (same Idempotency-Key, same source + external_id) get the first '
-    'answer, and the replayed dead letter marked with the lead it became.';
+    'answer, and the replayed dead letter marked with the lead it became; true when a receipt was kept.';
 

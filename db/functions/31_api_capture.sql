@@ -13,7 +13,8 @@
 --         PT404 dead_letter_not_found, PT409 dead_letter_replayed; constraint violations of crm.leads (422).
 -- The steps that return a row are assigned (v := crm.step(...)), not selected (SELECT * INTO v FROM crm.step(...)):
 -- an assignment is evaluated as an expression, while a SELECT is a statement of its own (a plan started, a function
--- scan materialised), about 25,000 instructions more each (docs/benchmarks.md).
+-- scan materialised), about 25,000 instructions more each (docs/benchmarks.md). For the same reason the checks and
+-- writers return a value that is assigned (v_done) rather than PERFORMed (a statement: about 12,000 more each).
 -- Every statement of the capture (its steps and the triggers they fire) runs on generic plans, kept for the session:
 -- all of them look rows up by key, so a plan built for the call's values is no better, and the planner's estimates
 -- made custom plans look cheaper for some of them, so those were planned again on every call (7 % of a capture's
@@ -53,9 +54,10 @@ DECLARE
     v_suggest  record;   -- crm.capture_suggestions
     v_body     json;
     v_status   integer;
+    v_done     text;     -- what a check or writer answers, unused: assigned, not PERFORMed
 BEGIN
-    PERFORM crm.authorize('capture');
-    PERFORM crm.set_actor(p_actor);
+    v_done := crm.authorize('capture');
+    v_done := crm.set_actor(p_actor);
     IF p_dead_letter_id IS NOT NULL THEN
         PERFORM crm.claim_dead_letter(p_dead_letter_id);
     END IF;
@@ -66,13 +68,13 @@ BEGIN
         RETURN v_answer;
     END IF;
     -- 2. the source accepts leads; 3. a portal re-sending its own lead id gets the first answer
-    PERFORM crm.require_source(v_source);
+    v_done := crm.require_source(v_source);
     v_answer := crm.portal_resend(v_source, v_external);
     IF v_answer IS NOT NULL THEN
         RETURN v_answer;
     END IF;
     -- 4. one capture of a phone at a time; the same phone from the same source is a conflict
-    PERFORM crm.claim_phone(v_source, v_phone);
+    v_done := crm.claim_phone(v_source, v_phone);
     -- 5. what was typed, mapped to our keys; 6. the client's earlier lead from another source
     v_input := crm.map_capture_input(v_data, coalesce(p_input -> 'source_details', '{}'::jsonb));
     v_earlier := crm.earlier_inquiry(v_phone, v_source, v_now);
@@ -91,15 +93,15 @@ BEGIN
     END IF;
     -- 10. the assignment and first follow-up; 11. a note on the earlier lead
     v_follow := crm.assign_captured_lead(v_lead_id, v_choice.decision, v_earlier.lead_id, (v_score ->> 'score')::integer, v_now);
-    PERFORM crm.note_duplicate_inquiry(v_earlier.lead_id, v_lead_id, v_source, (v_choice.decision ->> 'agent_id')::uuid, v_now);
+    v_done := crm.note_duplicate_inquiry(v_earlier.lead_id, v_lead_id, v_source, (v_choice.decision ->> 'agent_id')::uuid, v_now);
     -- 12. the listings to suggest; 13. the answer, remembered for retries
     v_suggest := crm.capture_suggestions(v_lead_id, p_suggest);
     v_body := crm.capture_response(v_lead_id,
         coalesce(p_input -> 'warnings', '[]') || v_input.warnings || v_choice.warnings || coalesce(v_suggest.warnings, '[]'),
         v_follow, v_suggest.property_ids);
     v_status := CASE WHEN v_choice.decision ->> 'agent_id' IS NULL THEN 202 ELSE 201 END;
-    PERFORM crm.remember_capture(p_idempotency_key, v_source, v_external, v_hash, v_status, v_body, v_lead_id,
-                                 p_dead_letter_id, v_now);
+    v_done := crm.remember_capture(p_idempotency_key, v_source, v_external, v_hash, v_status, v_body, v_lead_id,
+                                   p_dead_letter_id, v_now);
     RETURN pg_catalog.json_build_object('status', v_status, 'replayed', false, 'body', v_body);
 END
 $$;

@@ -243,8 +243,10 @@ def test_the_app_login_reads_no_report(app: psycopg.Connection) -> None:
 
 def test_a_dba_acts_as_a_caller(owner: psycopg.Connection, app: psycopg.Connection) -> None:
     with owner.transaction():
+        assert value(owner, "SELECT crm.authorize('dashboard')") == "trusted"   # no caller yet: a DBA
         owner.execute(f"SELECT crm.act_as('agent', {OMAR})")
         assert value(owner, "SELECT crm.caller_role()") == "agent"
+        assert value(owner, "SELECT crm.authorize('dashboard')") == "own"   # the scope the matrix gives
         with pytest.raises(psycopg.Error) as foreign, owner.transaction():
             owner.execute(f"SELECT api.agent_dashboard({PRIYA})")
         assert foreign.value.diag.constraint_name == "forbidden"

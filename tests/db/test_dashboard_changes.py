@@ -41,6 +41,9 @@ def test_a_change_records_its_agent_once_per_transaction_and_a_rollback_nothing(
         db.execute("UPDATE crm.leads SET first_name = 'Noura' WHERE lead_id = %s", (lead,))
         raise RuntimeError("rolled back")
     assert rows(db) == []
+    with db.transaction():   # by hand: true for the agent's first change of the transaction only
+        assert db.execute("SELECT crm.notify_dashboard(%s), crm.notify_dashboard(%s), crm.notify_dashboard(NULL)",
+                          (agent, agent)).fetchone() == (True, False, False)
 
 
 def test_a_reader_sees_each_commit_once_even_one_that_began_before_its_look(db: psycopg.Connection,

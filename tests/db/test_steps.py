@@ -65,13 +65,13 @@ def test_capture_receipt_answers_a_retry_and_refuses_a_reused_key(db: psycopg.Co
 
 
 def test_require_source_refuses_unknown_and_inactive_unless_only_existence_is_asked(db: psycopg.Connection) -> None:
-    db.execute("SELECT crm.require_source('bayut')")
+    assert one(db, "SELECT crm.require_source('bayut')") is True   # its is_active
     with db_error("PT422", "unknown_source"):
         db.execute("SELECT crm.require_source('nope')")
     db.execute("UPDATE crm.lead_sources SET is_active = false WHERE source_type = 'bayut'")
     with db_error("PT422", "source_inactive"):
         db.execute("SELECT crm.require_source('bayut')")
-    db.execute("SELECT crm.require_source('bayut', false)")
+    assert one(db, "SELECT crm.require_source('bayut', false)") is False
 
 
 def test_portal_resend_finds_the_first_lead_of_an_external_id(db: psycopg.Connection) -> None:
@@ -85,7 +85,7 @@ def test_portal_resend_finds_the_first_lead_of_an_external_id(db: psycopg.Connec
 
 def test_claim_phone_refuses_the_same_phone_from_the_same_source_only(db: psycopg.Connection) -> None:
     lead = new_lead(db, source="bayut", phone="+971501112233")
-    db.execute("SELECT crm.claim_phone('website', '+971501112233')")
+    assert one(db, "SELECT crm.claim_phone('website', '+971501112233')") is True
     with pytest.raises(psycopg.Error) as info:
         db.execute("SELECT crm.claim_phone('bayut', '+971501112233')")
     assert info.value.diag.constraint_name == "duplicate_lead"
@@ -202,9 +202,10 @@ def test_assign_captured_lead_records_the_decision_and_books_the_first_follow_up
 
 def test_note_duplicate_inquiry_tells_the_earlier_lead(db: psycopg.Connection) -> None:
     earlier, lead = new_lead(db), new_lead(db)
-    db.execute("SELECT crm.note_duplicate_inquiry(NULL, %s, 'website', NULL, %s)", (lead, NOW))
+    assert one(db, "SELECT crm.note_duplicate_inquiry(NULL, %s, 'website', NULL, %s)", lead, NOW) is None
     assert one(db, "SELECT count(*) FROM crm.lead_activities") == 0
-    db.execute("SELECT crm.note_duplicate_inquiry(%s, %s, 'website', NULL, %s)", (earlier, lead, NOW))
+    noted = one(db, "SELECT crm.note_duplicate_inquiry(%s, %s, 'website', NULL, %s)", earlier, lead, NOW)
+    assert noted == one(db, "SELECT activity_id FROM crm.lead_activities")   # the activity's id
     note = row(db, "SELECT lead_id::text, activity_type::text, details FROM crm.lead_activities")
     assert note == {"lead_id": earlier, "activity_type": "duplicate_inquiry",
                     "details": {"duplicate_lead_id": lead, "source_type": "website", "agent_id": None}}
@@ -214,7 +215,8 @@ def test_remember_capture_keeps_both_receipts_and_closes_the_dead_letter(db: psy
     lead = new_lead(db)
     letter = one(db, "INSERT INTO crm.capture_dead_letters (raw_body, error_code) VALUES ('{}', 'test') "
                      "RETURNING dead_letter_id")
-    db.execute("SELECT crm.remember_capture('k-9', 'bayut', 'BY-9', 'h', 201, '{}', %s, %s, %s)", (lead, letter, NOW))
+    assert one(db, "SELECT crm.remember_capture('k-9', 'bayut', 'BY-9', 'h', 201, '{}', %s, %s, %s)",
+               lead, letter, NOW) is True   # receipts kept
     scopes = [r[0] for r in db.execute("SELECT scope FROM crm.idempotency_keys ORDER BY scope")]
     assert scopes == ["capture", "capture_external:bayut"]
     assert str(one(db, "SELECT replayed_lead_id FROM crm.capture_dead_letters WHERE dead_letter_id = %s", letter)) \
