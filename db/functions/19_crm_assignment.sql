@@ -20,8 +20,10 @@
 -- (float8 arithmetic: the points are weights, not money. The signature changed, hence the drop.)
 DROP FUNCTION IF EXISTS crm.rank_agents(crm.property_type, text[], text);
 DROP FUNCTION IF EXISTS crm.rank_agents(crm.property_type, text[], text, integer, uuid);
+DROP FUNCTION IF EXISTS crm.rank_agents(crm.property_type, text[], text, integer, uuid, jsonb);
 CREATE FUNCTION crm.rank_agents(p_property_type crm.property_type, p_areas text[], p_language text,
-                                p_limit integer DEFAULT NULL, p_exclude_agent uuid DEFAULT NULL)
+                                p_limit integer DEFAULT NULL, p_exclude_agent uuid DEFAULT NULL,
+                                p_weights jsonb DEFAULT NULL)
 RETURNS TABLE (
     agent_id uuid, rank integer, fit float8,
     property_type_points float8, area_points float8, language_points float8,
@@ -33,7 +35,8 @@ STABLE
 SET search_path = ''
 AS $$
 DECLARE
-    v_weights  jsonb := crm.setting('assignment_weights');
+    -- the assignment_weights setting, or the copy of it the caller read for the same decision (crm.choose_agent)
+    v_weights  jsonb := coalesce(p_weights, crm.setting('assignment_weights'));
     v_type     float8 := v_weights ->> 'property_type';
     v_type_g   float8 := v_weights ->> 'property_type_generalist';
     v_area     float8 := v_weights ->> 'area';
@@ -110,12 +113,13 @@ BEGIN
      LIMIT p_limit;
 END
 $$;
-COMMENT ON FUNCTION crm.rank_agents(crm.property_type, text[], text, integer, uuid) IS
+COMMENT ON FUNCTION crm.rank_agents(crm.property_type, text[], text, integer, uuid, jsonb) IS
     'Eligible agents for a lead (active, role agent, active_leads < max_active_leads; not p_exclude_agent), best first, '
     'the first p_limit (all when NULL), with their ranking points: property type and area specialisation (or the '
     'generalist share) and language from the agent''s routing profile, performance and free capacity from its '
     'base_points, weighted by the assignment_weights setting; rank 1 is the best, ties to the least recently assigned '
-    '(round-robin). Reads candidates from agents_routing_idx, profile by profile, instead of scoring every agent.';
+    '(round-robin). Reads candidates from agents_routing_idx, profile by profile, instead of scoring every agent. '
+    'p_weights: the assignment_weights the caller read (NULL: read here).';
 
 -- crm.eligible_agents(exclude): how many agents are eligible (active, role agent, under capacity), p_exclude_agent
 -- not counted: the sum of the profiles' counts.
@@ -308,6 +312,7 @@ DECLARE
     v_ranked     record;   -- crm.lock_ranked_agent
     v_from       timestamptz;
     v_open       timestamptz;   -- when the office next opens (the night's ranking)
+    v_weights    jsonb := crm.setting('assignment_weights');   -- read once: every ranking below and the decision
 BEGIN
     -- the best 32: more than the captures that can hold an agent's lock at once behind one API process's pool;
     -- in rank order, read in the order the function returns them (WITH ORDINALITY: the planner knows that order, so
@@ -321,7 +326,7 @@ BEGIN
                ORDER BY r.ord) FILTER (WHERE r.rank <= 5), '[]'::jsonb),
            pg_catalog.array_agg(r.agent_id ORDER BY r.ord)
       INTO v_candidates, v_order
-      FROM crm.rank_agents(p_property_type, p_areas, p_language, 32, p_exclude_agent)
+      FROM crm.rank_agents(p_property_type, p_areas, p_language, 32, p_exclude_agent, v_weights)
            WITH ORDINALITY AS r (agent_id, rank, fit, property_type_points, area_points, language_points,
                                  performance_points, workload_points, active_leads, max_active_leads, last_assigned_at,
                                  ord);
@@ -335,7 +340,7 @@ BEGIN
         IF v_ranked.agent_id IS NULL AND v_eligible > coalesce(cardinality(v_order), 0) THEN
             -- every one of the best 32 is held by a concurrent assignment or unavailable: the whole ranking
             v_order := crm.without(ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas, p_language,
-                                                                               NULL, p_exclude_agent) AS r
+                                                                               NULL, p_exclude_agent, v_weights) AS r
                                           ORDER BY r.rank), p_skip);
             v_ranked := crm.lock_ranked_agent(v_order, p_wait, v_at, v_minute, v_office);
         END IF;
@@ -352,7 +357,8 @@ BEGIN
                 v_open := crm.business_open_at(v_at);
                 IF cardinality(v_order) < v_eligible THEN
                     v_order := crm.without(ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas,
-                                                       p_language, NULL, p_exclude_agent) AS r ORDER BY r.rank), p_skip);
+                                                       p_language, NULL, p_exclude_agent, v_weights) AS r
+                                                  ORDER BY r.rank), p_skip);
                 END IF;
                 v_order := ARRAY(
                     SELECT o.agent_id
@@ -386,7 +392,7 @@ BEGIN
         'available_now', v_agent IS NOT NULL AND v_from IS NULL,
         'available_from', CASE WHEN v_agent IS NOT NULL THEN coalesce(v_from, v_at) END,
         'candidates', v_candidates,
-        'weights', crm.setting('assignment_weights'),
+        'weights', v_weights,
         'decided_at', coalesce(p_now, now()));
 END
 $$;

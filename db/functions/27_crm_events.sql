@@ -86,6 +86,8 @@ $$;
 COMMENT ON FUNCTION crm.emit_lead_queued(crm.leads) IS 'Writes lead.queued for a lead in the assignment queue.';
 
 -- AFTER INSERT ON crm.leads (deferred): lead.captured, and lead.duplicate_detected / lead.queued when it is one.
+-- The payload and the lead's agent come from one statement (the lead as the transaction leaves it, its areas, its
+-- open assignment), not three: each statement of a trigger is started and ended again at every firing.
 CREATE OR REPLACE FUNCTION crm.leads_emit_captured()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -93,22 +95,26 @@ SECURITY DEFINER
 SET search_path = ''
 AS $$
 DECLARE
-    v_event    bigint;   -- assigned, not PERFORMed: an expression costs less than a statement
-    v_lead  crm.leads;
+    v_event bigint;   -- assigned, not PERFORMed: an expression costs less than a statement
+    v_data  jsonb;
     v_agent uuid;
 BEGIN
-    SELECT * INTO v_lead FROM crm.leads AS l WHERE l.lead_id = NEW.lead_id;
-    v_agent := (SELECT a.agent_id FROM crm.lead_assignments AS a WHERE a.lead_id = NEW.lead_id AND a.released_at IS NULL);
-    v_event := crm.emit_event('lead.captured', NEW.lead_id, v_agent, pg_catalog.jsonb_build_object(
-        'lead_id', v_lead.lead_id, 'source_type', v_lead.source_type, 'external_id', v_lead.external_id,
-        'first_name', v_lead.first_name, 'last_name', v_lead.last_name, 'email', v_lead.email, 'phone', v_lead.phone,
-        'nationality', v_lead.nationality, 'language_preference', v_lead.language_preference,
-        'property_type', v_lead.property_type, 'budget_min', v_lead.budget_min, 'budget_max', v_lead.budget_max,
-        'preferred_areas', (SELECT coalesce(pg_catalog.jsonb_agg(p.area_code ORDER BY p.area_code), '[]'::jsonb)
-                              FROM crm.lead_preferred_areas AS p WHERE p.lead_id = NEW.lead_id),
-        'status', v_lead.status, 'score', v_lead.score, 'duplicate_of', v_lead.duplicate_of,
-        'queued', v_lead.queued_at IS NOT NULL, 'agent_id', v_agent, 'campaign_id', v_lead.campaign_id,
-        'created_at', v_lead.created_at));
+    SELECT pg_catalog.jsonb_build_object(
+               'lead_id', l.lead_id, 'source_type', l.source_type, 'external_id', l.external_id,
+               'first_name', l.first_name, 'last_name', l.last_name, 'email', l.email, 'phone', l.phone,
+               'nationality', l.nationality, 'language_preference', l.language_preference,
+               'property_type', l.property_type, 'budget_min', l.budget_min, 'budget_max', l.budget_max,
+               'preferred_areas', (SELECT coalesce(pg_catalog.jsonb_agg(p.area_code ORDER BY p.area_code), '[]'::jsonb)
+                                     FROM crm.lead_preferred_areas AS p WHERE p.lead_id = l.lead_id),
+               'status', l.status, 'score', l.score, 'duplicate_of', l.duplicate_of,
+               'queued', l.queued_at IS NOT NULL, 'agent_id', a.agent_id, 'campaign_id', l.campaign_id,
+               'created_at', l.created_at),
+           a.agent_id
+      INTO v_data, v_agent
+      FROM crm.leads AS l
+      LEFT JOIN crm.lead_assignments AS a ON a.lead_id = l.lead_id AND a.released_at IS NULL
+     WHERE l.lead_id = NEW.lead_id;
+    v_event := crm.emit_event('lead.captured', NEW.lead_id, v_agent, v_data);
     IF NEW.duplicate_of IS NOT NULL THEN
         v_event := crm.emit_event('lead.duplicate_detected', NEW.lead_id, v_agent, pg_catalog.jsonb_build_object(
             'lead_id', NEW.lead_id, 'duplicate_of', NEW.duplicate_of, 'source_type', NEW.source_type,
