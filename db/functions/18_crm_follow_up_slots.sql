@@ -176,21 +176,25 @@ $$;
 COMMENT ON FUNCTION crm.sla_class(integer) IS
     'The follow-up SLA for a lead score: the sla_*_lead setting with the highest min_score <= score, plus its key as "class".';
 
--- crm.round_up_to_slot(t): t rounded up to the next multiple of the follow_up_slot_step setting (5 minutes).
-CREATE OR REPLACE FUNCTION crm.round_up_to_slot(p_at timestamptz)
+-- crm.round_up_to_slot(t, step): t rounded up to the next multiple of the follow_up_slot_step setting (5 minutes);
+-- p_step: that setting as the caller read it (a booking rounds twice, and reads it once), NULL: read here.
+DROP FUNCTION IF EXISTS crm.round_up_to_slot(timestamptz);
+DROP FUNCTION IF EXISTS crm.round_up_to_slot(timestamptz, interval);
+CREATE FUNCTION crm.round_up_to_slot(p_at timestamptz, p_step interval DEFAULT NULL)
 RETURNS timestamptz
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
 DECLARE
-    v_step numeric := extract(epoch FROM crm.setting_interval('follow_up_slot_step'));
+    v_step numeric := extract(epoch FROM coalesce(p_step, crm.setting_interval('follow_up_slot_step')));
 BEGIN
     RETURN pg_catalog.to_timestamp(ceil(extract(epoch FROM p_at) / v_step) * v_step);
 END
 $$;
-COMMENT ON FUNCTION crm.round_up_to_slot(timestamptz) IS
-    'p_at rounded up to the next multiple of follow_up_slot_step (slots start on the 5 minutes).';
+COMMENT ON FUNCTION crm.round_up_to_slot(timestamptz, interval) IS
+    'p_at rounded up to the next multiple of follow_up_slot_step (slots start on the 5 minutes); p_step: the setting '
+    'as the caller read it (NULL: read here).';
 
 -- crm.schedule_initial_follow_up(lead, agent, score, now): books the first follow-up of a newly assigned lead at
 -- the agent's earliest free slot from now (rounded up to the slot step; inside business hours unless the SLA class
@@ -208,7 +212,8 @@ DECLARE
     v_sla      jsonb := crm.sla_class(p_score);
     v_business boolean := coalesce((v_sla ->> 'business_time')::boolean, true);
     v_length   interval := crm.setting_interval('follow_up_default_duration');
-    v_earliest timestamptz := crm.round_up_to_slot(p_now);
+    v_step     interval := crm.setting_interval('follow_up_slot_step');   -- read once for both roundings
+    v_earliest timestamptz := crm.round_up_to_slot(p_now, v_step);
     v_deadline timestamptz;
     v_due      timestamptz;
     v_task     crm.follow_up_tasks;
@@ -224,7 +229,7 @@ BEGIN
     ELSE
         v_deadline := p_now + (v_sla ->> 'within')::interval;
     END IF;
-    v_deadline := crm.round_up_to_slot(v_deadline);
+    v_deadline := crm.round_up_to_slot(v_deadline, v_step);
     v_due := crm.next_free_slot(p_agent_id, v_earliest, v_length, v_business, v_cal);
 
     INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at, ends_at, notes)
