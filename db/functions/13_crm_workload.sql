@@ -324,8 +324,10 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    v_was boolean := TG_OP <> 'INSERT' AND OLD.is_active AND OLD.role = 'agent' AND OLD.active_leads < OLD.max_active_leads;
-    v_is  boolean := TG_OP <> 'DELETE' AND NEW.is_active AND NEW.role = 'agent' AND NEW.active_leads < NEW.max_active_leads;
+    v_was boolean := TG_OP <> 'INSERT' AND OLD.is_active AND OLD.role = 'agent'
+                     AND OLD.active_leads < OLD.max_active_leads;
+    v_is  boolean := TG_OP <> 'DELETE' AND NEW.is_active AND NEW.role = 'agent'
+                     AND NEW.active_leads < NEW.max_active_leads;
 BEGIN
     IF TG_OP = 'UPDATE' AND v_was = v_is AND OLD.routing_profile_id IS NOT DISTINCT FROM NEW.routing_profile_id THEN
         RETURN NULL;   -- neither its eligibility nor its profile moved

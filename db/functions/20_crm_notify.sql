@@ -24,7 +24,8 @@ END
 $$;
 COMMENT ON FUNCTION crm.notify_dashboard(uuid) IS
     'Records that this agent''s dashboard changed in this transaction (crm.dashboard_changes; the API''s cache reads '
-    'it through api.dashboard_changes); true when this is the agent''s first change in the transaction. SECURITY DEFINER: whoever fires the trigger, nobody else may write the log.';
+    'it through api.dashboard_changes); true when this is the agent''s first change in the transaction. SECURITY '
+    'DEFINER: whoever fires the trigger, nobody else may write the log.';
 
 -- crm.prune_dashboard_changes(now): deletes the change log's rows older than ten minutes (the API's processes read it
 -- every fraction of a second) and records the newest transaction id pruned, so a reader that had not looked since

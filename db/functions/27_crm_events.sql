@@ -48,8 +48,9 @@ END
 $$;
 COMMENT ON FUNCTION crm.emit_event(text, uuid, uuid, jsonb, uuid, text) IS
     'Writes one event to crm.outbox_events (actor: p_actor, else crm.actor()) and a pending delivery for each active '
-    'subscription to its topic (and agent), then NOTIFYs webhook_delivery; returns the event_id. Nothing while the setting events_enabled is false. SECURITY DEFINER: '
-    'the outbox is written for every caller, none of whom may write it.';
+    'subscription to its topic (and agent), then NOTIFYs webhook_delivery; returns the event_id. Nothing (NULL) while '
+    'the setting events_enabled is false. SECURITY DEFINER: the outbox is written for every caller, none of whom may '
+    'write it.';
 
 -- crm.agent_brief(agent): the agent as events name them ({agent_id, name}); NULL for no agent.
 CREATE OR REPLACE FUNCTION crm.agent_brief(p_agent_id uuid)
@@ -178,7 +179,8 @@ BEGIN
     IF v_previous.assignment_id IS NULL THEN
         v_event := crm.emit_event('lead.assigned', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
             'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', v_agent,
-            'method', NEW.kind, 'reason', NEW.reason, 'assigned_at', NEW.assigned_at, 'assigned_by', NEW.assigned_by), NULL, v_actor);
+            'method', NEW.kind, 'reason', NEW.reason, 'assigned_at', NEW.assigned_at, 'assigned_by', NEW.assigned_by),
+            NULL, v_actor);
     ELSE
         v_event := crm.emit_event('lead.reassigned', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
             'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'from_agent', crm.agent_brief(v_previous.agent_id),
@@ -189,7 +191,8 @@ BEGIN
     IF NEW.respond_by IS NOT NULL THEN
         v_event := crm.emit_event('lead.offered', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
             'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', v_agent,
-            'offer_round', NEW.offer_round, 'respond_by', NEW.respond_by, 'assigned_at', NEW.assigned_at), NULL, v_actor);
+            'offer_round', NEW.offer_round, 'respond_by', NEW.respond_by, 'assigned_at', NEW.assigned_at),
+            NULL, v_actor);
     ELSIF NEW.kind = 'pond_claim' THEN
         v_event := crm.emit_event('lead.claimed', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
             'lead_id', NEW.lead_id, 'assignment_id', NEW.assignment_id, 'agent', v_agent,

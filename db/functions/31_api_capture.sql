@@ -93,7 +93,8 @@ BEGIN
     END IF;
     -- 10. the assignment and first follow-up; 11. a note on the earlier lead
     v_follow := crm.assign_captured_lead(v_lead_id, v_choice.decision, v_earlier.lead_id, (v_score ->> 'score')::integer, v_now);
-    v_done := crm.note_duplicate_inquiry(v_earlier.lead_id, v_lead_id, v_source, (v_choice.decision ->> 'agent_id')::uuid, v_now);
+    v_done := crm.note_duplicate_inquiry(v_earlier.lead_id, v_lead_id, v_source,
+                                         (v_choice.decision ->> 'agent_id')::uuid, v_now);
     -- 12. the listings to suggest; 13. the answer, remembered for retries
     v_suggest := crm.capture_suggestions(v_lead_id, p_suggest);
     v_body := crm.capture_response(v_lead_id,
