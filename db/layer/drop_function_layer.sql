@@ -7,6 +7,7 @@
 DO $$
 DECLARE
     v_object text;
+    v_view   oid;
 BEGIN
     FOR v_object IN
         SELECT p.oid::regprocedure::text
@@ -15,11 +16,14 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('DROP ROUTINE IF EXISTS %s CASCADE', v_object);
     END LOOP;
-    FOR v_object IN
-        SELECT c.oid::regclass::text FROM pg_catalog.pg_class AS c
+    -- by oid, named at the drop: a view that an earlier one's CASCADE took is gone by then (its oid no longer
+    -- names a relation, so a name taken before the drops would have been a bare number)
+    FOR v_view IN
+        SELECT c.oid FROM pg_catalog.pg_class AS c
          WHERE c.relnamespace::regnamespace::text = 'reporting' AND c.relkind = 'v'
     LOOP
-        EXECUTE pg_catalog.format('DROP VIEW IF EXISTS %s CASCADE', v_object);
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class AS c WHERE c.oid = v_view);
+        EXECUTE pg_catalog.format('DROP VIEW IF EXISTS %s CASCADE', v_view::regclass);
     END LOOP;
 END
 $$;
