@@ -106,7 +106,7 @@ BEGIN
     -- one sort serves the numbering and the order (the first p_limit: LIMIT NULL is all)
     SELECT x.agent_id, (row_number() OVER w)::integer, x.total, x.pt, x.ar, x.la,
            x.performance_score::float8 / 100 * v_perf, x.base_points - x.performance_score::float8 / 100 * v_perf,
-           x.active_leads, x.max_active_leads::integer, x.last_assigned_at
+           x.active_leads::integer, x.max_active_leads::integer, x.last_assigned_at
       FROM (SELECT * FROM best UNION ALL SELECT * FROM rest) AS x
     WINDOW w AS (ORDER BY x.total DESC, x.last_assigned_at NULLS FIRST, x.agent_id)
      ORDER BY x.total DESC, x.last_assigned_at NULLS FIRST, x.agent_id

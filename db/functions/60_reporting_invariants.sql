@@ -219,8 +219,10 @@ COMMENT ON VIEW reporting.invariant_violations IS
     'not the lead''s earliest agent interaction. Must be empty. '
     'Example: SELECT rule, count(*) FROM reporting.invariant_violations GROUP BY rule;';
 
+-- (the columns' base types, not their domains, migration 0033: a BI tool reads plain types)
 CREATE OR REPLACE VIEW reporting.agent_workload AS
-SELECT g.agent_id, g.full_name, g.role, g.is_active, g.active_leads, g.max_active_leads,
+SELECT g.agent_id, g.full_name::varchar(200) AS full_name, g.role, g.is_active, g.active_leads::integer AS active_leads,
+       g.max_active_leads::smallint AS max_active_leads,
        g.max_active_leads - g.active_leads AS free_capacity,
        round(100.0 * g.active_leads / nullif(g.max_active_leads, 0), 1) AS utilisation_pct,
        g.last_assigned_at

@@ -172,3 +172,25 @@ def test_the_bi_login_reads_reporting_only(db_url: str, crafted: dict[str, str])
             bi.execute("SELECT jobs.run_sweeps()")
         with pytest.raises(psycopg.Error):
             bi.execute("CREATE TABLE reporting.mine (x int)")
+
+
+def test_reporting_columns_have_plain_types_and_domain_rules_keep_their_names(db: psycopg.Connection) -> None:
+    """Migration 0033 made single-column rules domains; a BI tool still reads plain types from every reporting view
+    and function, and a psql write that breaks such a rule fails as a table CHECK did: 23514 with the rule's name."""
+    domains = db.execute("""
+        SELECT c.relname || '.' || a.attname FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid
+          JOIN pg_type AS t ON t.oid = a.atttypid
+         WHERE c.relnamespace = 'reporting'::regnamespace AND a.attnum > 0 AND t.typtype = 'd'
+        UNION ALL
+        SELECT p.proname FROM pg_proc AS p JOIN pg_type AS t ON t.oid = ANY (p.proallargtypes) OR t.oid = p.prorettype
+         WHERE p.pronamespace = 'reporting'::regnamespace AND t.typtype = 'd'""").fetchall()
+    assert domains == []
+    assert db.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                      "WHERE attrelid = 'crm.leads'::regclass AND attname = 'phone'").fetchone() == ("crm.leads_phone",)
+    agent = new_agent(db)
+    for statement, name in (("UPDATE crm.agents SET phone = '0501234567' WHERE agent_id = %s", "agents_phone_e164"),
+                            ("UPDATE crm.agents SET max_active_leads = 51 WHERE agent_id = %s",
+                             "agents_max_active_leads_range")):
+        with pytest.raises(psycopg.errors.CheckViolation) as broken, db.transaction():
+            db.execute(statement, (agent,))
+        assert broken.value.diag.constraint_name == name
