@@ -169,7 +169,9 @@ DECLARE
     v_event    bigint;   -- assigned, not PERFORMed: an expression costs less than a statement
     v_previous crm.lead_assignments;
     v_agent    jsonb := crm.agent_brief(NEW.agent_id);   -- one lookup for both events of the assignment
-    v_actor    text := crm.actor();                       -- and one seal check
+    -- the actor the row recorded (lead_assignments_10_check_new: crm.actor() when the insert named none), not the
+    -- caller's seal checked again
+    v_actor    text := NEW.assigned_by;
 BEGIN
     SELECT * INTO v_previous FROM crm.lead_assignments AS a
      WHERE a.lead_id = NEW.lead_id AND a.assignment_id <> NEW.assignment_id AND a.released_at IS NOT NULL
@@ -345,7 +347,7 @@ BEGIN
     v_event := crm.emit_event('follow_up.scheduled', NEW.lead_id, NEW.agent_id, pg_catalog.jsonb_build_object(
         'task_id', NEW.task_id, 'lead_id', NEW.lead_id, 'agent_id', NEW.agent_id, 'task_type', NEW.task_type,
         'priority', NEW.priority, 'due_at', NEW.due_at, 'ends_at', NEW.ends_at, 'notes', NEW.notes,
-        'created_by', NEW.created_by));
+        'created_by', NEW.created_by), NULL, NEW.created_by);   -- the actor: crm.actor() as the insert recorded it
     RETURN NULL;
 END
 $$;

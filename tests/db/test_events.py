@@ -75,6 +75,13 @@ def test_a_capture_emits_captured_assigned_and_its_follow_up_in_that_order(seede
     sent = json.loads(envelope[0])
     assert list(sent) == ["event_id", "topic", "version", "occurred_at", "lead_id", "agent_id", "actor", "data"]
     assert sent["version"] == 1 and sent["actor"] == "test"
+    # the assignment's and the follow-up's events name the actor their rows recorded: the same one
+    actors = db.execute("SELECT e.topic, e.actor, a.assigned_by, t.created_by FROM crm.outbox_events e "
+                        "JOIN crm.lead_assignments a ON a.lead_id = e.lead_id "
+                        "JOIN crm.follow_up_tasks t ON t.lead_id = e.lead_id "
+                        "WHERE e.event_id > %s ORDER BY e.event_id", (since,)).fetchall()
+    assert [row[0] for row in actors] == ["lead.captured", "lead.assigned", "lead.offered", "follow_up.scheduled"]
+    assert {value for row in actors for value in row[1:]} == {"test"}
 
 
 @pytest.fixture
