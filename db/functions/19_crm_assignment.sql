@@ -188,7 +188,7 @@ COMMENT ON FUNCTION crm.lock_preferred_agent(uuid, uuid, timestamptz, integer, i
 -- transaction) and p_wait, it polls again with a growing pause, up to about 1.4 s, instead of blocking, so this
 -- transaction never waits while it might hold a lock another one needs (a blocking scan keeps rejected rows
 -- locked). Availability is asked of the agent locked, not in the scan: the scan sorts every candidate before it
--- takes the first, so a condition in it would be asked of all 32 at every pass. The common case costs one question
+-- takes the first, so a condition in it would be asked of all 16 at every pass. The common case costs one question
 -- (the best agent with room is available); when that one is not, or every one with room is locked, availability is
 -- asked once of the whole list, which the passes then use (so it never waits for an unavailable agent's lock), and
 -- again of each agent locked (a pause or an absence recorded meanwhile passes it
@@ -314,9 +314,11 @@ DECLARE
     v_open       timestamptz;   -- when the office next opens (the night's ranking)
     v_weights    jsonb := crm.setting('assignment_weights');   -- read once: every ranking below and the decision
 BEGIN
-    -- the best 32: more than the captures that can hold an agent's lock at once behind one API process's pool;
-    -- in rank order, read in the order the function returns them (WITH ORDINALITY: the planner knows that order, so
-    -- neither aggregate sorts its input again)
+    -- the best 16: each concurrent capture holds one candidate's lock for its short transaction, so 16 serve up to 16
+    -- captures of the same kind of lead at once; when all 16 are locked or unavailable the whole ranking follows
+    -- (below). 32 cost 5 % more a capture (docs/benchmarks.md): the cut of the ranking falls on larger groups of
+    -- profiles with equal match points, whose agents are all read. In rank order, read in the order the function
+    -- returns them (WITH ORDINALITY: the planner knows that order, so neither aggregate sorts its input again)
     SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'agent_id', r.agent_id, 'rank', r.rank, 'fit', round(r.fit::numeric, 2),
                'property_type_points', r.property_type_points, 'area_points', r.area_points,
@@ -326,7 +328,7 @@ BEGIN
                ORDER BY r.ord) FILTER (WHERE r.rank <= 5), '[]'::jsonb),
            pg_catalog.array_agg(r.agent_id ORDER BY r.ord)
       INTO v_candidates, v_order
-      FROM crm.rank_agents(p_property_type, p_areas, p_language, 32, p_exclude_agent, v_weights)
+      FROM crm.rank_agents(p_property_type, p_areas, p_language, 16, p_exclude_agent, v_weights)
            WITH ORDINALITY AS r (agent_id, rank, fit, property_type_points, area_points, language_points,
                                  performance_points, workload_points, active_leads, max_active_leads, last_assigned_at,
                                  ord);
@@ -338,7 +340,7 @@ BEGIN
         v_ranked := crm.lock_ranked_agent(v_order, p_wait AND v_eligible <= coalesce(cardinality(v_order), 0), v_at,
                                           v_minute, v_office);
         IF v_ranked.agent_id IS NULL AND v_eligible > coalesce(cardinality(v_order), 0) THEN
-            -- every one of the best 32 is held by a concurrent assignment or unavailable: the whole ranking
+            -- every one of the best 16 is held by a concurrent assignment or unavailable: the whole ranking
             v_order := crm.without(ARRAY(SELECT r.agent_id FROM crm.rank_agents(p_property_type, p_areas, p_language,
                                                                                NULL, p_exclude_agent, v_weights) AS r
                                           ORDER BY r.rank), p_skip);

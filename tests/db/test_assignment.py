@@ -158,6 +158,23 @@ async def test_an_open_assignment_transaction_does_not_block_the_next_capture(db
     assert violations(db) == []
 
 
+def test_when_every_candidate_is_locked_the_whole_ranking_is_tried(db: psycopg.Connection, db_url: str) -> None:
+    """A capture locks from its best 16 candidates (crm.choose_agent). With more agents eligible and those 16 held
+    by open transactions (a burst of captures of one kind of lead), it ranks everyone and takes the 17th at once:
+    no waiting, no queue."""
+    agents = [new_agent(db, performance=90 - i) for i in range(18)]   # one profile: rank follows performance
+    with psycopg.connect(db_url) as holder:
+        holder.execute("SELECT 1 FROM crm.agents WHERE agent_id = ANY (%s::uuid[]) FOR UPDATE", (agents[:16],))
+        result = capture(db)
+        assert result["status"] == 201 and agent_of(result) == agents[16]
+        decision = db.execute("SELECT assignment_decision FROM crm.leads WHERE lead_id = %s",
+                              (result["body"]["lead_id"],)).fetchone()[0]  # type: ignore[index]
+        assert decision["method"] == "ranked" and decision["winner_rank"] == 17 and decision["eligible_count"] == 18
+        assert [c["agent_id"] for c in decision["candidates"]] == agents[:5]   # the top five, as ranked
+        holder.rollback()
+    assert agent_of(capture(db)) == agents[0]   # released: the best again
+
+
 async def test_when_every_agent_is_locked_the_capture_waits_instead_of_queueing(db: psycopg.Connection,
                                                                                 db_url: str) -> None:
     only = new_agent(db)
@@ -266,7 +283,7 @@ def test_ranking_from_the_index_is_ranking_everyone(db: psycopg.Connection) -> N
                 exclude = rng.choice(agents)
                 everyone = _oracle(db, property_type, lead_areas, language)
                 without = _oracle(db, property_type, lead_areas, language, exclude)
-                for limit in (1, 5, 32, None):
+                for limit in (1, 5, 16, 32, None):
                     got = [r[0] for r in db.execute(ranking, (property_type, lead_areas, language, limit, None))]
                     assert got == everyone[:limit], (property_type, lead_areas, language, limit)
                     got = [r[0] for r in db.execute(ranking, (property_type, lead_areas, language, limit, exclude))]
