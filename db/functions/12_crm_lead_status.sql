@@ -20,6 +20,8 @@ BEGIN
                       DETAIL = pg_catalog.json_build_object('status', NEW.status)::text,
                       HINT = 'Insert the lead as new, then move it along the pipeline.';
         END IF;
+        -- the creator, once: the history, the audit and lead.captured read it from the row (migration 0034)
+        NEW.created_by := crm.actor();
         RETURN NEW;
     END IF;
 
@@ -54,8 +56,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.leads_check_status() IS
-    'Trigger: new leads start as new; status changes must be listed in crm.lead_status_transitions and need an '
-    'agent; a closed lead''s score is frozen. Errors: PT422 lead_initial_status, PT409 lead_status_transition, '
+    'Trigger: new leads start as new, stamped with their creator (created_by: crm.actor()); status changes must be '
+    'listed in crm.lead_status_transitions and need an agent; a closed lead''s score is frozen. Errors: PT422 lead_initial_status, PT409 lead_status_transition, '
     'PT409 lead_unassigned, PT409 leads_score_frozen. '
     'SECURITY DEFINER: keeps derived rows no caller may write, also when a caller''s own UPDATE (under row-level security) fires it.';
 
@@ -84,7 +86,7 @@ BEGIN
            CASE WHEN TG_OP = 'INSERT' THEN NEW.created_at
                 WHEN crm.is_closed(NEW.status) THEN NEW.closed_at
                 ELSE crm.clock() END,
-           crm.actor(),
+           CASE WHEN TG_OP = 'INSERT' THEN NEW.created_by ELSE crm.actor() END,   -- a new lead's: its creator
            CASE WHEN NEW.status = 'lost' THEN NEW.lost_reason END;
     RETURN NULL;
 END
@@ -135,7 +137,7 @@ DECLARE
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO crm.lead_audit (lead_id, operation, changed_by, old_values, new_values)
-        VALUES (NEW.lead_id, TG_OP, crm.actor(), NULL, pg_catalog.to_jsonb(NEW));
+        VALUES (NEW.lead_id, TG_OP, NEW.created_by, NULL, pg_catalog.to_jsonb(NEW));   -- the creator, as stamped
         RETURN NULL;
     END IF;
 

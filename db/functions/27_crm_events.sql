@@ -115,7 +115,7 @@ BEGIN
       FROM crm.leads AS l
       LEFT JOIN crm.lead_assignments AS a ON a.lead_id = l.lead_id AND a.released_at IS NULL
      WHERE l.lead_id = NEW.lead_id;
-    v_event := crm.emit_event('lead.captured', NEW.lead_id, v_agent, v_data);
+    v_event := crm.emit_event('lead.captured', NEW.lead_id, v_agent, v_data, NULL, NEW.created_by);   -- its creator
     IF NEW.duplicate_of IS NOT NULL THEN
         v_event := crm.emit_event('lead.duplicate_detected', NEW.lead_id, v_agent, pg_catalog.jsonb_build_object(
             'lead_id', NEW.lead_id, 'duplicate_of', NEW.duplicate_of, 'source_type', NEW.source_type,

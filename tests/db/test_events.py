@@ -82,6 +82,19 @@ def test_a_capture_emits_captured_assigned_and_its_follow_up_in_that_order(seede
                         "WHERE e.event_id > %s ORDER BY e.event_id", (since,)).fetchall()
     assert [row[0] for row in actors] == ["lead.captured", "lead.assigned", "lead.offered", "follow_up.scheduled"]
     assert {value for row in actors for value in row[1:]} == {"test"}
+    # the lead's creator, stamped once (migration 0034), is what its first history row and audit INSERT row name
+    creator = db.execute("SELECT l.created_by, h.changed_by, u.changed_by FROM crm.leads l "
+                         "JOIN crm.lead_conversion_history h ON h.lead_id = l.lead_id AND h.from_status IS NULL "
+                         "JOIN crm.lead_audit u ON u.lead_id = l.lead_id AND u.operation = 'INSERT' "
+                         "WHERE l.lead_id = %s", (lead,)).fetchone()
+    assert creator == ("test", "test", "test")
+    # a value given at the insert is not kept: the database stamps who inserted
+    with db.transaction():
+        db.execute("SELECT crm.set_actor('dba-session')")
+        row = db.execute("INSERT INTO crm.leads (source_type, first_name, last_name, phone, created_by) "
+                         "VALUES ('website', 'Nour', 'Stamp', '+971509876501', 'someone-else') "
+                         "RETURNING created_by").fetchone()
+        assert row == ("dba-session",)
 
 
 @pytest.fixture
