@@ -203,7 +203,9 @@ COMMENT ON FUNCTION crm.round_up_to_slot(timestamptz, interval) IS
 -- Returns the task as json {task_id, task_type, priority, due_at, ends_at, sla, sla_deadline, moved, within_sla}:
 -- moved is true when the earliest allowed start was taken and the task went to a later free slot.
 DROP FUNCTION IF EXISTS crm.schedule_initial_follow_up(uuid, uuid, integer, timestamptz);
-CREATE FUNCTION crm.schedule_initial_follow_up(p_lead_id uuid, p_agent_id uuid, p_score integer, p_now timestamptz)
+DROP FUNCTION IF EXISTS crm.schedule_initial_follow_up(uuid, uuid, integer, timestamptz, text);
+CREATE FUNCTION crm.schedule_initial_follow_up(p_lead_id uuid, p_agent_id uuid, p_score integer, p_now timestamptz,
+                                               p_actor text DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql
 SET search_path = ''
@@ -232,9 +234,9 @@ BEGIN
     v_deadline := crm.round_up_to_slot(v_deadline, v_step);
     v_due := crm.next_free_slot(p_agent_id, v_earliest, v_length, v_business, v_cal);
 
-    INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at, ends_at, notes)
+    INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at, ends_at, notes, created_by)
     VALUES (p_lead_id, p_agent_id, (v_sla ->> 'task_type')::crm.task_type, (v_sla ->> 'priority')::crm.task_priority,
-            v_due, v_due + v_length, 'Initial follow-up (' || (v_sla ->> 'class') || ')')
+            v_due, v_due + v_length, 'Initial follow-up (' || (v_sla ->> 'class') || ')', coalesce(p_actor, current_user))
     RETURNING * INTO v_task;
 
     RETURN pg_catalog.json_build_object(   -- json, in the order the API documents (FollowUp)
@@ -243,8 +245,9 @@ BEGIN
         'sla_deadline', v_deadline, 'moved', v_due <> v_earliest, 'within_sla', v_due <= v_deadline);
 END
 $$;
-COMMENT ON FUNCTION crm.schedule_initial_follow_up(uuid, uuid, integer, timestamptz) IS
-    'Books a new lead''s first follow-up at the agent''s earliest free slot from now (type, priority and deadline from '
+COMMENT ON FUNCTION crm.schedule_initial_follow_up(uuid, uuid, integer, timestamptz, text) IS
+    'Books a new lead''s first follow-up (created_by p_actor, the caller''s crm.actor() when it has it; NULL: asked by '
+    'the trigger) at the agent''s earliest free slot from now (type, priority and deadline from '
     'its SLA class, crm.sla_class; business hours unless the class says otherwise); later than the SLA deadline only '
     'when nothing before it is free (within_sla false). Errors: PT500 setting_missing.';
 

@@ -386,10 +386,15 @@ COMMENT ON FUNCTION crm.choose_capture_agent(crm.property_type, text[], text, uu
     'Capture step: crm.choose_agent with the earlier lead''s agent preferred; kind duplicate_link or auto, and the '
     'duplicate_agent_unavailable warning when the earlier agent was full.';
 
--- crm.store_captured_lead(input, mapped inputs, score, decision, earlier lead, now): inserts the lead and its
--- areas and returns its id; NULL when a concurrent capture of the same lead (same source and phone, or same
--- external id) committed first. The lead is queued when the decision has no agent.
-CREATE OR REPLACE FUNCTION crm.store_captured_lead(
+-- crm.store_captured_lead(input, mapped inputs, score, decision, earlier lead, now, actor): inserts the lead (its
+-- creator: p_actor, the capture's crm.actor()) and its areas and returns its id; NULL when a concurrent capture of
+-- the same lead (same source and phone, or same external id) committed first. The lead is queued when the decision
+-- has no agent.
+DROP FUNCTION IF EXISTS crm.store_captured_lead(jsonb, char, text, text[], uuid, uuid, jsonb, jsonb, jsonb, uuid,
+                                                timestamptz);
+DROP FUNCTION IF EXISTS crm.store_captured_lead(jsonb, char, text, text[], uuid, uuid, jsonb, jsonb, jsonb, uuid,
+                                                timestamptz, text);
+CREATE FUNCTION crm.store_captured_lead(
     p_input        jsonb,
     p_nationality  char(2),
     p_language     text,
@@ -400,7 +405,8 @@ CREATE OR REPLACE FUNCTION crm.store_captured_lead(
     p_score        jsonb,
     p_decision     jsonb,
     p_earlier_lead uuid,
-    p_now          timestamptz
+    p_now          timestamptz,
+    p_actor        text
 )
 RETURNS uuid
 LANGUAGE plpgsql
@@ -415,7 +421,7 @@ BEGIN
         source_type, external_id, first_name, last_name, email, phone, nationality, language_preference,
         budget_min, budget_max, property_type, score, score_breakdown, campaign_id, utm_source, utm_medium,
         utm_campaign, referrer_agent_id, source_property_id, duplicate_of, queued_at, assignment_decision,
-        unmatched_input, created_at, updated_at)
+        unmatched_input, created_at, updated_at, created_by)
     VALUES (
         p_input ->> 'source_type', nullif(v_details ->> 'external_id', ''), v_data ->> 'first_name',
         v_data ->> 'last_name', v_data ->> 'email', v_data ->> 'phone', p_nationality, p_language,
@@ -423,7 +429,8 @@ BEGIN
         (v_data ->> 'property_type')::crm.property_type, (p_score ->> 'score')::smallint, p_score -> 'breakdown',
         v_details ->> 'campaign_id', v_details ->> 'utm_source', v_details ->> 'utm_medium', v_details ->> 'utm_campaign',
         p_referrer_id, p_property_id, p_earlier_lead,
-        CASE WHEN p_decision ->> 'agent_id' IS NULL THEN p_now END, p_decision, p_unmatched, p_now, p_now)
+        CASE WHEN p_decision ->> 'agent_id' IS NULL THEN p_now END, p_decision, p_unmatched, p_now, p_now,
+        coalesce(p_actor, current_user))
     ON CONFLICT DO NOTHING
     RETURNING lead_id INTO v_lead_id;
     IF v_lead_id IS NOT NULL AND cardinality(p_areas) > 0 THEN
@@ -432,9 +439,11 @@ BEGIN
     RETURN v_lead_id;
 END
 $$;
-COMMENT ON FUNCTION crm.store_captured_lead(jsonb, char, text, text[], uuid, uuid, jsonb, jsonb, jsonb, uuid, timestamptz) IS
-    'Capture step: inserts the lead (queued when the decision has no agent) and its preferred areas; NULL when a '
-    'concurrent capture of the same lead committed first (ON CONFLICT DO NOTHING on its unique keys).';
+COMMENT ON FUNCTION crm.store_captured_lead(jsonb, char, text, text[], uuid, uuid, jsonb, jsonb, jsonb, uuid, timestamptz,
+                                           text) IS
+    'Capture step: inserts the lead (queued when the decision has no agent; created_by p_actor) and its preferred '
+    'areas; NULL when a concurrent capture of the same lead committed first (ON CONFLICT DO NOTHING on its unique '
+    'keys).';
 
 -- crm.capture_race_lost(source, external_id, phone): the answer for a capture whose insert lost the race to a
 -- concurrent capture of the same lead: that capture's answer for a portal lead id, else the duplicate conflict.
@@ -461,12 +470,13 @@ COMMENT ON FUNCTION crm.capture_race_lost(text, text, text) IS
     'Capture step: after an insert lost to a concurrent capture, the first answer for the same portal lead id, else '
     'PT409 duplicate_lead.';
 
--- crm.assign_captured_lead(lead, decision, earlier lead, score, now): records the assignment the decision made
--- (its counters and history follow by trigger) and books the first follow-up; returns the follow-up, NULL when
--- the lead is queued.
+-- crm.assign_captured_lead(lead, decision, earlier lead, score, now, actor): records the assignment the decision
+-- made (its counters and history follow by trigger) and books the first follow-up, both by p_actor (the capture's
+-- crm.actor()); returns the follow-up, NULL when the lead is queued.
 DROP FUNCTION IF EXISTS crm.assign_captured_lead(uuid, jsonb, uuid, integer, timestamptz);
+DROP FUNCTION IF EXISTS crm.assign_captured_lead(uuid, jsonb, uuid, integer, timestamptz, text);
 CREATE FUNCTION crm.assign_captured_lead(p_lead_id uuid, p_decision jsonb, p_earlier_lead uuid,
-                                         p_score integer, p_now timestamptz)
+                                         p_score integer, p_now timestamptz, p_actor text)
 RETURNS json
 LANGUAGE plpgsql
 SET search_path = ''
@@ -477,13 +487,14 @@ BEGIN
     IF v_agent IS NULL THEN
         RETURN NULL;
     END IF;
-    INSERT INTO crm.lead_assignments (lead_id, agent_id, kind, reason, assigned_at)
+    INSERT INTO crm.lead_assignments (lead_id, agent_id, kind, reason, assigned_at, assigned_by)
     VALUES (p_lead_id, v_agent, (p_decision ->> 'kind')::crm.assignment_kind,
-            CASE WHEN p_decision ->> 'kind' = 'duplicate_link' THEN 'same client as lead ' || p_earlier_lead END, p_now);
-    RETURN crm.schedule_initial_follow_up(p_lead_id, v_agent, p_score, p_now);
+            CASE WHEN p_decision ->> 'kind' = 'duplicate_link' THEN 'same client as lead ' || p_earlier_lead END, p_now,
+            coalesce(p_actor, current_user));
+    RETURN crm.schedule_initial_follow_up(p_lead_id, v_agent, p_score, p_now, p_actor);
 END
 $$;
-COMMENT ON FUNCTION crm.assign_captured_lead(uuid, jsonb, uuid, integer, timestamptz) IS
+COMMENT ON FUNCTION crm.assign_captured_lead(uuid, jsonb, uuid, integer, timestamptz, text) IS
     'Capture step: the assignment row of the decision''s agent (kind auto or duplicate_link) and the first follow-up '
     '(crm.schedule_initial_follow_up); NULL for a queued lead.';
 

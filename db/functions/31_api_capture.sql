@@ -55,9 +55,12 @@ DECLARE
     v_body     json;
     v_status   integer;
     v_done     text;     -- what a check or writer answers, unused: assigned, not PERFORMed
+    v_actor    text;
 BEGIN
     v_done := crm.authorize('capture');
     v_done := crm.set_actor(p_actor);
+    -- the actor asked once (the caller's seal checked once) for the lead, its assignment and its first follow-up
+    v_actor := crm.actor();
     IF p_dead_letter_id IS NOT NULL THEN
         PERFORM crm.claim_dead_letter(p_dead_letter_id);
     END IF;
@@ -87,12 +90,13 @@ BEGIN
     -- 9. the lead, unless a concurrent capture of it committed first
     v_lead_id := crm.store_captured_lead(p_input, v_input.nationality, v_input.language_preference,
         v_input.preferred_areas, v_input.source_property_id, v_input.referrer_agent_id, v_input.unmatched_input,
-        v_score, v_choice.decision, v_earlier.lead_id, v_now);
+        v_score, v_choice.decision, v_earlier.lead_id, v_now, v_actor);
     IF v_lead_id IS NULL THEN
         RETURN crm.capture_race_lost(v_source, v_external, v_phone);
     END IF;
     -- 10. the assignment and first follow-up; 11. a note on the earlier lead
-    v_follow := crm.assign_captured_lead(v_lead_id, v_choice.decision, v_earlier.lead_id, (v_score ->> 'score')::integer, v_now);
+    v_follow := crm.assign_captured_lead(v_lead_id, v_choice.decision, v_earlier.lead_id, (v_score ->> 'score')::integer,
+                                         v_now, v_actor);
     v_done := crm.note_duplicate_inquiry(v_earlier.lead_id, v_lead_id, v_source,
                                          (v_choice.decision ->> 'agent_id')::uuid, v_now);
     -- 12. the listings to suggest; 13. the answer, remembered for retries

@@ -88,13 +88,14 @@ def test_a_capture_emits_captured_assigned_and_its_follow_up_in_that_order(seede
                          "JOIN crm.lead_audit u ON u.lead_id = l.lead_id AND u.operation = 'INSERT' "
                          "WHERE l.lead_id = %s", (lead,)).fetchone()
     assert creator == ("test", "test", "test")
-    # a value given at the insert is not kept: the database stamps who inserted
+    # a DBA's insert: stamped with the session's actor, unless it names the creator (an import)
     with db.transaction():
         db.execute("SELECT crm.set_actor('dba-session')")
-        row = db.execute("INSERT INTO crm.leads (source_type, first_name, last_name, phone, created_by) "
-                         "VALUES ('website', 'Nour', 'Stamp', '+971509876501', 'someone-else') "
-                         "RETURNING created_by").fetchone()
-        assert row == ("dba-session",)
+        rows = db.execute("INSERT INTO crm.leads (source_type, first_name, last_name, phone, created_by) "
+                          "VALUES ('website', 'Nour', 'Stamp', '+971509876501', DEFAULT), "
+                          "('website', 'Nour', 'Import', '+971509876502', 'old-crm:export') "
+                          "RETURNING created_by").fetchall()
+        assert rows == [("dba-session",), ("old-crm:export",)]
 
 
 @pytest.fixture

@@ -165,14 +165,15 @@ def _store(db: psycopg.Connection, phone: str, decision: dict[str, Any]) -> Any:
     body = {"source_type": "bayut", "lead_data": {"first_name": "Sara", "last_name": "Store", "phone": phone},
             "source_details": {}}
     return one(db, "SELECT crm.store_captured_lead(%s, NULL, NULL, '{jvc,jvc_x}'::text[], NULL, NULL, '{}', "
-                   "'{\"score\": 40, \"breakdown\": []}', %s, NULL, %s)", Jsonb(body), Jsonb(decision), NOW)
+                   "'{\"score\": 40, \"breakdown\": []}', %s, NULL, %s, 'step-test')",
+               Jsonb(body), Jsonb(decision), NOW)
 
 
 def test_store_captured_lead_queues_without_an_agent_and_yields_to_a_concurrent_twin(db: psycopg.Connection) -> None:
     db.execute("INSERT INTO crm.areas (area_code, name) VALUES ('jvc_x', 'JVC test') ON CONFLICT DO NOTHING")
     lead = _store(db, "+971501112233", {"agent_id": None, "method": "queued"})
-    stored = row(db, "SELECT score, queued_at, created_at FROM crm.leads WHERE lead_id = %s", lead)
-    assert stored == {"score": 40, "queued_at": NOW, "created_at": NOW}
+    stored = row(db, "SELECT score, queued_at, created_at, created_by FROM crm.leads WHERE lead_id = %s", lead)
+    assert stored == {"score": 40, "queued_at": NOW, "created_at": NOW, "created_by": "step-test"}  # the actor given
     assert one(db, "SELECT array_agg(area_code ORDER BY area_code) FROM crm.lead_preferred_areas "
                    "WHERE lead_id = %s", lead) == ["jvc", "jvc_x"]
     assert _store(db, "+971501112233", {"agent_id": None}) is None  # same source and phone: the other won
@@ -191,12 +192,16 @@ def test_capture_race_lost_replays_a_portal_lead_or_names_the_winner(db: psycopg
 def test_assign_captured_lead_records_the_decision_and_books_the_first_follow_up(db: psycopg.Connection) -> None:
     agent = new_agent(db)
     earlier, lead, queued = new_lead(db), new_lead(db), new_lead(db)
-    follow = one(db, "SELECT crm.assign_captured_lead(%s, %s, %s, 85, %s)", lead,
+    follow = one(db, "SELECT crm.assign_captured_lead(%s, %s, %s, 85, %s, 'step-test')", lead,
                  Jsonb({"agent_id": agent, "kind": "duplicate_link"}), earlier, NOW)
     assert follow["sla"] == "sla_hot_lead" and follow["within_sla"] is True
-    assigned = row(db, "SELECT agent_id::text, kind::text, reason FROM crm.lead_assignments WHERE lead_id = %s", lead)
-    assert assigned == {"agent_id": agent, "kind": "duplicate_link", "reason": f"same client as lead {earlier}"}
-    assert one(db, "SELECT crm.assign_captured_lead(%s, '{\"agent_id\": null}', NULL, 85, %s)", queued, NOW) is None
+    assigned = row(db, "SELECT agent_id::text, kind::text, reason, assigned_by FROM crm.lead_assignments "
+                       "WHERE lead_id = %s", lead)
+    assert assigned == {"agent_id": agent, "kind": "duplicate_link", "reason": f"same client as lead {earlier}",
+                        "assigned_by": "step-test"}   # the actor the capture asked once, for both rows
+    assert one(db, "SELECT created_by FROM crm.follow_up_tasks WHERE lead_id = %s", lead) == "step-test"
+    assert one(db, "SELECT crm.assign_captured_lead(%s, '{\"agent_id\": null}', NULL, 85, %s, NULL)", queued,
+               NOW) is None
     assert one(db, "SELECT count(*) FROM crm.lead_assignments WHERE lead_id = %s", queued) == 0
 
 

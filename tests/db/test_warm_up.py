@@ -51,7 +51,7 @@ def test_the_warm_up_runs_a_whole_capture_and_keeps_nothing(owner: psycopg.Conne
             "SELECT pg_stat_get_xact_function_calls(%s::regprocedure), "
             "pg_stat_get_xact_function_calls(%s::regprocedure), pg_stat_get_xact_function_calls(%s::regprocedure)",
             ("api.capture_lead(jsonb,text,text,uuid,timestamptz,integer)",
-             "crm.schedule_initial_follow_up(uuid,uuid,integer,timestamptz)",
+             "crm.schedule_initial_follow_up(uuid,uuid,integer,timestamptz,text)",
              "crm.emit_event(text,uuid,uuid,jsonb,uuid,text)")).fetchone()
     assert calls is not None and calls[0] == 1 and calls[1] == 1 and calls[2] >= 2  # stored, assigned, booked, told
     for _ in range(3):  # as the API's pool runs it: the app's login, no key
