@@ -86,8 +86,8 @@ BEGIN
     IF v_role IS NULL THEN
         RETURN;
     END IF;
-    -- the seal checked here with crm.caller_mac inlined, not by a call of crm.caller_seal: a capture checks it about
-    -- ten times, and each call of a PL/pgSQL function costs about 4,500 instructions (docs/benchmarks.md)
+    -- the seal checked here with crm.caller_mac inlined, not by a call of crm.caller_seal: each call of a PL/pgSQL
+    -- function costs about 4,500 instructions (docs/benchmarks.md), and a capture checks the seal twice
     SELECT s.secret INTO v_secret FROM crm.caller_secret AS s;
     IF pg_catalog.current_setting('crm.caller_seal', true) = crm.caller_mac(v_secret, v_role, v_agent, v_key) THEN
         role := v_role;

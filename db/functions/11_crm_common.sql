@@ -41,6 +41,23 @@ COMMENT ON FUNCTION crm.actor() IS
     'Actor of the current change: the sealed caller ("<role>:<key prefix>"); else, for a DBA''s session or the jobs'' '
     'login, the crm.actor setting or the login; else the login (an unsealed crm.actor names nobody).';
 
+-- crm.recorded_actor(given): the actor a row records at its insert (crm.leads.created_by,
+-- crm.lead_assignments.assigned_by, crm.follow_up_tasks.created_by): the one the insert named (the capture passes
+-- the crm.actor() it asked once for all three; a DBA's import may name the original author), else crm.actor(). The
+-- columns' default, the login (current_user), names nobody. Plain SQL without SET, inlined into the triggers that
+-- stamp those columns (tests/db/test_migrations.py lists it): it names only crm.actor() and pg_catalog's operator.
+CREATE OR REPLACE FUNCTION crm.recorded_actor(p_given text)
+RETURNS text
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT coalesce(CASE WHEN p_given OPERATOR(pg_catalog.=) CAST(CURRENT_USER AS pg_catalog.text) THEN NULL
+                         ELSE p_given END,
+                    crm.actor())
+$$;
+COMMENT ON FUNCTION crm.recorded_actor(text) IS
+    'The actor an inserted row records: p_given unless it is NULL or the login (the column default), else crm.actor().';
+
 -- crm.set_actor(actor): names the actor of the current transaction's changes where the session may (a DBA's, the
 -- jobs'); blank means p_default. Under a sealed caller crm.actor() answers the caller, whatever is set here.
 -- (plpgsql, not sql, here and in the other small functions a capture calls: a SQL function with SET search_path is

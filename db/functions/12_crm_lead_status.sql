@@ -20,9 +20,8 @@ BEGIN
                       DETAIL = pg_catalog.json_build_object('status', NEW.status)::text,
                       HINT = 'Insert the lead as new, then move it along the pipeline.';
         END IF;
-        -- the creator, once: the history, the audit and lead.captured read it from the row (migration 0034); the
-        -- actor unless the insert named one (the capture passes the crm.actor() it asked once; a DBA's import)
-        NEW.created_by := coalesce(nullif(NEW.created_by, current_user::text), crm.actor());
+        -- the creator, once: the history, the audit and lead.captured read it from the row (migration 0034)
+        NEW.created_by := crm.recorded_actor(NEW.created_by);
         RETURN NEW;
     END IF;
 
@@ -57,10 +56,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.leads_check_status() IS
-    'Trigger: new leads start as new, stamped with their creator (created_by: crm.actor() unless the insert named '
-    'one); status changes must be '
-    'listed in crm.lead_status_transitions and need an agent; a closed lead''s score is frozen. Errors: PT422 lead_initial_status, PT409 lead_status_transition, '
-    'PT409 lead_unassigned, PT409 leads_score_frozen. '
+    'Trigger: new leads start as new, stamped with their creator (created_by, crm.recorded_actor); status changes '
+    'must be listed in crm.lead_status_transitions and need an agent; a closed lead''s score is frozen. Errors: PT422 '
+    'lead_initial_status, PT409 lead_status_transition, PT409 lead_unassigned, PT409 leads_score_frozen. '
     'SECURITY DEFINER: keeps derived rows no caller may write, also when a caller''s own UPDATE (under row-level security) fires it.';
 
 DROP TRIGGER IF EXISTS leads_20_check_status ON crm.leads;

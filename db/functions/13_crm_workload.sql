@@ -18,7 +18,7 @@ DECLARE
     v_active boolean;
     v_away   text;
 BEGIN
-    NEW.assigned_by := coalesce(nullif(NEW.assigned_by, current_user::text), crm.actor());
+    NEW.assigned_by := crm.recorded_actor(NEW.assigned_by);
     IF NEW.released_at IS NULL THEN
         -- the agent read once: active, and why away at assigned_at (an import is recorded as it was)
         SELECT g.is_active, CASE WHEN NEW.kind <> 'import' THEN crm.agent_away(g, NEW.assigned_at) END

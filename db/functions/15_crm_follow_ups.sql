@@ -10,8 +10,7 @@ SET search_path = ''
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        -- the actor, unless the insert named one (the capture passes the crm.actor() it asked once; a DBA's import)
-        NEW.created_by := coalesce(nullif(NEW.created_by, current_user::text), crm.actor());
+        NEW.created_by := crm.recorded_actor(NEW.created_by);
         IF NEW.ends_at IS NULL THEN
             NEW.ends_at := NEW.due_at + crm.setting_interval('follow_up_default_duration');
         END IF;

@@ -236,7 +236,7 @@ BEGIN
 
     INSERT INTO crm.follow_up_tasks (lead_id, agent_id, task_type, priority, due_at, ends_at, notes, created_by)
     VALUES (p_lead_id, p_agent_id, (v_sla ->> 'task_type')::crm.task_type, (v_sla ->> 'priority')::crm.task_priority,
-            v_due, v_due + v_length, 'Initial follow-up (' || (v_sla ->> 'class') || ')', coalesce(p_actor, current_user))
+            v_due, v_due + v_length, 'Initial follow-up (' || (v_sla ->> 'class') || ')', p_actor)
     RETURNING * INTO v_task;
 
     RETURN pg_catalog.json_build_object(   -- json, in the order the API documents (FollowUp)

@@ -429,8 +429,7 @@ BEGIN
         (v_data ->> 'property_type')::crm.property_type, (p_score ->> 'score')::smallint, p_score -> 'breakdown',
         v_details ->> 'campaign_id', v_details ->> 'utm_source', v_details ->> 'utm_medium', v_details ->> 'utm_campaign',
         p_referrer_id, p_property_id, p_earlier_lead,
-        CASE WHEN p_decision ->> 'agent_id' IS NULL THEN p_now END, p_decision, p_unmatched, p_now, p_now,
-        coalesce(p_actor, current_user))
+        CASE WHEN p_decision ->> 'agent_id' IS NULL THEN p_now END, p_decision, p_unmatched, p_now, p_now, p_actor)
     ON CONFLICT DO NOTHING
     RETURNING lead_id INTO v_lead_id;
     IF v_lead_id IS NOT NULL AND cardinality(p_areas) > 0 THEN
@@ -490,7 +489,7 @@ BEGIN
     INSERT INTO crm.lead_assignments (lead_id, agent_id, kind, reason, assigned_at, assigned_by)
     VALUES (p_lead_id, v_agent, (p_decision ->> 'kind')::crm.assignment_kind,
             CASE WHEN p_decision ->> 'kind' = 'duplicate_link' THEN 'same client as lead ' || p_earlier_lead END, p_now,
-            coalesce(p_actor, current_user));
+            p_actor);   -- NULL: lead_assignments_10_check_new asks crm.actor()
     RETURN crm.schedule_initial_follow_up(p_lead_id, v_agent, p_score, p_now, p_actor);
 END
 $$;

@@ -12,8 +12,8 @@
 -- crm.emit_event(topic, lead, agent, data, other agent, actor): one event, and one pending delivery per active
 -- subscription that wants it (the topic, and the agent when the subscription names one); a NOTIFY on
 -- webhook_delivery wakes the dispatchers when there is any. Nothing while events_enabled is false. The event's actor
--- is crm.actor(), or p_actor when the trigger that emits several events of one change asked crm.actor() once for all
--- of them (the caller's seal is checked again at each call: about 86,000 instructions, docs/benchmarks.md).
+-- is p_actor, the actor its row recorded (a lead's created_by, an assignment's assigned_by, a follow-up's
+-- created_by), else crm.actor() (which checks the caller's seal again: about 86,000 instructions, docs/benchmarks.md).
 -- Returns the event's id (NULL while events are off), which the triggers assign rather than PERFORM the call.
 DROP FUNCTION IF EXISTS crm.emit_event(text, uuid, uuid, jsonb, uuid);
 DROP FUNCTION IF EXISTS crm.emit_event(text, uuid, uuid, jsonb, uuid, text);

@@ -97,7 +97,7 @@ def test_every_function_pins_search_path(db: psycopg.Connection) -> None:
     assert sorted(r[0] for r in loose) == [
         "crm.caller_actor(text,text)", "crm.caller_mac(bytea,text,text,text)",
         "crm.conversion_rate(numeric,numeric)", "crm.is_closed(crm.lead_status)",
-        "crm.is_offer_kind(crm.assignment_kind)",
+        "crm.is_offer_kind(crm.assignment_kind)", "crm.recorded_actor(text)",
         "crm.week_minutes(integer,time without time zone,time without time zone)",
         "reporting.agent_figures(date,date,text)", "reporting.dated_lead_facts(date,date,text)",
         "reporting.high_score_not_converted_leads(date,date,integer)", "reporting.lead_facts(date,date)",
